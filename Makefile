@@ -1,0 +1,109 @@
+# web-shell: builds both services out of tree into build/ (sanitizer builds in
+# build/asan/, fuzzers in build/fuzz/), and runs the tests, benchmarks and demo.
+# Each component lists its sources in its own build.mk, included below.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+CLANG ?= clang
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+FUZZ_SECONDS ?= 60
+
+PKGS := libwebsockets libcjson libcrypto libsodium
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) $(PKG_CFLAGS) \
+	-Iservices/common -MMD -MP
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+COMMON_SRCS := services/common/log.c services/common/args.c
+
+# Filled in by the build.mk files.
+PROGRAMS :=
+ASAN_PROGRAMS :=
+SERVICES :=
+UNIT_TESTS :=
+FUZZ_TARGETS :=
+WEB_TARGETS :=
+
+# $(call c_program,NAME,SRCS): $(BUILD)/NAME and its sanitizer twin $(BUILD)/asan/NAME.
+define c_program
+$(BUILD)/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(2))
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+$(BUILD)/asan/$(1): $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(2))
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) $$(SAN_FLAGS) -o $$@ $$^ $$(PKG_LIBS)
+PROGRAMS += $(BUILD)/$(1)
+ASAN_PROGRAMS += $(BUILD)/asan/$(1)
+endef
+
+# $(call fuzz_program,NAME,SRCS): a libFuzzer binary $(BUILD)/fuzz/NAME, built with clang.
+define fuzz_program
+$(BUILD)/fuzz/$(1): $(2)
+	@mkdir -p $$(@D)
+	$$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iservices/common $$(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(PKG_LIBS)
+FUZZ_TARGETS += $(1)
+endef
+
+include services/jwt-verify/build.mk
+include services/ptyd/build.mk
+-include examples/web-shell/build.mk
+
+.PHONY: all asan deps test test-run bench bench-run fuzz demo install uninstall clean
+
+all: $(addprefix $(BUILD)/,$(SERVICES)) $(WEB_TARGETS)
+
+asan: $(ASAN_PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+# Installs what is missing (apt-get, npm ci); quiet when all is there.
+deps:
+	@scripts/install-deps.sh --check >/dev/null 2>&1 || scripts/install-deps.sh
+
+# A second make after deps: pkg-config flags are read when make starts.
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: all $(PROGRAMS) $(ASAN_PROGRAMS)
+	@BUILD=$(BUILD) tests/run.sh $(T)
+
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: all
+	@BUILD=$(BUILD) bench/run.sh $(B)
+
+fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=12000 \
+			$(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(addprefix $(BUILD)/,$(SERVICES)) $(DESTDIR)$(PREFIX)/bin/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(SERVICES))
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

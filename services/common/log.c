@@ -1,0 +1,260 @@
+/*
+ * log.c: stderr logging for both services: free-form lines, structured event
+ * lines in text or JSON, escaping of untrusted strings, and the bridge that
+ * sends libwebsockets' own messages through the same path.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+/* Longest line we write; longer values are cut by log_escape(). */
+#define LOG_LINE_MAX 4096
+/* Longest single escaped value. */
+#define LOG_VALUE_MAX 1024
+
+static const char *log_progname = "web-shell";
+static enum log_format log_fmt = LOG_FORMAT_TEXT;
+static int log_verbose;
+
+void log_init(const char *progname, enum log_format format, int verbose)
+{
+	log_progname = progname;
+	log_fmt = format;
+	log_verbose = verbose;
+}
+
+int log_format_parse(const char *name, enum log_format *out)
+{
+	if (strcmp(name, "text") == 0)
+		*out = LOG_FORMAT_TEXT;
+	else if (strcmp(name, "json") == 0)
+		*out = LOG_FORMAT_JSON;
+	else
+		return -1;
+	return 0;
+}
+
+char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	static const char ellipsis[] = "...";
+	size_t o = 0, i;
+
+	if (dstlen == 0)
+		return dst;
+	for (i = 0; i < srclen; i++) {
+		unsigned char c = (unsigned char)src[i];
+		char esc[5];
+		size_t n;
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else if (c == '\n') {
+			memcpy(esc, "\\n", 2);
+			n = 2;
+		} else if (c < 0x20 || c > 0x7e) {
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+			n = 4;
+		} else {
+			esc[0] = (char)c;
+			n = 1;
+		}
+		/* Keep room for the ellipsis and the NUL in case more follows. */
+		if (o + n + sizeof(ellipsis) > dstlen) {
+			if (dstlen >= sizeof(ellipsis)) {
+				size_t at = o < dstlen - sizeof(ellipsis) ? o : dstlen - sizeof(ellipsis);
+				memcpy(dst + at, ellipsis, sizeof(ellipsis));
+			} else {
+				dst[0] = '\0';
+			}
+			return dst;
+		}
+		memcpy(dst + o, esc, n);
+		o += n;
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+/* Appends printf output to line at *len, never past cap. */
+static void line_append(char *line, size_t cap, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void line_append(char *line, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len >= cap - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	*len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
+}
+
+/* A value is bare in text lines when it has no space, quote or '='. */
+static int text_needs_quotes(const char *escaped)
+{
+	return escaped[0] == '\0' || strpbrk(escaped, " \"=") != NULL;
+}
+
+void log_event(const char *event, const struct log_field *fields, size_t nfields)
+{
+	char line[LOG_LINE_MAX];
+	char value[LOG_VALUE_MAX];
+	size_t len = 0, i;
+
+	if (log_fmt == LOG_FORMAT_JSON)
+		line_append(line, sizeof(line), &len, "{\"service\":\"%s\",\"event\":\"%s\"",
+			    log_progname, event);
+	else
+		line_append(line, sizeof(line), &len, "%s: %s", log_progname, event);
+
+	for (i = 0; i < nfields; i++) {
+		if (fields[i].value == NULL)
+			continue;
+		log_escape(value, sizeof(value), fields[i].value, strlen(fields[i].value));
+		if (log_fmt == LOG_FORMAT_JSON)
+			/* The escaping above is also valid JSON once \x is spelled \u00. */
+			line_append(line, sizeof(line), &len, ",\"%s\":\"", fields[i].key);
+		else if (text_needs_quotes(value))
+			line_append(line, sizeof(line), &len, " %s=\"", fields[i].key);
+		else
+			line_append(line, sizeof(line), &len, " %s=", fields[i].key);
+
+		if (log_fmt == LOG_FORMAT_JSON) {
+			const char *p;
+			for (p = value; *p; p++) {
+				if (p[0] == '\\' && p[1] == 'x') {
+					line_append(line, sizeof(line), &len, "\\u00");
+					p++;
+				} else {
+					line_append(line, sizeof(line), &len, "%c", *p);
+				}
+			}
+			line_append(line, sizeof(line), &len, "\"");
+		} else {
+			line_append(line, sizeof(line), &len, "%s%s", value,
+				    text_needs_quotes(value) ? "\"" : "");
+		}
+	}
+	if (log_fmt == LOG_FORMAT_JSON)
+		line_append(line, sizeof(line), &len, "}");
+	fprintf(stderr, "%s\n", line);
+	fflush(stderr);
+}
+
+/* Free-form lines go through log_event() so JSON output stays one object a line. */
+static void log_vmessage(const char *level, const char *fmt, va_list ap, int with_errno)
+{
+	char msg[LOG_VALUE_MAX];
+	int saved = errno;
+	size_t len;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (with_errno) {
+		len = strlen(msg);
+		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(saved));
+	}
+	if (log_fmt == LOG_FORMAT_JSON) {
+		struct log_field f[] = { { "msg", msg } };
+		log_event(level, f, 1);
+	} else {
+		/* Text lines keep messages readable: our own text is not escaped. */
+		fprintf(stderr, "%s: %s%s%s\n", log_progname,
+			strcmp(level, "info") == 0 ? "" : level,
+			strcmp(level, "info") == 0 ? "" : ": ", msg);
+		fflush(stderr);
+	}
+	errno = saved;
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmessage("info", fmt, ap, 0);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	log_vmessage("debug", fmt, ap, 0);
+	va_end(ap);
+}
+
+void log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmessage("warning", fmt, ap, 0);
+	va_end(ap);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmessage("warning", fmt, ap, 1);
+	va_end(ap);
+}
+
+void fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmessage("error", fmt, ap, 1);
+	va_end(ap);
+	exit(1);
+}
+
+void fatalx(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmessage("error", fmt, ap, 0);
+	va_end(ap);
+	exit(1);
+}
+
+static void lws_emit(int level, const char *line)
+{
+	char msg[LOG_VALUE_MAX];
+	size_t len = strlen(line);
+
+	/* lws lines end in '\n' and may carry its own timestamp prefix. */
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (len >= sizeof(msg))
+		len = sizeof(msg) - 1;
+	memcpy(msg, line, len);
+	msg[len] = '\0';
+	if (level & LLL_ERR)
+		log_warnx("libwebsockets: %s", msg);
+	else if (level & LLL_WARN)
+		log_warnx("libwebsockets: %s", msg);
+	else
+		log_debug("libwebsockets: %s", msg);
+}
+
+void log_route_lws(void)
+{
+	int levels = LLL_ERR | LLL_WARN;
+
+	if (log_verbose)
+		levels |= LLL_NOTICE;
+	lws_set_log_level(levels, lws_emit);
+}
