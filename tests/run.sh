@@ -38,7 +38,7 @@ run_suite() {
 		return 0
 	fi
 	local slug=${name//[^A-Za-z0-9_.-]/_}
-	local log="$LOGS/$slug.log" san="$LOGS/sanitizers/$slug" work="$LOGS/$slug.d"
+	local log="$LOGS/$slug.log" san="$LOGS/sanitizers/$slug" work="$LOGS/$slug.work"
 	rm -rf "$san" "$work"
 	mkdir -p "$san" "$work"
 	local start end rc=0
@@ -80,7 +80,9 @@ run_suite() {
 		failed_suites+=("$name")
 		printf 'FAIL %-40s %4d passed %3d failed %3d skipped  %6ss %s\n' \
 			"$name" "$pass" "$fail" "$skip" "$secs" "${problem:+($problem)}"
-		grep -E '^not ok [0-9]+' "$log" | head -20 | sed 's/^/     /' || true
+		# Each failed case with the comment lines that explain it.
+		awk '/^not ok [0-9]+/ { show = 6; n++ } n > 20 { exit }
+			show > 0 && (/^not ok/ || /^#/) { print "     " $0; show--; next } { show = 0 }' "$log"
 		if [[ -n $problem ]]; then
 			tail -n 30 "$log" | sed 's/^/     | /'
 			if compgen -G "$san/*" >/dev/null; then
