@@ -1,0 +1,53 @@
+// ttyd.js: the ttyd wire protocol, client side (pure). Mirrors services/ptyd/proto.h; see
+// /work/shared/notes/ttyd-protocol.md sections 3-4: one WebSocket message per command, first
+// byte an ASCII type character, subprotocol "tty", binary frames both ways.
+
+import { utf8 } from './encoding.js';
+
+export const SUBPROTOCOL = 'tty';
+
+/** Client -> server message types (ASCII). */
+export const CLIENT = Object.freeze({ INPUT: 0x30, RESIZE: 0x31, PAUSE: 0x32, RESUME: 0x33, INIT: 0x7b });
+/** Server -> client message types (ASCII). */
+export const SERVER = Object.freeze({ OUTPUT: 0x30, TITLE: 0x31, PREFERENCES: 0x32 });
+
+function tagged(type, payload) {
+  const out = new Uint8Array(1 + payload.length);
+  out[0] = type;
+  out.set(payload, 1);
+  return out;
+}
+
+/** INPUT message: '0' + UTF-8 of text (or the given bytes). */
+export function encodeInput(data) {
+  return tagged(CLIENT.INPUT, typeof data === 'string' ? utf8(data) : data);
+}
+
+/** RESIZE message: '1' + {"columns":C,"rows":R}. */
+export function encodeResize(columns, rows) {
+  return tagged(CLIENT.RESIZE, utf8(JSON.stringify({ columns, rows })));
+}
+
+/** The first message of a session (its '{' is the type byte): starts the shell at that size. */
+export function encodeInit(columns, rows) {
+  return utf8(JSON.stringify({ AuthToken: '', columns, rows }));
+}
+
+export const PAUSE = Uint8Array.of(CLIENT.PAUSE);
+export const RESUME = Uint8Array.of(CLIENT.RESUME);
+
+/** { type, payload } of a server message (ArrayBuffer or Uint8Array); payload is a view, not a copy. */
+export function decodeServerMessage(data) {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  if (bytes.length === 0) return { type: -1, payload: bytes };
+  return { type: bytes[0], payload: bytes.subarray(1) };
+}
+
+/**
+ * The shell's exit status from ptyd's close reason "exit N" (N = 128+signal for a signal),
+ * or null when the reason says nothing about it.
+ */
+export function exitStatusFromClose(reason) {
+  const m = /^exit (\d{1,3})$/.exec(reason || '');
+  return m ? Number(m[1]) : null;
+}
