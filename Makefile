@@ -53,7 +53,7 @@ include services/jwt-verify/build.mk
 include services/ptyd/build.mk
 -include examples/web-shell/build.mk
 
-.PHONY: all asan deps test test-run bench bench-run fuzz demo install uninstall clean
+.PHONY: all asan deps test test-run bench bench-run fuzz demo install install-services install-app uninstall clean
 
 all: $(addprefix $(BUILD)/,$(SERVICES)) $(WEB_TARGETS)
 
@@ -96,12 +96,28 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/demo.sh
 
-install: all
+# install = the services into $(PREFIX)/bin and the browser app into $(WWWDIR)
+# (scripts/web-shell.sh uses WWWDIR=/usr/share/web-shell/www). The app is its
+# static files only: pages, modules, styles and the vendored xterm.js.
+WWWDIR ?= $(PREFIX)/share/web-shell/www
+APP_DIR := examples/web-shell
+APP_FILES = $(wildcard $(APP_DIR)/*.html $(APP_DIR)/*.js $(APP_DIR)/*.css)
+
+install: install-services install-app
+
+install-services: $(addprefix $(BUILD)/,$(SERVICES))
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(addprefix $(BUILD)/,$(SERVICES)) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(SERVICES),install -m 0755 $(addprefix $(BUILD)/,$(SERVICES)) $(DESTDIR)$(PREFIX)/bin/)
+
+install-app: $(WEB_TARGETS)
+	install -d $(DESTDIR)$(WWWDIR)
+	install -m 0644 $(APP_FILES) $(DESTDIR)$(WWWDIR)/
+	if [ -d $(APP_DIR)/vendor ]; then cp -R $(APP_DIR)/vendor $(DESTDIR)$(WWWDIR)/ && \
+		chmod -R u=rwX,go=rX $(DESTDIR)$(WWWDIR)/vendor; fi
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(SERVICES))
+	rm -rf $(DESTDIR)$(WWWDIR)
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,60 @@
+# scripts/lib/common.sh: logging, usage errors and the dry-run indirection shared
+# by web-shell's provisioning scripts (source it; it defines functions only).
+# shellcheck shell=bash
+
+# DEBUG=1 traces every command with file:line.
+if [[ ${DEBUG:-0} == 1 ]]; then
+	PS4='+ ${BASH_SOURCE[0]##*/}:${LINENO}: '
+	set -x
+fi
+
+# The calling script's name, for messages.
+PROG=${PROG:-$(basename "${BASH_SOURCE[-1]}")}
+# 1 when --dry-run was given: run() prints instead of doing.
+DRY_RUN=${DRY_RUN:-0}
+# How many changes were made (or would be, under --dry-run).
+CHANGES=0
+
+log::info() { printf '%s: %s\n' "$PROG" "$*"; }
+log::error() { printf '%s: error: %s\n' "$PROG" "$*" >&2; }
+
+# abort MSG: a runtime failure (exit 1).
+abort() {
+	log::error "$*"
+	exit 1
+}
+
+# usage_error MSG: a bad argument: one clear message, a pointer to --help, exit 2.
+usage_error() {
+	printf '%s: %s\n' "$PROG" "$*" >&2
+	printf "Try '%s --help' for more information.\n" "$PROG" >&2
+	exit 2
+}
+
+# need_value OPTION ARGC: the option takes a value, and there is one.
+need_value() {
+	[[ $2 -ge 2 ]] || usage_error "option $1 needs a value"
+}
+
+# changed MSG: records one change and says what it is (or would be).
+changed() {
+	CHANGES=$((CHANGES + 1))
+	if [[ $DRY_RUN == 1 ]]; then
+		log::info "would: $*"
+	else
+		log::info "$*"
+	fi
+}
+
+# run CMD...: the one place commands that change the machine go through;
+# under --dry-run they are printed, quoted so they can be pasted, not run.
+run() {
+	if [[ $DRY_RUN == 1 ]]; then
+		log::info "would run: $(printf '%q ' "$@")"
+		return 0
+	fi
+	"$@"
+}
+
+# is_root: the effective user is root.
+is_root() { [[ $(id -u) -eq 0 ]]; }

@@ -1,0 +1,455 @@
+#!/usr/bin/env bash
+# Usage: web-shell.sh --fqdn DOMAIN --jwt-public-key-file PATH [options]
+# Summary: turns a Debian 12 or Ubuntu 22.04/24.04 machine into a browser-reachable
+# shell: Caddy (TLS, forward_auth) -> jwt-verify and ptyd on loopback, a shell
+# user, hardened units. Idempotent: a second run with the same arguments
+# changes nothing and says so.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROG=web-shell.sh
+# shellcheck source=scripts/lib/common.sh
+source "$HERE/lib/common.sh"
+# shellcheck source=scripts/lib/caddyfile.sh
+source "$HERE/lib/caddyfile.sh"
+
+# Where things go; fixed so that the units and the docs can name them.
+readonly PREFIX=/usr/local
+readonly BINDIR=$PREFIX/bin
+readonly WWWDIR=/usr/share/web-shell/www
+readonly CONFDIR=/etc/web-shell
+readonly KEY_DEST=$CONFDIR/public.pem
+readonly UNITDIR=/etc/systemd/system
+readonly CADDYFILE=/etc/caddy/Caddyfile
+# The first line of every Caddyfile this script writes: how it knows its own.
+readonly CADDY_MARK="# Written by web-shell.sh; edit its arguments, not this file."
+readonly VERIFIER_ADDR=127.0.0.1:9222
+readonly PTYD_ADDR=127.0.0.1:7681
+# What building and serving needs, from the distribution.
+readonly BUILD_PACKAGES=(build-essential pkg-config libwebsockets-dev libcjson-dev libssl-dev libsodium-dev)
+readonly RUNTIME_PACKAGES=(caddy ca-certificates)
+
+usage() {
+	cat <<'USAGE'
+Usage: web-shell.sh --fqdn DOMAIN --jwt-public-key-file PATH [--shell-user NAME] [-f]
+                    [--tls acme|internal] [--email ADDR] [--https-port PORT]
+                    [--bind ADDR] [--source DIR] [--no-start] [--no-app]
+                    [--dry-run] [--print FILE] [--help]
+
+Provisions this machine (Debian 12, Ubuntu 22.04 or 24.04) as a web-shell
+host: Caddy on HTTPS in front of jwt-verify (127.0.0.1:9222) and ptyd
+(127.0.0.1:7681), both built from source and run by hardened systemd units.
+
+  --fqdn DOMAIN                the host name browsers connect to; also the
+                               JWT audience (required)
+  --jwt-public-key-file PATH   PEM public key whose private half signs the
+                               tokens; installed as /etc/web-shell/public.pem
+                               (required)
+  --shell-user NAME            the user shells run as (default: webshell);
+                               created if missing, with no password, no sudo
+  -f                           rebuild and reinstall the services even when
+                               they are installed
+  --tls acme|internal          acme (default): a Let's Encrypt certificate
+                               (needs DNS and ports 80+443); internal: Caddy's
+                               own CA, for private networks and tests
+  --email ADDR                 ACME account e-mail (only with --tls acme)
+  --https-port PORT            HTTPS port (default: 443); another port also
+                               turns off the HTTP->HTTPS redirect server
+  --bind ADDR                  listen on this address only (default: all)
+  --source DIR                 the checkout to build from (default: the one
+                               this script lives in)
+  --no-start                   install and enable everything, start nothing
+                               (images, containers, CI)
+  --no-app                     do not serve the example app at https://DOMAIN/
+  --dry-run                    print every change it would make, change nothing
+  --print FILE                 print the generated Caddyfile, jwt-verify.service
+                               or ptyd.service for these arguments and exit
+  --help                       show this help
+
+Every argument is checked before anything changes; a bad one is one message
+and exit status 2. DEBUG=1 traces every command.
+USAGE
+}
+
+# Options, filled by parse_args.
+FQDN=""
+KEY_FILE=""
+SHELL_USER=webshell
+FORCE=0
+TLS=acme
+EMAIL=""
+HTTPS_PORT=443
+BIND=""
+SOURCE=""
+NO_START=0
+NO_APP=0
+PRINT=""
+
+parse_args() {
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--fqdn) need_value "$1" $#; FQDN=$2; shift ;;
+		--jwt-public-key-file) need_value "$1" $#; KEY_FILE=$2; shift ;;
+		--shell-user) need_value "$1" $#; SHELL_USER=$2; shift ;;
+		-f | --force) FORCE=1 ;;
+		--tls) need_value "$1" $#; TLS=$2; shift ;;
+		--email) need_value "$1" $#; EMAIL=$2; shift ;;
+		--https-port) need_value "$1" $#; HTTPS_PORT=$2; shift ;;
+		--bind) need_value "$1" $#; BIND=$2; shift ;;
+		--source) need_value "$1" $#; SOURCE=$2; shift ;;
+		--no-start) NO_START=1 ;;
+		--no-app) NO_APP=1 ;;
+		--dry-run) DRY_RUN=1 ;;
+		--print) need_value "$1" $#; PRINT=$2; shift ;;
+		-h | --help) usage; exit 0 ;;
+		*) usage_error "unknown argument: $1" ;;
+		esac
+		shift
+	done
+}
+
+# valid_hostname NAME: RFC 1123 labels, at least two of them, 253 bytes at most.
+valid_hostname() {
+	local label='[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?'
+	[[ ${#1} -le 253 && $1 =~ ^($label\.)+$label$ && ! $1 =~ ^[0-9.]+$ ]]
+}
+
+# check_key_file PATH: a readable, small PEM public key (not a private one).
+# The full check (jwt-verify --check) runs once the verifier is built.
+check_key_file() {
+	local f=$1
+	[[ -e $f ]] || usage_error "--jwt-public-key-file: no such file: $f"
+	[[ -f $f ]] || usage_error "--jwt-public-key-file: not a regular file: $f"
+	[[ -r $f ]] || usage_error "--jwt-public-key-file: cannot read $f"
+	[[ $(stat -c %s "$f") -le 16384 ]] || usage_error "--jwt-public-key-file: $f is too large for a public key"
+	if grep -q 'PRIVATE KEY-----' "$f"; then
+		usage_error "--jwt-public-key-file: $f holds a PRIVATE key; give its public key (openssl pkey -in KEY -pubout)"
+	fi
+	if ! grep -q '^-----BEGIN PUBLIC KEY-----' "$f" || ! grep -q '^-----END PUBLIC KEY-----' "$f"; then
+		usage_error "--jwt-public-key-file: $f is not a PEM public key (-----BEGIN PUBLIC KEY-----)"
+	fi
+	if command -v openssl >/dev/null && ! openssl pkey -pubin -in "$f" -noout 2>/dev/null; then
+		usage_error "--jwt-public-key-file: $f: openssl cannot parse this public key"
+	fi
+}
+
+# validate_args: every argument, before anything changes (exit 2 on a bad one).
+validate_args() {
+	[[ -n $FQDN ]] || usage_error "--fqdn is required"
+	[[ -n $KEY_FILE ]] || usage_error "--jwt-public-key-file is required"
+	FQDN=${FQDN,,}
+	valid_hostname "$FQDN" || usage_error "--fqdn: not a host name: '$FQDN'"
+	[[ $SHELL_USER =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || usage_error "--shell-user: not a valid user name: '$SHELL_USER'"
+	[[ $SHELL_USER != root ]] || usage_error "--shell-user: refusing root; shells must run unprivileged"
+	[[ $TLS == acme || $TLS == internal ]] || usage_error "--tls: must be acme or internal, not '$TLS'"
+	if [[ -n $EMAIL ]]; then
+		[[ $TLS == acme ]] || usage_error "--email only applies to --tls acme"
+		[[ $EMAIL =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]] || usage_error "--email: not an e-mail address: '$EMAIL'"
+	fi
+	[[ $HTTPS_PORT =~ ^[0-9]{1,5}$ && $HTTPS_PORT -ge 1 && $HTTPS_PORT -le 65535 ]] ||
+		usage_error "--https-port: not a port number (1-65535): '$HTTPS_PORT'"
+	if [[ -n $BIND ]]; then
+		[[ $BIND =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ || $BIND =~ ^[0-9a-fA-F:]*:[0-9a-fA-F:]*$ ]] ||
+			usage_error "--bind: not an IP address: '$BIND'"
+	fi
+	case $PRINT in
+	"" | Caddyfile | jwt-verify.service | ptyd.service) ;;
+	*) usage_error "--print: one of Caddyfile, jwt-verify.service, ptyd.service, not '$PRINT'" ;;
+	esac
+	SOURCE=${SOURCE:-$(dirname "$HERE")}
+	[[ -f $SOURCE/Makefile && -d $SOURCE/services ]] ||
+		usage_error "--source: $SOURCE is not a web-shell checkout (no Makefile and services/)"
+	SOURCE=$(cd "$SOURCE" && pwd)
+	check_key_file "$KEY_FILE"
+}
+
+# check_system: root and a supported OS.
+check_system() {
+	if ! is_root; then
+		[[ $DRY_RUN == 1 ]] || abort "must run as root (or with --dry-run to see what it would do)"
+		log::info "not root: showing what would be done"
+	fi
+	local id="" version=""
+	if [[ -r /etc/os-release ]]; then
+		# shellcheck disable=SC1091 # the running system's file
+		id=$(. /etc/os-release && printf '%s' "${ID:-}")
+		# shellcheck disable=SC1091
+		version=$(. /etc/os-release && printf '%s' "${VERSION_ID:-}")
+	fi
+	case "$id $version" in
+	"debian 12" | "ubuntu 22.04" | "ubuntu 24.04") log::info "system: $id $version" ;;
+	*) abort "unsupported system '${id:-unknown} ${version:-}': needs Debian 12 or Ubuntu 22.04/24.04" ;;
+	esac
+}
+
+# install_caddy_repo: Ubuntu 22.04 has no caddy package; use Caddy's own apt
+# repository (the one caddyserver.com documents) when apt has no candidate.
+install_caddy_repo() {
+	if apt-cache policy caddy 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+		return 0
+	fi
+	local list=/etc/apt/sources.list.d/caddy-stable.list
+	[[ -f $list ]] && return 0
+	changed "add Caddy's apt repository ($list)"
+	run "$HERE/packages.sh" curl gnupg debian-keyring debian-archive-keyring apt-transport-https
+	if [[ $DRY_RUN == 0 ]]; then
+		curl -fsSL 'https://dl.cloudsmith.io/public/caddy/stable/gpg.key' |
+			gpg --dearmor -o /usr/share/keyrings/caddy-stable-archive-keyring.gpg
+		curl -fsSL 'https://dl.cloudsmith.io/public/caddy/stable/debian.deb.txt' >"$list"
+		apt-get update -q
+	fi
+}
+
+# missing_packages PKG...: prints those dpkg does not have installed.
+missing_packages() {
+	local pkg
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' ||
+			printf '%s\n' "$pkg"
+	done
+}
+
+install_packages() {
+	local -a missing
+	[[ $DRY_RUN == 1 ]] || install_caddy_repo
+	mapfile -t missing < <(missing_packages "${RUNTIME_PACKAGES[@]}" "${BUILD_PACKAGES[@]}")
+	if [[ ${#missing[@]} -eq 0 ]]; then
+		log::info "packages: all installed"
+		return 0
+	fi
+	changed "install packages: ${missing[*]}"
+	run "$HERE/packages.sh" "${missing[@]}"
+}
+
+# ensure_user: the shell user, with a home and bash, a locked password, no sudo.
+ensure_user() {
+	if getent passwd "$SHELL_USER" >/dev/null; then
+		log::info "user $SHELL_USER: exists"
+	else
+		changed "create user $SHELL_USER (home /home/$SHELL_USER, no password, no sudo)"
+		run useradd --create-home --user-group --shell /bin/bash "$SHELL_USER"
+	fi
+	if id -nG "$SHELL_USER" 2>/dev/null | tr ' ' '\n' | grep -qxE 'sudo|wheel|admin|root'; then
+		log::error "warning: $SHELL_USER is in an administrative group ($(id -nG "$SHELL_USER")); web shells get its rights"
+	fi
+}
+
+# shell_home: the shell user's home directory.
+shell_home() {
+	local home
+	home=$(getent passwd "$SHELL_USER" | cut -d: -f6)
+	printf '%s\n' "${home:-/home/$SHELL_USER}"
+}
+
+# build_and_install: make install from the checkout, unless already installed.
+build_and_install() {
+	local -a targets=(install-services)
+	[[ $NO_APP == 1 ]] || targets+=(install-app)
+	local installed=1
+	[[ -x $BINDIR/jwt-verify && -x $BINDIR/ptyd ]] || installed=0
+	[[ $NO_APP == 1 || -f $WWWDIR/index.html ]] || installed=0
+	if [[ $installed == 1 && $FORCE == 0 ]]; then
+		log::info "services: installed in $BINDIR (-f rebuilds)"
+		return 0
+	fi
+	local build=$SOURCE/build/web-shell.sh
+	local what="services into $BINDIR"
+	[[ $NO_APP == 1 ]] || what+=", app into $WWWDIR"
+	changed "build from $SOURCE and install $what"
+	if [[ $FORCE == 1 ]]; then
+		run rm -rf "$build"
+	fi
+	run make -C "$SOURCE" -j2 --no-print-directory BUILD="$build" PREFIX="$PREFIX" WWWDIR="$WWWDIR" "${targets[@]}"
+}
+
+# check_key_with_verifier: the key as jwt-verify itself will load it.
+check_key_with_verifier() {
+	local verifier=$BINDIR/jwt-verify
+	if [[ ! -x $verifier ]]; then
+		[[ $DRY_RUN == 1 ]] && return 0
+		abort "$verifier missing after the build"
+	fi
+	local out
+	if ! out=$("$verifier" --check --key "$KEY_FILE" 2>&1); then
+		abort "jwt-verify --check rejects $KEY_FILE: $out"
+	fi
+	log::info "key: $KEY_FILE accepted by jwt-verify --check"
+}
+
+# put_file SRC DEST MODE: installs SRC as DEST (root-owned) when it differs;
+# returns 0 when it changed (or would), 1 when DEST was already the same.
+put_file() {
+	local src=$1 dest=$2 mode=$3
+	if [[ -f $dest ]] && cmp -s "$src" "$dest" &&
+		[[ $(stat -c '%a %u' "$dest") == "${mode#0} 0" ]]; then
+		log::info "unchanged: $dest"
+		return 1
+	fi
+	changed "write $dest"
+	run install -D -o root -g root -m "$mode" "$src" "$dest"
+	return 0
+}
+
+# render_unit NAME: units/NAME with this machine's values filled in.
+render_unit() {
+	local origin="https://$FQDN"
+	[[ $HTTPS_PORT == 443 ]] || origin+=":$HTTPS_PORT"
+	sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@FQDN@|$FQDN|g" -e "s|@SHELL_USER@|$SHELL_USER|g" \
+		-e "s|@SHELL_HOME@|$(shell_home)|g" -e "s|@ORIGIN@|$origin|g" "$SOURCE/units/$1"
+}
+
+# render_caddyfile: the site: /ws gated by jwt-verify, the app at /.
+render_caddyfile() {
+	printf '%s\n' "$CADDY_MARK"
+	printf '# web-shell for %s; redo with: web-shell.sh --fqdn %s ...\n' "$FQDN" "$FQDN"
+	printf '{\n'
+	[[ -z $EMAIL ]] || printf '\temail %s\n' "$EMAIL"
+	[[ -z $BIND ]] || printf '\tdefault_bind %s\n' "$BIND"
+	if [[ $HTTPS_PORT != 443 ]]; then
+		printf '\thttps_port %s\n' "$HTTPS_PORT"
+		# The redirect server would send browsers to :443, where nothing is.
+		printf '\tauto_https disable_redirects\n'
+	fi
+	# Caddy's CA belongs in the browsers that connect, not in this machine's store.
+	[[ $TLS == acme ]] || printf '\tskip_install_trust\n'
+	caddy::log_filter
+	printf '}\n\n%s {\n' "$FQDN"
+	[[ $TLS == acme ]] || printf '\ttls internal\n'
+	caddy::ws_route "$VERIFIER_ADDR" "$PTYD_ADDR"
+	if [[ $NO_APP == 0 ]]; then
+		printf '\thandle {\n\t\troot * %s\n\t\tfile_server\n\t}\n' "$WWWDIR"
+	else
+		printf '\thandle {\n\t\trespond "web-shell: connect a client to /ws" 404\n\t}\n'
+	fi
+	printf '}\n'
+}
+
+# install_config: key, units and Caddyfile; sets the *_CHANGED flags.
+KEY_CHANGED=0
+UNITS_CHANGED=0
+CADDY_CHANGED=0
+install_config() {
+	local tmp
+	tmp=$(mktemp -d)
+	# shellcheck disable=SC2064 # expand now
+	trap "rm -rf '$tmp'" EXIT
+
+	if put_file "$KEY_FILE" "$KEY_DEST" 0644; then KEY_CHANGED=1; fi
+	local unit
+	for unit in jwt-verify.service ptyd.service; do
+		render_unit "$unit" >"$tmp/$unit"
+		if put_file "$tmp/$unit" "$UNITDIR/$unit" 0644; then UNITS_CHANGED=1; fi
+	done
+	render_caddyfile >"$tmp/Caddyfile"
+	if command -v caddy >/dev/null; then
+		caddy validate --adapter caddyfile --config "$tmp/Caddyfile" >"$tmp/validate.log" 2>&1 ||
+			abort "the Caddyfile for $FQDN does not validate: $(tail -n 3 "$tmp/validate.log")"
+	fi
+	if [[ -f $CADDYFILE ]] && ! head -n 1 "$CADDYFILE" | grep -qxF "$CADDY_MARK" &&
+		! cmp -s "$tmp/Caddyfile" "$CADDYFILE"; then
+		local backup
+		backup="$CADDYFILE.before-web-shell.$(date +%Y%m%d%H%M%S)"
+		changed "keep the existing $CADDYFILE as $backup"
+		run cp -p "$CADDYFILE" "$backup"
+	fi
+	if put_file "$tmp/Caddyfile" "$CADDYFILE" 0644; then CADDY_CHANGED=1; fi
+}
+
+# wait_tcp HOST PORT SECONDS: until something accepts there.
+wait_tcp() {
+	local deadline=$((SECONDS + $3))
+	while ((SECONDS < deadline)); do
+		if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
+		sleep 0.2
+	done
+	return 1
+}
+
+# enable_units: enabled at boot; works offline too (no systemd running).
+enable_units() {
+	local unit
+	for unit in jwt-verify.service ptyd.service caddy.service; do
+		if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+			log::info "enabled: $unit"
+		else
+			changed "enable $unit"
+			run systemctl enable --quiet "$unit"
+		fi
+	done
+}
+
+# start_services: (re)start only what changed, then wait until all three answer.
+start_services() {
+	if [[ $NO_START == 1 ]]; then
+		if command -v systemctl >/dev/null; then
+			enable_units
+		else
+			log::info "no systemctl here: units installed in $UNITDIR, not enabled"
+		fi
+		log::info "--no-start: nothing started"
+		return 0
+	fi
+	if [[ $UNITS_CHANGED == 1 ]]; then
+		run systemctl daemon-reload
+	fi
+	enable_units
+	local unit
+	for unit in jwt-verify.service ptyd.service; do
+		if ! systemctl is-active --quiet "$unit" 2>/dev/null; then
+			changed "start $unit"
+			run systemctl start "$unit"
+		elif [[ $UNITS_CHANGED == 1 ]]; then
+			changed "restart $unit (unit changed)"
+			run systemctl restart "$unit"
+		elif [[ $KEY_CHANGED == 1 && $unit == jwt-verify.service ]]; then
+			# SIGHUP: keys re-read, open connections and the process kept.
+			changed "reload jwt-verify.service (key changed)"
+			run systemctl reload "$unit"
+		fi
+	done
+	if ! systemctl is-active --quiet caddy.service 2>/dev/null; then
+		changed "start caddy.service"
+		run systemctl start caddy.service
+	elif [[ $CADDY_CHANGED == 1 ]]; then
+		changed "reload caddy.service (Caddyfile changed)"
+		run systemctl reload caddy.service
+	fi
+	[[ $DRY_RUN == 0 ]] || return 0
+	local host=${BIND:-127.0.0.1}
+	[[ $host != *:* ]] || host=127.0.0.1
+	wait_tcp 127.0.0.1 9222 30 || abort "jwt-verify does not answer on $VERIFIER_ADDR (journalctl -u jwt-verify)"
+	wait_tcp 127.0.0.1 7681 30 || abort "ptyd does not answer on $PTYD_ADDR (journalctl -u ptyd)"
+	wait_tcp "$host" "$HTTPS_PORT" 60 || abort "caddy does not answer on port $HTTPS_PORT (journalctl -u caddy)"
+	log::info "all three services answer"
+}
+
+main() {
+	parse_args "$@"
+	validate_args
+	case $PRINT in
+	Caddyfile) render_caddyfile; return 0 ;;
+	?*) render_unit "$PRINT"; return 0 ;;
+	esac
+	check_system
+	local url="https://$FQDN"
+	[[ $HTTPS_PORT == 443 ]] || url+=":$HTTPS_PORT"
+	log::info "provisioning $url/ from $SOURCE$([[ $DRY_RUN == 0 ]] || printf ' (dry run)')"
+	install_packages
+	ensure_user
+	build_and_install
+	check_key_with_verifier
+	install_config
+	start_services
+	if [[ $CHANGES -eq 0 ]]; then
+		log::info "nothing to change: already provisioned"
+	elif [[ $DRY_RUN == 1 ]]; then
+		log::info "dry run: $CHANGES change(s) would be made; nothing was changed"
+	else
+		log::info "done: $CHANGES change(s)"
+	fi
+	if [[ $NO_START == 0 && $DRY_RUN == 0 ]]; then
+		log::info "connect: $url/  (WebSocket: wss://${url#https://}/ws?token=JWT, aud=$FQDN)"
+	fi
+}
+
+main "$@"

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# tests/provision/config.test.sh: what web-shell.sh writes is valid for the
+# tools that will read it: its Caddyfiles (acme, internal, --no-app) pass
+# `caddy validate` and gate /ws as designed, its units pass `systemd-analyze
+# verify` with no output at all and their security exposure is printed (and
+# gated), and every cloud-init example passes the schema and our key check.
+set -euo pipefail
+# shellcheck source=tests/lib/tap.sh
+source "$WS_ROOT/tests/lib/tap.sh"
+
+W=$WS_ROOT/scripts/web-shell.sh
+KEY=$WS_WORK/pub.pem
+
+# caddy_validate NAME FILE: `caddy validate` accepts it and `caddy fmt` leaves it as is.
+caddy_validate() {
+	local out rc=0
+	out=$(XDG_DATA_HOME=$WS_WORK/xdg XDG_CONFIG_HOME=$WS_WORK/xdg caddy validate --adapter caddyfile --config "$2" 2>&1) || rc=$?
+	if [[ $rc -eq 0 && $out == *"Valid configuration"* ]]; then
+		tap_ok "caddy validate: $1"
+	else
+		tap_fail "caddy validate: $1" "$(tail -n 5 <<<"$out")" "$(cat "$2")"
+	fi
+	tap_check "caddy fmt leaves it unchanged: $1" diff -u "$2" <(caddy fmt "$2")
+}
+
+# contains NAME FILE TEXT...: FILE holds every TEXT (fixed strings).
+contains() {
+	local name=$1 file=$2 t missing=()
+	shift 2
+	for t in "$@"; do grep -qF -- "$t" "$file" || missing+=("$t"); done
+	if [[ ${#missing[@]} -eq 0 ]]; then tap_ok "$name"; else tap_fail "$name" "missing: ${missing[*]}"; fi
+}
+
+test_caddyfiles() {
+	local f=$WS_WORK/Caddyfile.acme
+	"$W" --fqdn shell.example.com --jwt-public-key-file "$KEY" --email admin@example.com --print Caddyfile >"$f"
+	caddy_validate "web-shell.sh --tls acme" "$f"
+	contains "acme Caddyfile: gated /ws, token dropped and redacted, app served" "$f" \
+		'email admin@example.com' 'shell.example.com {' 'forward_auth 127.0.0.1:9222' \
+		'copy_headers X-Webshell-User' 'request_header -X-Webshell-User' 'rewrite * /ws?' \
+		'reverse_proxy 127.0.0.1:7681' 'replace token REDACTED' 'root * /usr/share/web-shell/www'
+	if grep -qE 'tls internal|https_port|default_bind' "$f"; then
+		tap_fail "acme Caddyfile: automatic HTTPS on 443, all interfaces" "$(cat "$f")"
+	else
+		tap_ok "acme Caddyfile: automatic HTTPS on 443, all interfaces"
+	fi
+
+	f=$WS_WORK/Caddyfile.internal
+	"$W" --fqdn shell.example.com --jwt-public-key-file "$KEY" --tls internal --https-port 8443 \
+		--bind 127.0.0.1 --print Caddyfile >"$f"
+	caddy_validate "web-shell.sh --tls internal --https-port --bind" "$f"
+	contains "internal Caddyfile: own CA, port, loopback, no redirect server" "$f" \
+		'tls internal' 'https_port 8443' 'default_bind 127.0.0.1' 'auto_https disable_redirects' 'skip_install_trust'
+
+	f=$WS_WORK/Caddyfile.noapp
+	"$W" --fqdn shell.example.com --jwt-public-key-file "$KEY" --no-app --print Caddyfile >"$f"
+	caddy_validate "web-shell.sh --no-app" "$f"
+	if grep -q 'file_server' "$f"; then
+		tap_fail "--no-app Caddyfile serves no files" "$(cat "$f")"
+	else
+		tap_ok "--no-app Caddyfile serves no files"
+	fi
+}
+
+# A root with what `systemd-analyze verify --root` needs: the standard
+# targets, kill (ExecReload), and the real service binaries at ExecStart.
+stage_root() {
+	local r=$WS_WORK/root
+	mkdir -p "$r/usr/lib/systemd/system" "$r/usr/local/bin" "$r/usr/bin" "$r/etc/systemd/system"
+	cp /lib/systemd/system/*.target /lib/systemd/system/*.slice /lib/systemd/system/*.socket \
+		"$r/usr/lib/systemd/system/" 2>/dev/null || true
+	cp /usr/bin/kill "$r/usr/bin/"
+	local bin
+	for bin in jwt-verify ptyd; do
+		[[ -x $WS_BUILD/$bin ]] || return 1
+		cp "$WS_BUILD/$bin" "$r/usr/local/bin/"
+	done
+}
+
+test_units() {
+	local r=$WS_WORK/root unit
+	for unit in jwt-verify.service ptyd.service; do
+		"$W" --fqdn shell.example.com --jwt-public-key-file "$KEY" --shell-user webshell \
+			--print "$unit" >"$WS_WORK/$unit"
+		if grep -q '@[A-Z_]*@' "$WS_WORK/$unit"; then
+			tap_fail "$unit: every placeholder filled in" "$(grep '@[A-Z_]*@' "$WS_WORK/$unit")"
+		else
+			tap_ok "$unit: every placeholder filled in"
+		fi
+	done
+	contains "jwt-verify.service: audience is the FQDN, reload is SIGHUP" "$WS_WORK/jwt-verify.service" \
+		'--audience shell.example.com' '--key /etc/web-shell/public.pem' 'ExecReload=kill -HUP $MAINPID' \
+		'DynamicUser=yes' 'CapabilityBoundingSet=' 'ProtectSystem=strict' 'PrivateTmp=yes' 'RestrictAddressFamilies='
+	contains "ptyd.service: runs as the shell user, origin checked" "$WS_WORK/ptyd.service" \
+		'User=webshell' '--listen 127.0.0.1:7681' '--check-origin https://shell.example.com' 'NoNewPrivileges=yes'
+	if ! stage_root; then
+		tap_skip "systemd-analyze verify" "build/jwt-verify and build/ptyd are not built yet"
+		return
+	fi
+	for unit in jwt-verify.service ptyd.service; do
+		cp "$WS_WORK/$unit" "$r/etc/systemd/system/"
+	done
+	local out rc=0
+	out=$(cd "$WS_WORK" && systemd-analyze verify --man=no --root="$r" jwt-verify.service ptyd.service 2>&1) || rc=$?
+	if [[ $rc -eq 0 && -z $out ]]; then
+		tap_ok "systemd-analyze verify: both units, no output at all"
+	else
+		tap_fail "systemd-analyze verify: both units, no output at all" "exit $rc" "$out"
+	fi
+	# The gate: jwt-verify under 2.0; ptyd must stay where it was measured (1.8).
+	local name limit score
+	for name in jwt-verify:20 ptyd:20; do
+		unit=${name%%:*}.service
+		limit=${name##*:}
+		rc=0
+		out=$(systemd-analyze security --offline=yes --root="$r" --threshold="$limit" "$unit" 2>&1) || rc=$?
+		score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<<"$out")
+		printf '# %s exposure: %s (gate: %s.%s)\n' "$unit" "${score:-?}" "${limit:0:1}" "${limit:1}"
+		if [[ $rc -eq 0 && -n $score ]]; then
+			tap_ok "systemd-analyze security: $unit exposure $score <= ${limit:0:1}.${limit:1}"
+		else
+			tap_fail "systemd-analyze security: $unit exposure ${score:-?} <= ${limit:0:1}.${limit:1}" "$(tail -n 15 <<<"$out")"
+		fi
+	done
+}
+
+test_cloud_init() {
+	local f out rc
+	for f in "$WS_ROOT"/cloud-init/*.yaml; do
+		tap_check "cloud-init schema: ${f#"$WS_ROOT"/}" cloud-init schema --config-file "$f"
+		tap_check "no unknown top-level key: ${f#"$WS_ROOT"/}" /usr/bin/python3 "$WS_ROOT/tests/provision/cloud_config_keys.py" "$f"
+		# The inline public key is a real one.
+		/usr/bin/python3 -c 'import sys, yaml
+for w in yaml.safe_load(open(sys.argv[1])).get("write_files", []):
+    if w["path"].endswith(".pem"): sys.stdout.write(w["content"])' "$f" >"$WS_WORK/inline.pem"
+		tap_check "inline public key parses: ${f#"$WS_ROOT"/}" openssl pkey -pubin -in "$WS_WORK/inline.pem" -noout
+	done
+	# The checks can fail: a typo'd top-level key, and a schema error.
+	printf '#cloud-config\nruncmds:\n  - [ls]\n' >"$WS_WORK/typo.yaml"
+	rc=0
+	out=$(/usr/bin/python3 "$WS_ROOT/tests/provision/cloud_config_keys.py" "$WS_WORK/typo.yaml" 2>&1) || rc=$?
+	if [[ $rc -eq 1 && $out == *"unknown top-level key 'runcmds'"* ]]; then
+		tap_ok "key check catches a top-level typo cloud-init lets through"
+	else
+		tap_fail "key check catches a top-level typo cloud-init lets through" "exit $rc" "$out"
+	fi
+	printf "#cloud-config\nwrite_files:\n  - path: /x\n    permissions: 0644\n" >"$WS_WORK/bad.yaml"
+	rc=0
+	out=$(cloud-init schema --config-file "$WS_WORK/bad.yaml" 2>&1) || rc=$?
+	tap_is "cloud-init schema rejects an unquoted mode" "$rc" 1
+}
+
+main() {
+	openssl genpkey -algorithm ed25519 -out "$WS_WORK/key.pem" 2>/dev/null
+	openssl pkey -in "$WS_WORK/key.pem" -pubout -out "$KEY"
+	test_caddyfiles
+	test_units
+	test_cloud_init
+	tap_done
+}
+
+main "$@"

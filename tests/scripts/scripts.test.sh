@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# tests/scripts/scripts.test.sh: every shell script passes shellcheck; each
+# provisioning script answers --help, refuses bad arguments with one message
+# and exit 2 (changing nothing), and its --dry-run changes nothing.
+set -euo pipefail
+# shellcheck source=tests/lib/tap.sh
+source "$WS_ROOT/tests/lib/tap.sh"
+
+S=$WS_ROOT/scripts
+
+# expect_usage_error NAME WANT_IN_MESSAGE CMD...: exit 2, a message on stderr
+# naming the problem, nothing on stdout.
+expect_usage_error() {
+	local name=$1 want=$2 out err rc=0
+	shift 2
+	out=$("$@" 2>"$WS_WORK/err") || rc=$?
+	err=$(cat "$WS_WORK/err")
+	if [[ $rc -eq 2 && $err == *"$want"* && -z $out ]]; then
+		tap_ok "$name"
+	else
+		tap_fail "$name" "exit: $rc (want 2)" "stderr: $err" "stdout: $out" "want in stderr: $want"
+	fi
+}
+
+# expect_help SCRIPT: --help exits 0 and shows a Usage line naming the script.
+expect_help() {
+	local script=$1 out rc=0
+	out=$("$script" --help 2>&1) || rc=$?
+	if [[ $rc -eq 0 && $out == *"Usage:"*"$(basename "$script")"* ]]; then
+		tap_ok "$(basename "$script") --help"
+	else
+		tap_fail "$(basename "$script") --help" "exit: $rc" "$out"
+	fi
+}
+
+test_shellcheck() {
+	local f
+	while IFS= read -r f; do
+		tap_check "shellcheck ${f#"$WS_ROOT"/}" shellcheck -x "$f"
+	done < <(find "$WS_ROOT/scripts" "$WS_ROOT/tests" "$WS_ROOT/bench" -name '*.sh' -type f | sort)
+}
+
+test_help() {
+	local s
+	for s in web-shell.sh combine.sh packages.sh demo.sh install-deps.sh; do
+		expect_help "$S/$s"
+	done
+}
+
+test_web_shell_bad_args() {
+	openssl genpkey -algorithm ed25519 -out "$WS_WORK/key.pem" 2>/dev/null
+	openssl pkey -in "$WS_WORK/key.pem" -pubout -out "$WS_WORK/pub.pem"
+	printf 'hello\n' >"$WS_WORK/notpem.txt"
+	printf -- '-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n' >"$WS_WORK/garbage.pem"
+	local k=$WS_WORK/pub.pem w=$S/web-shell.sh
+	expect_usage_error "web-shell.sh: unknown option" "unknown argument: --frobnicate" "$w" --frobnicate
+	expect_usage_error "web-shell.sh: --fqdn required" "--fqdn is required" "$w" --jwt-public-key-file "$k"
+	expect_usage_error "web-shell.sh: key required" "--jwt-public-key-file is required" "$w" --fqdn a.example.com
+	expect_usage_error "web-shell.sh: option without value" "option --fqdn needs a value" "$w" --fqdn
+	expect_usage_error "web-shell.sh: bad FQDN" "not a host name: 'bad_host.example'" "$w" --fqdn bad_host.example --jwt-public-key-file "$k"
+	expect_usage_error "web-shell.sh: FQDN with a path" "not a host name" "$w" --fqdn 'a.example.com/x' --jwt-public-key-file "$k"
+	expect_usage_error "web-shell.sh: missing key file" "no such file: $WS_WORK/nope.pem" "$w" --fqdn a.example.com --jwt-public-key-file "$WS_WORK/nope.pem"
+	expect_usage_error "web-shell.sh: private key refused" "holds a PRIVATE key" "$w" --fqdn a.example.com --jwt-public-key-file "$WS_WORK/key.pem"
+	expect_usage_error "web-shell.sh: not PEM" "not a PEM public key" "$w" --fqdn a.example.com --jwt-public-key-file "$WS_WORK/notpem.txt"
+	expect_usage_error "web-shell.sh: PEM garbage" "openssl cannot parse" "$w" --fqdn a.example.com --jwt-public-key-file "$WS_WORK/garbage.pem"
+	expect_usage_error "web-shell.sh: bad --tls" "must be acme or internal, not 'self'" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --tls self
+	expect_usage_error "web-shell.sh: --email needs acme" "--email only applies to --tls acme" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --tls internal --email a@b.example
+	expect_usage_error "web-shell.sh: bad --email" "not an e-mail address" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --email nobody
+	expect_usage_error "web-shell.sh: bad --https-port" "not a port number (1-65535): '70000'" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --https-port 70000
+	expect_usage_error "web-shell.sh: root shell user" "refusing root" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --shell-user root
+	expect_usage_error "web-shell.sh: bad shell user" "not a valid user name" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --shell-user 'x y'
+	expect_usage_error "web-shell.sh: bad --bind" "not an IP address" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --bind example.com
+	expect_usage_error "web-shell.sh: --source not a checkout" "is not a web-shell checkout" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --source "$WS_WORK"
+	expect_usage_error "web-shell.sh: bad --print" "--print: one of" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --print passwd
+}
+
+# snapshot: what web-shell.sh could change on this machine, as one string.
+snapshot() {
+	{
+		getent passwd webshell-dry || true
+		ls -la --time-style=+%s /etc/web-shell /etc/caddy /etc/systemd/system /usr/local/bin /usr/share/web-shell 2>&1
+		md5sum /etc/caddy/Caddyfile 2>&1
+	} | md5sum
+}
+
+test_web_shell_dry_run() {
+	local before after out rc=0
+	before=$(snapshot)
+	out=$("$S/web-shell.sh" --fqdn dry.example.com --jwt-public-key-file "$WS_WORK/pub.pem" \
+		--shell-user webshell-dry --tls internal --https-port 8443 --dry-run 2>&1) || rc=$?
+	after=$(snapshot)
+	tap_is "web-shell.sh --dry-run exits 0" "$rc" 0
+	if [[ $out == *"would: create user webshell-dry"* && $out == *"would: write /etc/caddy/Caddyfile"* &&
+		$out == *"would: write /etc/web-shell/public.pem"* && $out == *"nothing was changed"* ]]; then
+		tap_ok "web-shell.sh --dry-run lists the user, key and Caddyfile it would write"
+	else
+		tap_fail "web-shell.sh --dry-run lists the user, key and Caddyfile it would write" "$out"
+	fi
+	tap_is "web-shell.sh --dry-run changed nothing" "$after" "$before"
+}
+
+# A package that no test machine has installed; apt knows it.
+test_packages() {
+	local p=$S/packages.sh out rc=0
+	expect_usage_error "packages.sh: no package" "no package named" "$p"
+	expect_usage_error "packages.sh: bad name" "not a package name: '-oAPT::x=1'" "$p" -- -oAPT::x=1
+	expect_usage_error "packages.sh: unknown option" "unknown option: --yes" "$p" --yes bash
+	out=$("$p" bash coreutils 2>&1) || rc=$?
+	tap_is "packages.sh: installed packages: exit 0" "$rc" 0
+	tap_is "packages.sh: installed packages: nothing to do" "$out" "packages.sh: already installed: bash coreutils"
+	local absent=""
+	for absent in cowsay sl fortune-mod hello; do
+		dpkg-query -W -f='${Status}' "$absent" 2>/dev/null | grep -q 'install ok installed' || break
+	done
+	rc=0
+	out=$("$p" --dry-run bash "$absent" 2>&1) || rc=$?
+	if [[ $rc -eq 0 && $out == "packages.sh: would install: $absent" ]] &&
+		! dpkg-query -W -f='${Status}' "$absent" 2>/dev/null | grep -q 'install ok installed'; then
+		tap_ok "packages.sh --dry-run names the missing package and installs nothing"
+	else
+		tap_fail "packages.sh --dry-run names the missing package and installs nothing" "exit $rc" "$out"
+	fi
+}
+
+test_demo_args() {
+	expect_usage_error "demo.sh: unknown argument" "unknown argument: --nope" "$S/demo.sh" --nope
+	expect_usage_error "demo.sh: bad DEMO_PORT" "DEMO_PORT: not a port number: 'x'" env DEMO_PORT=x "$S/demo.sh"
+}
+
+main() {
+	test_shellcheck
+	test_help
+	test_web_shell_bad_args
+	test_web_shell_dry_run
+	test_packages
+	test_demo_args
+	tap_done
+}
+
+main "$@"
