@@ -1,6 +1,4 @@
 # ptyd: the pure ttyd protocol code (unit-tested) apart from the PTY and WebSocket glue.
-# (guard until the sources land; removed once they do)
-ifneq ($(wildcard services/ptyd/main.c),)
 PTYD_PURE_SRCS := services/ptyd/proto.c
 PTYD_SRCS := $(PTYD_PURE_SRCS) services/ptyd/pty.c services/ptyd/session.c \
 	services/ptyd/ws.c services/ptyd/main.c $(COMMON_SRCS)
@@ -9,4 +7,3 @@ SERVICES += ptyd
 UNIT_TESTS += tests/test_proto
 $(eval $(call c_program,ptyd,$(PTYD_SRCS)))
 $(eval $(call c_program,tests/test_proto,tests/unit/test_proto.c $(PTYD_PURE_SRCS) $(COMMON_SRCS)))
-endif

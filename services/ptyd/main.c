@@ -1,0 +1,359 @@
+/*
+ * main.c: ptyd's entry: flags, the command and its environment, limits,
+ * signals, the listener and the one event loop, and shutdown.
+ */
+#include "ptyd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const char usage_text[] =
+	"usage: ptyd [--listen ADDR:PORT | --listen unix:PATH] [--max-clients N]\n"
+	"            [--idle-timeout SECONDS] [--max-session SECONDS] [--check-origin ORIGIN]\n"
+	"            [--title TEXT] [--term NAME] [--cwd DIR] [--ping-interval SECONDS]\n"
+	"            [--index FILE] [--allow-root] [--verbose] [--help] [--version]\n"
+	"            [-- COMMAND [ARG...]]\n";
+
+static _Noreturn void usage(int status)
+{
+	fputs(usage_text, status == 0 ? stdout : stderr);
+	exit(status);
+}
+
+static _Noreturn void bad_flag(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "ptyd: ");
+	fprintf(stderr, fmt, a, b);
+	fprintf(stderr, "\n");
+	usage(2);
+}
+
+static long long number_flag(const char *name, const char *v, long long max)
+{
+	const char *err;
+	long long n;
+
+	if (args_parse_number(v, 0, max, &n, &err) != 0)
+		bad_flag("--%s: %s", name, err);
+	return n;
+}
+
+enum {
+	OPT_LISTEN = 256, OPT_MAX_CLIENTS, OPT_IDLE, OPT_MAX_SESSION, OPT_ORIGIN, OPT_TITLE,
+	OPT_TERM, OPT_CWD, OPT_PING, OPT_INDEX, OPT_ALLOW_ROOT, OPT_VERSION,
+};
+
+static const struct option long_opts[] = {
+	{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
+	{ "check-origin", required_argument, NULL, OPT_ORIGIN },
+	{ "cwd", required_argument, NULL, OPT_CWD },
+	{ "help", no_argument, NULL, 'h' },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+	{ "index", required_argument, NULL, OPT_INDEX },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "max-session", required_argument, NULL, OPT_MAX_SESSION },
+	{ "ping-interval", required_argument, NULL, OPT_PING },
+	{ "term", required_argument, NULL, OPT_TERM },
+	{ "title", required_argument, NULL, OPT_TITLE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Fills cfg from argv; exits 2 with the usage on any bad flag. Returns the command's index. */
+static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const char **title)
+{
+	const char *err;
+	struct stat st;
+	int c;
+
+	if (args_parse_listen("127.0.0.1:7681", 1, &cfg->listen, &err) != 0)
+		fatalx("default listen address: %s", err);
+	cfg->term = "xterm-256color";
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+hv", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ALLOW_ROOT:
+			cfg->allow_root = 1;
+			break;
+		case OPT_ORIGIN:
+			cfg->check_origin = optarg;
+			break;
+		case OPT_CWD:
+			if (stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
+				bad_flag("--cwd: %s: %s", optarg, "not a directory");
+			cfg->cwd = optarg;
+			break;
+		case 'h':
+			usage(0);
+		case OPT_IDLE:
+			cfg->idle_timeout = number_flag("idle-timeout", optarg, 31 * 24 * 3600);
+			break;
+		case OPT_INDEX:
+			if (stat(optarg, &st) != 0 || !S_ISREG(st.st_mode) || access(optarg, R_OK) != 0)
+				bad_flag("--index: %s: %s", optarg, "not a readable file");
+			cfg->index = optarg;
+			break;
+		case OPT_LISTEN:
+			if (args_parse_listen(optarg, 1, &cfg->listen, &err) != 0)
+				bad_flag("--listen %s: %s", optarg, err);
+			break;
+		case OPT_MAX_CLIENTS:
+			cfg->max_clients = number_flag("max-clients", optarg, 1000000);
+			break;
+		case OPT_MAX_SESSION:
+			cfg->max_session = number_flag("max-session", optarg, 366 * 24 * 3600);
+			break;
+		case OPT_PING:
+			cfg->ping_interval = number_flag("ping-interval", optarg, 3600);
+			break;
+		case OPT_TERM:
+			if (optarg[0] == '\0' || strpbrk(optarg, "=/ \t\n") != NULL)
+				bad_flag("--term: %s: %s", optarg, "not a terminal name");
+			cfg->term = optarg;
+			break;
+		case OPT_TITLE:
+			*title = optarg;
+			break;
+		case 'v':
+			cfg->verbose++;
+			break;
+		case OPT_VERSION:
+			printf("ptyd %s (libwebsockets %s)\n", PTYD_VERSION, lws_get_library_version());
+			exit(0);
+		case ':':
+			bad_flag("%s: %s", argv[optind - 1], "needs a value");
+		default:
+			bad_flag("%s: %s", argv[optind - 1], "unknown option");
+		}
+	}
+	return optind;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		fatal("strdup");
+	return d;
+}
+
+static char *xprintf(const char *fmt, const char *a, const char *b)
+{
+	char *d;
+
+	if (asprintf(&d, fmt, a, b) < 0)
+		fatal("asprintf");
+	return d;
+}
+
+/*
+ * The command (default: the running user's login shell, argv[0] "-bash"),
+ * its clean environment, and the title. Everything set here is owned by cfg.
+ */
+static void setup_command(struct ptyd_config *cfg, int argc, char **argv, const char *title)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	char *const *shown;
+	char host[256], buf[1024], *path_env, *lang;
+	const char *shell, *base;
+	size_t len;
+	int i, n;
+
+	if (pw == NULL)
+		fatalx("uid %d has no password entry", (int)getuid());
+	shell = pw->pw_shell != NULL && pw->pw_shell[0] != '\0' ? pw->pw_shell : "/bin/sh";
+	n = argc > 0 ? argc : 1;
+	cfg->argv = calloc((size_t)n + 1, sizeof(char *));
+	if (cfg->argv == NULL)
+		fatal("calloc");
+	if (argc > 0) {
+		for (i = 0; i < argc; i++)
+			cfg->argv[i] = xstrdup(argv[i]);
+		cfg->path = cfg->argv[0];
+		shown = cfg->argv;
+	} else {
+		/* A login shell: argv[0] is "-" and the shell's name. */
+		base = strrchr(shell, '/');
+		cfg->argv[0] = xprintf("-%s%s", base != NULL ? base + 1 : shell, "");
+		cfg->path = shell;
+		shown = (char *const[]){ (char *)shell, NULL };
+	}
+	len = 0;
+	buf[0] = '\0';
+	for (i = 0; shown[i] != NULL && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? " " : "", shown[i]);
+	cfg->cmdline = xstrdup(buf);
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (title != NULL) {
+		cfg->title = xstrdup(title);
+	} else {
+		proto_title(buf, sizeof(buf), shown, host);
+		cfg->title = xstrdup(buf);
+	}
+	if (argc == 0)
+		cfg->path = cfg->cmdline;
+
+	/* Only these reach the child: nothing else of ptyd's environment leaks. */
+	path_env = getenv("PATH");
+	lang = getenv("LANG");
+	cfg->home = xstrdup(pw->pw_dir);
+	cfg->env[cfg->nenv++] = xprintf("TERM=%s%s", cfg->term, "");
+	cfg->env[cfg->nenv++] = xprintf("HOME=%s%s", pw->pw_dir, "");
+	cfg->env[cfg->nenv++] = xprintf("USER=%s%s", pw->pw_name, "");
+	cfg->env[cfg->nenv++] = xprintf("SHELL=%s%s", shell, "");
+	cfg->env[cfg->nenv++] = xprintf("PATH=%s%s", path_env != NULL ? path_env :
+					 "/usr/local/bin:/usr/bin:/bin", "");
+	if (lang != NULL)
+		cfg->env[cfg->nenv++] = xprintf("LANG=%s%s", lang, "");
+}
+
+static void free_config(struct ptyd_config *cfg)
+{
+	int i;
+
+	for (i = 0; cfg->argv != NULL && cfg->argv[i] != NULL; i++)
+		free(cfg->argv[i]);
+	free(cfg->argv);
+	free(cfg->cmdline);
+	free(cfg->title);
+	free(cfg->home);
+	for (i = 0; i < cfg->nenv; i++)
+		free(cfg->env[i]);
+}
+
+/* 1,000 sessions need ~3,000 fds: take the hard limit. Returns the new limit. */
+static unsigned int raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		fatal("getrlimit");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("cannot raise the open file limit");
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur > 1048576 ? 1048576 : (unsigned int)rl.rlim_cur;
+}
+
+/* SIGCHLD, SIGTERM, SIGINT, SIGHUP arrive on a signalfd served by the loop. */
+static int setup_signals(void)
+{
+	sigset_t mask;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
+		fatal("sigprocmask");
+	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		fatal("signalfd");
+	return fd;
+}
+
+static void start_server(struct ptyd *srv, unsigned int nofile)
+{
+	static lws_retry_bo_t retry;
+	struct lws_context_creation_info info;
+	struct ptyd_config *cfg = &srv->cfg;
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.user = srv;
+	info.uid = -1;
+	info.gid = -1;
+	info.fd_limit_per_thread = nofile;
+	srv->ctx = lws_create_context(&info);
+	if (srv->ctx == NULL)
+		fatalx("cannot create the libwebsockets context");
+
+	info.protocols = ptyd_protocols;
+	info.vhost_name = "ptyd";
+	info.server_string = "ptyd";
+	if (cfg->listen.is_unix) {
+		info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+		info.iface = cfg->listen.path;
+		info.port = 0;
+	} else {
+		info.iface = cfg->listen.host;
+		info.port = cfg->listen.port;
+		if (strchr(cfg->listen.host, ':') == NULL)
+			info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	}
+	if (cfg->ping_interval > 0) {
+		retry.secs_since_valid_ping = (uint16_t)cfg->ping_interval;
+		retry.secs_since_valid_hangup = (uint16_t)(cfg->ping_interval * 3);
+		info.retry_and_idle_policy = &retry;
+	}
+	srv->vh = lws_create_vhost(srv->ctx, &info);
+	if (srv->vh == NULL)
+		fatalx("cannot listen on %s", cfg->listen.is_unix ? cfg->listen.path :
+		       cfg->listen.host);
+}
+
+int main(int argc, char **argv)
+{
+	static struct ptyd srv;
+	const char *title = NULL;
+	unsigned int nofile;
+	int first, sigfd;
+
+	log_init("ptyd", LOG_FORMAT_TEXT, 0);
+	first = parse_flags(argc, argv, &srv.cfg, &title);
+	log_init("ptyd", LOG_FORMAT_TEXT, srv.cfg.verbose);
+	log_route_lws();
+	if (geteuid() == 0 && !srv.cfg.allow_root)
+		fatalx("refusing to run as root: every shell would be root's "
+		       "(run as the shell user, or pass --allow-root)");
+	setup_command(&srv.cfg, argc - first, argv + first, title);
+	nofile = raise_nofile();
+	/* Shells that daemonise end up ours, so we reap them: no zombies. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		log_warn("cannot become a subreaper");
+	sigfd = setup_signals();
+	start_server(&srv, nofile);
+	if (ws_adopt(&srv, sigfd, "ptyd-signal", NULL) == NULL)
+		fatalx("cannot watch signals");
+
+	if (srv.cfg.listen.is_unix)
+		log_info("listening on unix:%s, command %s", srv.cfg.listen.path, srv.cfg.cmdline);
+	else
+		log_info("listening on %s:%d, command %s", srv.cfg.listen.host, srv.cfg.listen.port,
+			 srv.cfg.cmdline);
+	while (!srv.done)
+		if (lws_service(srv.ctx, 0) < 0)
+			break;
+
+	/* Whatever did not close in time is killed and reaped, then all is freed. */
+	lws_sul_cancel(&srv.sul_shutdown);
+	srv.destroying = 1;
+	lws_context_destroy(srv.ctx);
+	session_kill_all(&srv);
+	free_config(&srv.cfg);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,97 @@
+/*
+ * pty.c: spawning a child on a PTY, resizing it and signalling its group.
+ */
+#include "pty.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/close_range.h>
+#include <sys/syscall.h>
+
+/* Runs in the child between fork and exec: async-signal-safe calls only. */
+static _Noreturn void child_exec(const struct pty_spawn *sp, int slave)
+{
+	extern char **environ;
+	struct sigaction sa;
+	sigset_t none;
+	char msg[512];
+	int n, sig;
+
+	/* Dispositions set to "ignore" (SIGPIPE) survive exec; the mask does too. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+		_exit(126);
+	if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+		_exit(126);
+	/* Nothing of ptyd's (listener, other sessions' PTYs) may leak into a shell. */
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
+		int fd;
+		for (fd = 3; fd < 65536; fd++)
+			close(fd);
+	}
+	if (sp->cwd == NULL || chdir(sp->cwd) != 0)
+		if (chdir("/") != 0)
+			_exit(126);
+	environ = (char **)sp->envp;
+	execvp(sp->path, sp->argv);
+	n = snprintf(msg, sizeof(msg), "ptyd: cannot run %s: %s\r\n", sp->path, strerror(errno));
+	if (n > 0 && write(2, msg, (size_t)n) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+pid_t pty_spawn(const struct pty_spawn *sp, int *master)
+{
+	struct winsize ws = { .ws_row = sp->rows, .ws_col = sp->cols };
+	int m = -1, s = -1, saved;
+	pid_t pid;
+
+	if (openpty(&m, &s, NULL, NULL, &ws) != 0)
+		return -1;
+	if (fcntl(m, F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl(m, F_SETFL, fcntl(m, F_GETFL) | O_NONBLOCK) != 0)
+		goto fail;
+	pid = fork();
+	if (pid < 0)
+		goto fail;
+	if (pid == 0)
+		child_exec(sp, s);
+	close(s);
+	*master = m;
+	return pid;
+fail:
+	saved = errno;
+	close(m);
+	close(s);
+	errno = saved;
+	return -1;
+}
+
+int pty_resize(int master, unsigned short cols, unsigned short rows)
+{
+	struct winsize ws = { .ws_row = rows, .ws_col = cols };
+
+	return ioctl(master, TIOCSWINSZ, &ws);
+}
+
+int pty_signal_group(pid_t pgid, int sig)
+{
+	if (pgid <= 1)
+		return 0;
+	if (kill(-pgid, sig) != 0 && errno != ESRCH)
+		return -1;
+	return 0;
+}

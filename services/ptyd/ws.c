@@ -1,0 +1,295 @@
+/*
+ * ws.c: the libwebsockets glue: HTTP answers (/token, the index), admission
+ * of upgrades (path, subprotocol, Origin, --max-clients) with real HTTP
+ * refusals, WebSocket frames in and out, and the raw watchers for PTY masters
+ * and the signalfd. Protocol decisions live in session.c and proto.c.
+ */
+#include "ptyd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct ws_pss {
+	struct session *s;
+};
+
+static struct ptyd *ws_srv(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* A complete small HTTP answer. Returns 0, or -1 when the socket failed. */
+static int http_reply(struct lws *wsi, unsigned int status, const char *ctype, const char *body)
+{
+	unsigned char buf[LWS_PRE + 2048];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	size_t len = strlen(body);
+
+	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (len > sizeof(buf) - LWS_PRE)
+		len = sizeof(buf) - LWS_PRE;
+	memcpy(start, body, len);
+	if (lws_write(wsi, start, len, LWS_WRITE_HTTP_FINAL) != (int)len)
+		return -1;
+	return 0;
+}
+
+static void log_refusal(struct lws *wsi, int status, const char *reason)
+{
+	char peer[PTYD_PEER_MAX], code[8];
+	int n = lws_hdr_copy(wsi, peer, sizeof(peer), WSI_TOKEN_X_FORWARDED_FOR);
+
+	if (n <= 0 && lws_get_peer_simple(wsi, peer, sizeof(peer)) == NULL)
+		snprintf(peer, sizeof(peer), "-");
+	snprintf(code, sizeof(code), "%d", status);
+	struct log_field f[] = { { "peer", peer }, { "status", code }, { "reason", reason } };
+	log_event("refused", f, 3);
+}
+
+/* Refuses an upgrade with an HTTP status and the reason as the body. */
+static int refuse(struct lws *wsi, unsigned int status, const char *reason)
+{
+	char body[160];
+
+	log_refusal(wsi, (int)status, reason);
+	snprintf(body, sizeof(body), "%s\n", reason);
+	if (http_reply(wsi, status, "text/plain; charset=utf-8", body) != 0)
+		return -1;
+	return 1;
+}
+
+/* True when the comma-separated header value lists token tty. */
+static int offers_tty(const char *v)
+{
+	char copy[256], *save = NULL, *t;
+
+	snprintf(copy, sizeof(copy), "%s", v);
+	for (t = strtok_r(copy, ", \t", &save); t != NULL; t = strtok_r(NULL, ", \t", &save))
+		if (strcmp(t, "tty") == 0)
+			return 1;
+	return 0;
+}
+
+/* Admission, before the 101: each refusal is an HTTP answer with a reason. */
+static int confirm_upgrade(struct lws *wsi, struct ptyd *srv)
+{
+	char uri[256], proto[256], origin[256];
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "upgrade must be a GET");
+	if (strcmp(uri, "/ws") != 0)
+		return refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket endpoint here (use /ws)");
+	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 || !offers_tty(proto))
+		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "subprotocol tty required");
+	if (srv->cfg.check_origin != NULL &&
+	    (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0 ||
+	     strcasecmp(origin, srv->cfg.check_origin) != 0))
+		return refuse(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+	if (srv->stopping)
+		return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server shutting down");
+	if (srv->cfg.max_clients > 0 && srv->nclients >= srv->cfg.max_clients)
+		return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "too many sessions (--max-clients)");
+	return 0;
+}
+
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			 void *in, size_t len)
+{
+	struct ptyd *srv = ws_srv(wsi);
+	const char *path = in;
+	int n;
+
+	(void)user;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return confirm_upgrade(wsi, srv);
+	case LWS_CALLBACK_HTTP:
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 &&
+		    lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) <= 0) {
+			n = http_reply(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", "GET only\n");
+		} else if (strcmp(path, "/token") == 0) {
+			/* ttyd's exact body: its web client fetches it before connecting. */
+			n = http_reply(wsi, HTTP_STATUS_OK, "application/json;charset=utf-8",
+				       "{\"token\": \"\"}");
+		} else if (strcmp(path, "/") == 0 && srv->cfg.index != NULL) {
+			n = lws_serve_http_file(wsi, srv->cfg.index, "text/html", NULL, 0);
+			if (n < 0)
+				return -1;
+			return 0;
+		} else {
+			n = http_reply(wsi, HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n");
+		}
+		if (n != 0)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static int callback_tty(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			void *in, size_t len)
+{
+	struct ws_pss *pss = user;
+	struct ptyd *srv = ws_srv(wsi);
+	const unsigned char *b = in;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		pss->s = session_new(srv, wsi);
+		if (pss->s == NULL) {
+			log_warnx("cannot allocate a session");
+			return -1;
+		}
+		break;
+	case LWS_CALLBACK_RECEIVE:
+		if (pss->s == NULL)
+			return -1;
+		session_rx(pss->s, in, len, lws_is_final_fragment(wsi));
+		if (pss->s->close_code != 0)
+			lws_callback_on_writable(wsi);
+		break;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (pss->s == NULL)
+			return -1;
+		return session_ws_writeable(pss->s);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (pss->s != NULL && len >= 2)
+			pss->s->peer_code = (b[0] << 8) | b[1];
+		else if (pss->s != NULL)
+			pss->s->peer_code = LWS_CLOSE_STATUS_NO_STATUS;
+		break;
+	case LWS_CALLBACK_CLOSED:
+		if (pss->s != NULL)
+			session_client_gone(pss->s);
+		pss->s = NULL;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int callback_pty(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			void *in, size_t len)
+{
+	struct session *s = lws_get_opaque_user_data(wsi);
+
+	(void)user;
+	(void)in;
+	(void)len;
+	if (s == NULL)
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		return session_pty_readable(s);
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		return session_pty_writeable(s);
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		lws_set_opaque_user_data(wsi, NULL);
+		session_pty_closed(s);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void shutdown_deadline(lws_sorted_usec_list_t *sul)
+{
+	struct ptyd *srv = lws_container_of(sul, struct ptyd, sul_shutdown);
+
+	log_info("shutdown: %ld session(s) did not close in time; killing them",
+		 (long)srv->nclients);
+	srv->done = 1;
+}
+
+static void on_signal(struct ptyd *srv, int sig)
+{
+	int st;
+	pid_t pid;
+
+	switch (sig) {
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			session_reaped(srv, pid, st);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (srv->stopping)
+			break;
+		log_info("shutdown: signal %d, closing %ld session(s)", sig, (long)srv->nclients);
+		srv->stopping = 1;
+		session_shutdown_all(srv);
+		if (srv->sessions == NULL)
+			srv->done = 1;
+		else
+			lws_sul_schedule(srv->ctx, 0, &srv->sul_shutdown, shutdown_deadline,
+					 PTYD_SHUTDOWN_US);
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: nothing to reload");
+		break;
+	default:
+		break;
+	}
+}
+
+static int callback_signal(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			   void *in, size_t len)
+{
+	struct ptyd *srv = ws_srv(wsi);
+	struct signalfd_siginfo si[8];
+	ssize_t n;
+	size_t i;
+
+	(void)user;
+	(void)in;
+	(void)len;
+	if (reason != LWS_CALLBACK_RAW_RX_FILE)
+		return 0;
+	n = read(lws_get_socket_fd(wsi), si, sizeof(si));
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	for (i = 0; i < (size_t)n / sizeof(si[0]); i++)
+		on_signal(srv, (int)si[i].ssi_signo);
+	return 0;
+}
+
+const struct lws_protocols ptyd_protocols[] = {
+	{ "http", callback_http, 0, 0, 0, NULL, 0 },
+	/* rx_buffer_size bounds each RECEIVE chunk; tx is left unbounded so one
+	 * output frame goes out in one send() when the socket takes it. */
+	{ "tty", callback_tty, sizeof(struct ws_pss), 4096, 0, NULL, 1 << 20 },
+	{ "ptyd-pty", callback_pty, 0, 0, 0, NULL, 0 },
+	{ "ptyd-signal", callback_signal, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+struct lws *ws_adopt(struct ptyd *srv, int fd, const char *protocol, void *opaque)
+{
+	lws_sock_file_fd_type u;
+	struct lws *wsi;
+
+	u.filefd = (lws_filefd_type)fd;
+	wsi = lws_adopt_descriptor_vhost(srv->vh, LWS_ADOPT_RAW_FILE_DESC, u, protocol, NULL);
+	if (wsi != NULL)
+		lws_set_opaque_user_data(wsi, opaque);
+	return wsi;
+}

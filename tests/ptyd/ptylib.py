@@ -1,0 +1,254 @@
+"""tests/ptyd/ptylib.py: what the ptyd suites share: starting the real ptyd
+binary on a free loopback port (and stopping it), a ttyd-protocol client on
+Debian's python3-websockets (asyncio), and /proc helpers to look for
+zombies, leaked shells and leaked fds.
+"""
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get("WS_ROOT", "."), "tests", "lib"))
+from tap import free_port, wait_port  # noqa: E402
+
+import websockets  # noqa: E402
+
+BUILD = os.environ.get("WS_BUILD", "build")
+WORK = os.environ.get("WS_WORK", "/tmp")
+PTYD = os.path.join(BUILD, "ptyd")
+BASH = ["/bin/bash", "--norc", "--noprofile"]
+_count = 0
+
+
+class Server:
+    """One ptyd process: Server(args, command=BASH) starts it and waits for its port."""
+
+    def __init__(self, args=(), command=BASH, allow_root=True, user=None, env=None):
+        global _count
+        _count += 1
+        self.port = free_port()
+        self.log_path = os.path.join(WORK, f"ptyd-{_count}.log")
+        argv = [PTYD, "--listen", f"127.0.0.1:{self.port}"]
+        if allow_root:
+            argv.append("--allow-root")
+        argv += list(args)
+        if command:
+            argv += ["--"] + list(command)
+        if user:
+            argv = ["runuser", "-u", user, "--"] + argv
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env)
+        if not wait_port(self.port, 10):
+            self.stop()
+            raise RuntimeError(f"ptyd did not listen: {self.text()}")
+        self.pid = self.ptyd_pid()
+
+    def ptyd_pid(self):
+        """The ptyd process itself (under runuser it is a child of Popen's pid)."""
+        for _ in range(100):
+            for pid in [self.proc.pid] + children(self.proc.pid):
+                try:
+                    exe = os.readlink(f"/proc/{pid}/exe")
+                except OSError:
+                    continue
+                if exe.endswith("/ptyd"):
+                    return pid
+            time.sleep(0.01)
+        return self.proc.pid
+
+    @property
+    def url(self):
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def text(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=5.0):
+        """Waits for a regex in the log; returns the match or None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.text())
+            if m:
+                return m
+            time.sleep(0.02)
+        return None
+
+    def stop(self, timeout=8.0):
+        """SIGTERM, wait; returns (exit status, seconds taken)."""
+        t0 = time.monotonic()
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode, time.monotonic() - t0
+
+
+def children(pid):
+    """Pids whose parent is pid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+        return st[st.rindex(")") + 2]
+    except OSError:
+        return None
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def wait_until(cond, timeout=5.0, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
+class Client:
+    """A ttyd-protocol client: output is collected from '0' messages, the
+    title and preferences kept, and the close code/reason recorded."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.messages = []   # (type byte, payload) in arrival order
+        self.output = b""
+        self.code = None
+        self.reason = None
+
+    @classmethod
+    async def connect(cls, server, headers=None, origin=None, **kw):
+        ws = await websockets.connect(server.url, subprotocols=["tty"], compression=None,
+                                      extra_headers=headers or {}, origin=origin,
+                                      max_size=None, open_timeout=10, **kw)
+        return cls(ws)
+
+    async def init(self, cols=80, rows=24):
+        await self.ws.send(('{"AuthToken":"","columns":%d,"rows":%d}' % (cols, rows)).encode())
+
+    async def send(self, data, text=False):
+        if isinstance(data, str):
+            data = data.encode()
+        await self.ws.send(data.decode() if text else data)
+
+    async def input(self, s):
+        await self.send(b"0" + (s.encode() if isinstance(s, str) else s))
+
+    async def recv_one(self, timeout=5.0):
+        """One message, or None once the connection is closed."""
+        try:
+            m = await asyncio.wait_for(self.ws.recv(), timeout)
+        except websockets.ConnectionClosed as e:
+            self.code = e.rcvd.code if e.rcvd else 1006
+            self.reason = e.rcvd.reason if e.rcvd else ""
+            return None
+        if isinstance(m, str):
+            m = b"TEXT:" + m.encode()
+        self.messages.append((m[:1], m[1:]))
+        if m[:1] == b"0":
+            self.output += m[1:]
+        return m
+
+    async def until(self, needle, timeout=10.0, start=0):
+        """Reads until needle (bytes or str) is in the output (from offset
+        start on); True if seen."""
+        if isinstance(needle, str):
+            needle = needle.encode()
+        deadline = time.monotonic() + timeout
+        while needle not in self.output[start:]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                if await self.recv_one(left) is None:
+                    return needle in self.output[start:]
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    async def until_closed(self, timeout=10.0):
+        """Reads everything until the close; returns (code, reason) or (None, None)."""
+        deadline = time.monotonic() + timeout
+        while self.code is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, None
+            try:
+                await self.recv_one(left)
+            except asyncio.TimeoutError:
+                return None, None
+        return self.code, self.reason
+
+    async def until_re(self, pattern, timeout=10.0):
+        """Reads until the regex (bytes) matches the output; the match or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.output)
+            if m:
+                return m
+            left = deadline - time.monotonic()
+            if left <= 0 or self.code is not None:
+                return None
+            try:
+                await self.recv_one(left)
+            except asyncio.TimeoutError:
+                return None
+
+    async def ready(self, cols=80, rows=24):
+        """init, then wait for the prompt of bash --norc ("bash-5.2# " or "$ ")."""
+        await self.init(cols, rows)
+        return await self.until_re(rb"[#$] $") is not None
+
+    async def run(self, cmd, timeout=10.0):
+        """Types cmd and returns its output up to a marker the echo cannot contain."""
+        start = len(self.output)
+        await self.input(f"{cmd}; echo __E$((6*7))__\r")
+        if not await self.until("__E42__", timeout, start):
+            return None
+        out = self.output[start:].decode("utf-8", "replace")
+        out = out.split("__E42__")[0]
+        # drop the echoed command line
+        return out.split("\r\n", 1)[1] if "\r\n" in out else out
+
+    async def close(self):
+        await self.ws.close()
+
+
+def run(coro):
+    return asyncio.run(coro)
