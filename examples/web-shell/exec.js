@@ -5,7 +5,7 @@
 import { bytesToBase64, utf8 } from './encoding.js';
 import { WebShellError } from './keys.js';
 import { openSocket, redactUrl, resolveUrl, withToken } from './socket.js';
-import { SERVER, decodeServerMessage, encodeInit, encodeInput, exitStatusFromClose } from './ttyd.js';
+import { SERVER, decodeServerMessage, describeEnd, encodeInit, encodeInput } from './ttyd.js';
 
 // A private OSC number: xterm.js ignores it, and it cannot collide with OSC 133 setups.
 const OSC = '\x1b]8487;';
@@ -31,8 +31,9 @@ export function makeNonce({ crypto = globalThis.crypto } = {}) {
  * framed by the markers of nonce. The markers are written with printf escapes, so the
  * echoed lines never contain them; the command travels as base64 (in short lines when
  * long) and runs with eval in a subshell with stdin from /dev/null, so that quotes,
- * newlines, heredocs, `exit N` and `set -e` are all safe. The leading space keeps the
- * lines out of history (ignorespace) and HISTFILE is unset so nothing is saved anyway.
+ * newlines, heredocs, `exit N` and `set -e` are all safe. History is switched off first
+ * (the leading spaces also keep lines out of it where ignorespace is set), so neither the
+ * history file nor the command itself can read the nonce back.
  */
 export function buildExecLines(command, nonce) {
   if (!/^[0-9a-f]{32}$/.test(nonce)) throw new WebShellError('bad-argument', 'nonce must be 32 hex digits');
@@ -47,7 +48,8 @@ export function buildExecLines(command, nonce) {
     }
     payload = '"$__ws_b64"';
   }
-  lines.unshift(` unset HISTFILE; export ${QUIET_ENV}`);
+  // History off before the line with the nonce is read: the command must not find it there.
+  lines.unshift(` set +o history; unset HISTFILE; export ${QUIET_ENV}`);
   lines.push(` printf '\\033]8487;S;%s\\007' ${nonce}; ` +
     `(eval "$(printf %s ${payload} | base64 -d)") </dev/null; ` +
     `printf '\\033]8487;E;%s;%s\\007' ${nonce} "$?"`);
@@ -213,8 +215,8 @@ export async function execCommand(command, options = {}) {
           }
         });
         ws.addEventListener('close', (ev) => {
-          const status = exitStatusFromClose(ev.reason);
-          const how = status !== null ? `the shell exited with status ${status}` :
+          const end = describeEnd(ev.reason);
+          const how = end !== null ? `the shell ${end}` :
             `the connection closed (code ${ev.code}${ev.reason ? ', ' + ev.reason : ''})`;
           settle(reject, new WebShellError('shell-gone',
             `shell gone: ${how} before the command finished, at ${redactUrl(url)}`));

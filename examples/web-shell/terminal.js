@@ -4,7 +4,7 @@
 import { WebShellError } from './keys.js';
 import { openSocket, redactUrl, resolveUrl, withToken } from './socket.js';
 import {
-  PAUSE, RESUME, SERVER, decodeServerMessage, encodeInit, encodeInput, encodeResize, exitStatusFromClose,
+  PAUSE, RESUME, SERVER, decodeServerMessage, describeEnd, encodeInit, encodeInput, encodeResize, exitStatusFromClose,
 } from './ttyd.js';
 
 // Flow control as ttyd's own client does it (ttyd-protocol.md section 6): every FLOW_LIMIT
@@ -133,7 +133,7 @@ class TerminalSession extends EventTarget {
     this.state = 'closed';
     const exitCode = exitStatusFromClose(ev.reason);
     if (!this.disposed) {
-      const what = exitCode !== null ? `shell exited with status ${exitCode}` :
+      const what = exitCode !== null ? `shell ${describeEnd(ev.reason)}` :
         `connection closed (code ${ev.code}${ev.reason ? ', ' + ev.reason : ''})`;
       this.terminal.write(`\r\n\x1b[1m[${what}; press Enter to reconnect]\x1b[0m\r\n`);
     }

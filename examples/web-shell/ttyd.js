@@ -44,10 +44,20 @@ export function decodeServerMessage(data) {
 }
 
 /**
- * The shell's exit status from ptyd's close reason "exit N" (N = 128+signal for a signal),
- * or null when the reason says nothing about it.
+ * The shell's exit status from ptyd's close reason: "exit N" gives N, "signal N" gives
+ * 128+N as a shell would report it; null when the reason says nothing about it.
  */
 export function exitStatusFromClose(reason) {
-  const m = /^exit (\d{1,3})$/.exec(reason || '');
-  return m ? Number(m[1]) : null;
+  const exit = /^exit (\d{1,3})$/.exec(reason || '');
+  if (exit) return Number(exit[1]);
+  const signal = /^signal (\d{1,2})$/.exec(reason || '');
+  return signal ? 128 + Number(signal[1]) : null;
+}
+
+/** Words for how a shell ended, from the close reason: "exited with status N" or "was killed by signal N". */
+export function describeEnd(reason) {
+  const signal = /^signal (\d{1,2})$/.exec(reason || '');
+  if (signal) return `was killed by signal ${signal[1]}`;
+  const status = exitStatusFromClose(reason);
+  return status === null ? null : `exited with status ${status}`;
 }

@@ -1,0 +1,206 @@
+// tests/browser/page.test.mjs: the page in Debian's Chromium against the real stack (Caddy,
+// jwt-verify, ptyd on loopback): key generated in the page and trusted by jwt-verify, terminal
+// I/O through xterm.js, resize followed by `stty size`, exit status and reconnect, key storage
+// in IndexedDB, OpenSSL key import, the demo key button, and the page opened from file://.
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { openssl } from '../webshell-js/helpers.mjs';
+import { BUILD, openPage, startBrowser, startStack, waitTerminal } from './stack.mjs';
+
+const WORK = process.env.WS_WORK || '/tmp';
+const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
+const skip = missing.length ? `${missing.join(' and ')} not built yet` : false;
+
+let stack;
+let context;
+let page;
+const keyFiles = [];
+
+before(async () => {
+  if (skip) return;
+  stack = await startStack(join(WORK, 'stack'));
+  context = await startBrowser(stack);
+});
+
+after(async () => {
+  if (stack) await stack.stop();
+});
+
+// Types into the terminal as a user would (keyboard events into xterm's textarea).
+async function typeLine(p, text) {
+  await p.locator('.xterm-helper-textarea').focus();
+  await p.keyboard.type(text);
+  await p.keyboard.press('Enter');
+}
+
+function pageProblems(p) {
+  // The demo key is absent unless a test writes it: that 404 is expected.
+  return p.problems.filter((m) => !/404 \(Not Found\)/.test(m));
+}
+
+test('page over http: default URL is its own host; a generated key is shown as SPKI PEM', { skip }, async () => {
+  page = await openPage(context, stack.pageUrl);
+  assert.equal(await page.inputValue('#url'), stack.wsUrl);
+  assert.equal(await page.isHidden('#key-demo'), true, 'no demo key button without demo-key.pem');
+  await page.click('#key-generate');
+  await page.waitForFunction(() => document.getElementById('public-key').value.includes('END PUBLIC KEY'));
+  const pem = await page.inputValue('#public-key');
+  assert.equal(openssl(['pkey', '-pubin', '-pubout'], pem).toString(), pem, 'openssl reads it back unchanged');
+  assert.match(await page.textContent('#key-status'), /Generated: EdDSA key pair \(private key non-extractable\)/);
+  const file = join(stack.work, 'page-key.pem');
+  writeFileSync(file, pem);
+  keyFiles.push(file);
+  await stack.startVerifier(keyFiles);
+});
+
+test('connect: a prompt, then `echo hello` typed in the terminal prints hello', { skip }, async () => {
+  await page.click('#connect-btn');
+  await page.waitForFunction(() => /Connected to/.test(document.getElementById('connect-status').textContent));
+  await waitTerminal(page, /[#$] ?$/m);
+  await typeLine(page, 'echo hello');
+  const text = await waitTerminal(page, /^hello$/m);
+  assert.match(text, /echo hello\nhello\n/);
+  assert.match(stack.servers.find((x) => x.name === 'ptyd').output(), /user=webshell\b/, 'ptyd got the user from jwt-verify');
+  assert.ok(!/token=ey/.test(stack.logs()), 'no token in any log');
+});
+
+test('resize: the window shrinks and `stty size` follows the terminal', { skip }, async () => {
+  const before = await page.evaluate(() => [webShellApp.session.terminal.rows, webShellApp.session.terminal.cols]);
+  await page.setViewportSize({ width: 640, height: 700 });
+  await page.waitForFunction((cols) => webShellApp.session.terminal.cols < cols, before[1]);
+  const [rows, cols] = await page.evaluate(() => [webShellApp.session.terminal.rows, webShellApp.session.terminal.cols]);
+  assert.ok(cols < before[1], `columns went from ${before[1]} to ${cols}`);
+  await typeLine(page, 'stty size');
+  await waitTerminal(page, new RegExp(`^${rows} ${cols}$`, 'm'));
+  await page.setViewportSize({ width: 1100, height: 900 });
+});
+
+test('exit shows the status; Enter reconnects to a new shell with a new token', { skip }, async () => {
+  await typeLine(page, 'echo $$ > pid1; exit 3');
+  await waitTerminal(page, /shell exited with status 3; press Enter to reconnect/);
+  await page.waitForFunction(() => /Shell exited with status 3/.test(document.getElementById('connect-status').textContent));
+  const pid1 = await page.evaluate(() => WebShell.execCommand('cat pid1', { privateKey: webShellApp.pair.privateKey }));
+  await page.locator('.xterm-helper-textarea').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /Connected to/.test(document.getElementById('connect-status').textContent));
+  await typeLine(page, 'echo "second:$$"');
+  const text = await waitTerminal(page, /^second:\d+$/m);
+  const pid2 = /^second:(\d+)$/m.exec(text)[1];
+  assert.notEqual(pid2, pid1.stdout.trim(), 'a new shell');
+  // The Reconnect button does the same.
+  await page.click('#reconnect-btn');
+  await page.waitForFunction(() => webShellApp.session.state === 'open');
+  await typeLine(page, 'echo third-shell');
+  await waitTerminal(page, /^third-shell$/m);
+});
+
+test('disconnect closes the shell; the page reports it', { skip }, async () => {
+  await page.click('#disconnect-btn');
+  await page.waitForFunction(() => document.getElementById('connect-status').textContent === 'Disconnected.');
+  assert.equal(await page.evaluate(() => webShellApp.session.state), 'closed');
+});
+
+test('Programmatic Command Execution section: stdout, exit code and time taken', { skip }, async () => {
+  await page.fill('#command', 'echo "out:$((6*7))"; echo "err" >&2; exit 5');
+  await page.click('#run-btn');
+  await page.waitForFunction(() => document.getElementById('exit-code').value !== '');
+  assert.equal(await page.textContent('#stdout'), 'out:42\nerr\n');
+  assert.equal(await page.evaluate(() => document.getElementById('exit-code').value), '5');
+  assert.match(await page.evaluate(() => document.getElementById('duration').value), /^\d+ ms$/);
+  assert.equal(await page.textContent('#exec-error'), '');
+});
+
+test('keys survive a reload in IndexedDB, still non-extractable; forget removes them', { skip }, async () => {
+  const pem = await page.inputValue('#public-key');
+  await page.click('#key-save');
+  await page.waitForFunction(() => /Saved in this browser/.test(document.getElementById('key-status').textContent));
+  await page.reload();
+  await page.waitForFunction(() => globalThis.webShellApp !== undefined);
+  await page.click('#key-load');
+  await page.waitForFunction(() => /Loaded:/.test(document.getElementById('key-status').textContent));
+  assert.equal(await page.inputValue('#public-key'), pem);
+  assert.equal(await page.evaluate(() => webShellApp.pair.privateKey.extractable), false);
+  const r = await page.evaluate(() => WebShell.execCommand('echo loaded-key-works', { privateKey: webShellApp.pair.privateKey }));
+  assert.equal(r.stdout, 'loaded-key-works\n');
+  await page.click('#key-forget');
+  await page.waitForFunction(() => /Forgot the saved key/.test(document.getElementById('key-status').textContent));
+  await page.click('#key-load');
+  await page.waitForFunction(() => /No key saved/.test(document.getElementById('key-status').textContent));
+});
+
+test('an OpenSSL private key imported in the page: public PEM as openssl prints it, and it connects', { skip }, async () => {
+  const priv = openssl(['genpkey', '-algorithm', 'ed25519']).toString();
+  const pub = openssl(['pkey', '-pubout'], priv).toString();
+  const file = join(stack.work, 'openssl-key.pem');
+  writeFileSync(file, pub);
+  keyFiles.push(file);
+  await stack.startVerifier(keyFiles);
+  await page.click('summary');
+  await page.fill('#import-pem', priv);
+  await page.click('#key-import');
+  await page.waitForFunction(() => /Imported:/.test(document.getElementById('key-status').textContent));
+  assert.equal(await page.inputValue('#public-key'), pub);
+  assert.equal(await page.inputValue('#import-pem'), '', 'the private PEM is cleared from the page');
+  const r = await page.evaluate(() => WebShell.execCommand('echo imported-key-works', { privateKey: webShellApp.pair.privateKey }));
+  assert.equal(r.stdout, 'imported-key-works\n');
+  await page.fill('#import-pem', '-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n');
+  await page.click('#key-import');
+  await page.waitForFunction(() => /traditional format/.test(document.getElementById('key-status').textContent));
+  assert.match(await page.getAttribute('#key-status', 'class'), /error/);
+});
+
+test('demo key on a loopback host: "Use the demo key" then "Connect" gives a terminal', { skip }, async () => {
+  const priv = openssl(['genpkey', '-algorithm', 'ed25519']).toString();
+  writeFileSync(join(stack.demoDir, 'demo-key.pem'), priv);
+  const file = join(stack.work, 'demo-pub.pem');
+  writeFileSync(file, openssl(['pkey', '-pubout'], priv));
+  keyFiles.push(file);
+  await stack.startVerifier(keyFiles);
+  const demo = await openPage(context, stack.pageUrl);
+  await demo.waitForSelector('#key-demo', { state: 'visible' });
+  await demo.click('#key-demo');
+  await demo.waitForFunction(() => /Demo key imported/.test(document.getElementById('key-status').textContent));
+  await demo.click('#connect-btn');
+  await waitTerminal(demo, /[#$] ?$/m);
+  await typeLine(demo, 'echo demo-ok');
+  await waitTerminal(demo, /^demo-ok$/m);
+  assert.deepEqual(pageProblems(demo), []);
+  await demo.close();
+});
+
+test('page opened from file://: no module imports needed; terminal and command execution work', { skip }, async () => {
+  const file = await openPage(context, stack.fileUrl);
+  assert.equal(await file.inputValue('#url'), '', 'no default host from file://');
+  assert.equal(await file.isHidden('#key-demo'), true, 'the demo key is never fetched from file://');
+  await file.click('#connect-btn');
+  await file.waitForFunction(() => /No key/.test(document.getElementById('connect-status').textContent));
+  const priv = openssl(['genpkey', '-algorithm', 'ed25519']).toString();
+  const pubFile = join(stack.work, 'file-page-pub.pem');
+  writeFileSync(pubFile, openssl(['pkey', '-pubout'], priv));
+  keyFiles.push(pubFile);
+  await stack.startVerifier(keyFiles);
+  await file.click('summary');
+  await file.fill('#import-pem', priv);
+  await file.click('#key-import');
+  await file.waitForFunction(() => /Imported:/.test(document.getElementById('key-status').textContent));
+  await file.click('#connect-btn');
+  await file.waitForFunction(() => /no URL given/.test(document.getElementById('connect-status').textContent));
+  await file.fill('#url', stack.wsUrl);
+  await file.click('#connect-btn');
+  await waitTerminal(file, /[#$] ?$/m);
+  await typeLine(file, 'echo from-file-page');
+  await waitTerminal(file, /^from-file-page$/m);
+  await file.fill('#command', 'printf "%s\\n" file-exec; exit 9');
+  await file.click('#run-btn');
+  await file.waitForFunction(() => document.getElementById('exit-code').value !== '');
+  assert.equal(await file.textContent('#stdout'), 'file-exec\n');
+  assert.equal(await file.evaluate(() => document.getElementById('exit-code').value), '9');
+  // The module itself stays an importable ES module for apps served over http.
+  const exported = await page.evaluate(async () => Object.keys(await import('./web-shell.js')).sort());
+  assert.deepEqual(exported, Object.keys(await file.evaluate(() => WebShell)).sort());
+  assert.deepEqual(pageProblems(file), []);
+  await file.close();
+  assert.deepEqual(pageProblems(page), []);
+});

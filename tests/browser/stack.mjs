@@ -1,0 +1,200 @@
+// tests/browser/stack.mjs: the real stack on loopback for the browser tests and the benchmark:
+// Caddy (plain http site, admin off, 127.0.0.1 only, own XDG dirs), build/jwt-verify and
+// build/ptyd on free ports, and Debian's Chromium through playwright-core. stop() ends
+// every process it started.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { freePort, waitPort } from '../webshell-js/helpers.mjs';
+
+export const ROOT = process.env.WS_ROOT || new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+export const BUILD = process.env.WS_BUILD || join(ROOT, 'build');
+export const WEB_DIR = join(ROOT, 'examples/web-shell');
+
+// Starts a process with its output collected; returns { proc, output(), stop() }.
+function launch(name, cmd, args, env) {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let output = '';
+  const collect = (d) => { output += d; };
+  proc.stdout.on('data', collect);
+  proc.stderr.on('data', collect);
+  const exited = new Promise((resolve) => proc.once('exit', (code, sig) => resolve(sig || code)));
+  return {
+    name,
+    proc,
+    exited,
+    output: () => output,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+async function started(server, port) {
+  const died = server.exited.then((c) => {
+    throw new Error(`${server.name} exited (${c}) before listening on ${port}:\n${server.output()}`);
+  });
+  await Promise.race([waitPort(port, 15000), died]);
+  return server;
+}
+
+function caddyfile({ caddyPort, verifyPort, ptydPort, demoDir }) {
+  return `# Caddyfile of the browser tests (written by tests/browser/stack.mjs).
+{
+	admin off
+	default_bind 127.0.0.1
+	log {
+		output stderr
+		format filter {
+			wrap json
+			fields {
+				request>uri query {
+					replace token REDACTED
+				}
+			}
+		}
+	}
+}
+
+http://127.0.0.1:${caddyPort} {
+	handle /ws {
+		route {
+			request_header -X-Webshell-User
+			forward_auth 127.0.0.1:${verifyPort} {
+				uri /verify
+				copy_headers X-Webshell-User
+				transport http {
+					dial_timeout 2s
+					response_header_timeout 5s
+				}
+			}
+			rewrite * /ws?
+			reverse_proxy 127.0.0.1:${ptydPort}
+		}
+	}
+	handle /demo-key.pem {
+		root * ${demoDir}
+		file_server
+	}
+	handle {
+		root * ${WEB_DIR}
+		file_server
+	}
+}
+`;
+}
+
+/**
+ * Starts Caddy and ptyd (jwt-verify comes later, with startVerifier(keyFiles), because
+ * its keys are made in the page). work: a scratch directory. Returns the stack object.
+ */
+export async function startStack(work) {
+  const [caddyPort, verifyPort, ptydPort] = [await freePort(), await freePort(), await freePort()];
+  const home = join(work, 'home');
+  const demoDir = join(work, 'demo');
+  for (const d of [home, demoDir, join(work, 'caddy-data'), join(work, 'caddy-config')]) mkdirSync(d, { recursive: true });
+  const config = join(work, 'Caddyfile');
+  writeFileSync(config, caddyfile({ caddyPort, verifyPort, ptydPort, demoDir }));
+  const servers = [];
+  const stack = {
+    caddyPort, verifyPort, ptydPort, demoDir, work,
+    pageUrl: `http://127.0.0.1:${caddyPort}/`,
+    wsUrl: `ws://127.0.0.1:${caddyPort}/ws`,
+    fileUrl: `file://${WEB_DIR}/index.html`,
+    servers,
+    verifier: null,
+    // Starts (or restarts) jwt-verify trusting the given public key files.
+    async startVerifier(keyFiles, extra = []) {
+      if (stack.verifier) await stack.stopVerifier();
+      const args = keyFiles.flatMap((k) => ['--key', k]);
+      stack.verifier = launch('jwt-verify', join(BUILD, 'jwt-verify'),
+        [...args, '--audience', '127.0.0.1', '--listen', `127.0.0.1:${verifyPort}`, ...extra]);
+      servers.push(stack.verifier);
+      return started(stack.verifier, verifyPort);
+    },
+    async stopVerifier() {
+      if (stack.verifier) await stack.verifier.stop();
+      stack.verifier = null;
+    },
+    // Every server's output so far (for failure messages and log assertions).
+    logs: () => servers.map((s) => `--- ${s.name}\n${s.output()}`).join('\n'),
+    async stop() {
+      if (stack.context) await stack.context.close().catch(() => {});
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+  try {
+    const caddy = launch('caddy', 'caddy', ['run', '--adapter', 'caddyfile', '--config', config], {
+      HOME: home, XDG_DATA_HOME: join(work, 'caddy-data'), XDG_CONFIG_HOME: join(work, 'caddy-config'),
+    });
+    servers.push(caddy);
+    // An interactive bash with a known rc file: the machine's own dotfiles (root's may run
+    // pyenv and the like for half a second) are not what is under test.
+    const rc = join(work, 'bashrc');
+    writeFileSync(rc, "PS1='\\u@\\h:\\w\\$ '\nHISTFILE=\n");
+    const ptyd = launch('ptyd', join(BUILD, 'ptyd'),
+      ['--listen', `127.0.0.1:${ptydPort}`, '--allow-root', '--cwd', home, '--',
+        '/bin/bash', '--noprofile', '--rcfile', rc, '-i']);
+    servers.push(ptyd);
+    await started(caddy, caddyPort);
+    await started(ptyd, ptydPort);
+  } catch (e) {
+    await stack.stop();
+    throw e;
+  }
+  return stack;
+}
+
+/**
+ * Debian's Chromium, headless, with a fresh profile under work; returns a browser context
+ * (stack.context, closed by stack.stop()).
+ */
+export async function startBrowser(stack, { viewport = { width: 1100, height: 900 } } = {}) {
+  const profile = join(stack.work, `chromium-profile-${Date.now()}`);
+  stack.context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run'],
+  });
+  return stack.context;
+}
+
+/** Opens url in a new page that records console errors and uncaught exceptions. */
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
+  await page.goto(url);
+  await page.waitForFunction(() => globalThis.webShellApp !== undefined);
+  return page;
+}
+
+/** The visible text of the page's xterm.js buffer, lines trimmed, as one string. */
+export function terminalText(page) {
+  return page.evaluate(() => {
+    const buf = globalThis.webShellApp.session.terminal.buffer.active;
+    const lines = [];
+    for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i).translateToString(true));
+    return lines.join('\n');
+  });
+}
+
+/** Waits until the terminal text matches re; throws with the text on timeout. */
+export async function waitTerminal(page, re, ms = 10000) {
+  const deadline = Date.now() + ms;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await terminalText(page);
+    if (re.test(text)) return text;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`terminal never matched ${re} in ${ms} ms; it shows:\n${text}`);
+}
