@@ -84,6 +84,8 @@ SOURCE=""
 NO_START=0
 NO_APP=0
 PRINT=""
+# "ID VERSION_ID" from /etc/os-release, set by check_system.
+OS=""
 
 parse_args() {
 	while [[ $# -gt 0 ]]; do
@@ -176,18 +178,17 @@ check_system() {
 		# shellcheck disable=SC1091
 		version=$(. /etc/os-release && printf '%s' "${VERSION_ID:-}")
 	fi
-	case "$id $version" in
-	"debian 12" | "ubuntu 22.04" | "ubuntu 24.04") log::info "system: $id $version" ;;
+	OS="$id $version"
+	case $OS in
+	"debian 12" | "ubuntu 22.04" | "ubuntu 24.04") log::info "system: $OS" ;;
 	*) abort "unsupported system '${id:-unknown} ${version:-}': needs Debian 12 or Ubuntu 22.04/24.04" ;;
 	esac
 }
 
 # install_caddy_repo: Ubuntu 22.04 has no caddy package; use Caddy's own apt
-# repository (the one caddyserver.com documents) when apt has no candidate.
+# repository (the one caddyserver.com documents) there.
 install_caddy_repo() {
-	if apt-cache policy caddy 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-		return 0
-	fi
+	[[ $OS == "ubuntu 22.04" ]] || return 0
 	local list=/etc/apt/sources.list.d/caddy-stable.list
 	[[ -f $list ]] && return 0
 	changed "add Caddy's apt repository ($list)"
@@ -209,10 +210,27 @@ missing_packages() {
 	done
 }
 
+# app_needs_node: building the app would run npm or node (without make yet:
+# when the checkout has no node_modules, npm ci will run).
+app_needs_node() {
+	if command -v make >/dev/null; then
+		make -C "$SOURCE" -n BUILD="$SOURCE/build/web-shell.sh" install-app 2>/dev/null |
+			grep -qE '(^|[ /])(npm|node) '
+	else
+		[[ ! -d $SOURCE/node_modules ]]
+	fi
+}
+
 install_packages() {
 	local -a missing
 	[[ $DRY_RUN == 1 ]] || install_caddy_repo
-	mapfile -t missing < <(missing_packages "${RUNTIME_PACKAGES[@]}" "${BUILD_PACKAGES[@]}")
+	local -a wanted=("${RUNTIME_PACKAGES[@]}" "${BUILD_PACKAGES[@]}")
+	# The app's vendored xterm.js comes from npm (package-lock.json) when the
+	# checkout has not built it yet; node may come from elsewhere (nodesource).
+	if [[ $NO_APP == 0 ]] && ! { command -v node && command -v npm; } >/dev/null && app_needs_node; then
+		wanted+=(nodejs npm)
+	fi
+	mapfile -t missing < <(missing_packages "${wanted[@]}")
 	if [[ ${#missing[@]} -eq 0 ]]; then
 		log::info "packages: all installed"
 		return 0

@@ -88,6 +88,7 @@ test_units() {
 			tap_ok "$unit: every placeholder filled in"
 		fi
 	done
+	# shellcheck disable=SC2016 # literal $MAINPID, as in the unit
 	contains "jwt-verify.service: audience is the FQDN, reload is SIGHUP" "$WS_WORK/jwt-verify.service" \
 		'--audience shell.example.com' '--key /etc/web-shell/public.pem' 'ExecReload=kill -HUP $MAINPID' \
 		'DynamicUser=yes' 'CapabilityBoundingSet=' 'ProtectSystem=strict' 'PrivateTmp=yes' 'RestrictAddressFamilies='

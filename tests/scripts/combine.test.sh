@@ -48,6 +48,7 @@ test_two_scripts_quoted_args() {
 		--script-url second.sh --script-args "--flag=1 'it''s'"
 	tap_is "two scripts: exit 0" "$RC" 0
 	local want
+	# shellcheck disable=SC2016 # the literal words the script must receive
 	want=$(printf '%s\n' first '[plain]' '[two words]' '[dq "x"]' '[a b]' '[]' '[$HOME]' '[$(touch]' \
 		"[$WS_WORK/pwned)]" '[*]' second '[--flag=1]' "[its]")
 	tap_is "two scripts ran in order with their arguments split like a shell, quotes kept" "$(cat "$COMBINE_LOG")" "$want"
