@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/demo.sh [--help]   (make demo runs it, with BUILD set, after building)
+# Usage: scripts/demo.sh [--dry-run] [--help]   (make demo runs it, with BUILD set, after building)
 # Summary: the whole web-shell stack on loopback, no DNS and no TLS needed:
 # Caddy on http://127.0.0.1:$DEMO_PORT serving the browser app, jwt-verify and
 # ptyd on free loopback ports, and a demo key pair the page can use. Prints one
@@ -19,7 +19,7 @@ readonly DEMO_USER=webshell-demo
 
 usage() {
 	cat <<'USAGE'
-Usage: scripts/demo.sh [--help]      (normally: make demo)
+Usage: scripts/demo.sh [--dry-run] [--help]      (normally: make demo)
 
 Runs web-shell on loopback: Caddy on http://127.0.0.1:$DEMO_PORT (default
 8080) serving the browser app, jwt-verify and ptyd on free loopback ports.
@@ -28,6 +28,10 @@ key to the page at /demo-key.pem, on this loopback site only, so that "Use the
 demo key" then "Connect" gives a terminal. Started as root, every service runs
 as the unprivileged user webshell-demo (created if missing), and the shells
 are that user's. Ctrl-C stops all of it.
+
+  --dry-run   print the Caddyfile and the commands it would run; start,
+              make and write nothing
+  --help      show this help
 
 Environment: BUILD (default build) holds jwt-verify and ptyd; DEMO_PORT.
 USAGE
@@ -128,12 +132,28 @@ stop_all() {
 	log::info "stopped"
 }
 
+# dry_run BUILD DIR PORT: what a real run would do, changing nothing.
+dry_run() {
+	local build=$1 dir=$2 port=$3 who=""
+	[[ -s $dir/demo-key.pem ]] || log::info "would make the demo key pair in $dir"
+	if is_root; then
+		getent passwd "$DEMO_USER" >/dev/null || log::info "would create the user $DEMO_USER"
+		who="as $DEMO_USER: "
+	fi
+	log::info "would run ${who}$build/jwt-verify --key $dir/demo-pub.pem --listen 127.0.0.1:PORT1 --audience 127.0.0.1"
+	log::info "would run ${who}$build/ptyd --listen 127.0.0.1:PORT2 --check-origin http://127.0.0.1:$port"
+	log::info "would run ${who}caddy run --adapter caddyfile --config $dir/run/Caddyfile, which would be:"
+	write_caddyfile /dev/stdout "$port" PORT1 PORT2 "$dir"
+}
+
 main() {
 	case ${1:-} in
 	-h | --help) usage; exit 0 ;;
+	--dry-run) DRY_RUN=1 ;;
 	"") ;;
 	*) usage_error "unknown argument: $1" ;;
 	esac
+	[[ $# -le 1 ]] || usage_error "unknown argument: $2"
 	local build=${BUILD:-build} port=${DEMO_PORT:-8080}
 	[[ $build = /* ]] || build="$ROOT/$build"
 	[[ $port =~ ^[0-9]{1,5}$ && $port -ge 1 && $port -le 65535 ]] || usage_error "DEMO_PORT: not a port number: '$port'"
@@ -149,6 +169,10 @@ main() {
 
 	local dir=$build/demo run
 	run=$dir/run
+	if [[ $DRY_RUN == 1 ]]; then
+		dry_run "$build" "$dir" "$port"
+		return 0
+	fi
 	mkdir -p "$dir"
 	make_keys "$dir"
 	rm -rf "$run"

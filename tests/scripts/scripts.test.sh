@@ -125,6 +125,22 @@ test_packages() {
 test_demo_args() {
 	expect_usage_error "demo.sh: unknown argument" "unknown argument: --nope" "$S/demo.sh" --nope
 	expect_usage_error "demo.sh: bad DEMO_PORT" "DEMO_PORT: not a port number: 'x'" env DEMO_PORT=x "$S/demo.sh"
+	expect_usage_error "demo.sh: two arguments" "unknown argument: x" "$S/demo.sh" --dry-run x
+	if [[ ! -x $WS_BUILD/jwt-verify || ! -x $WS_BUILD/ptyd ]]; then
+		tap_skip "demo.sh --dry-run" "services not built in $WS_BUILD"
+		return
+	fi
+	# A build dir of its own: the binaries, no demo state yet.
+	local b=$WS_WORK/build out rc=0
+	mkdir -p "$b"
+	cp "$WS_BUILD/jwt-verify" "$WS_BUILD/ptyd" "$b/"
+	out=$(BUILD=$b DEMO_PORT=$(free_port) "$S/demo.sh" --dry-run 2>&1) || rc=$?
+	if [[ $rc -eq 0 && $out == *"would make the demo key pair"* && $out == *"reverse_proxy 127.0.0.1:PORT2"* &&
+		$(find "$b" -mindepth 1 | wc -l) -eq 2 ]]; then
+		tap_ok "demo.sh --dry-run shows its commands and Caddyfile, makes and starts nothing"
+	else
+		tap_fail "demo.sh --dry-run shows its commands and Caddyfile, makes and starts nothing" "exit $rc" "$out" "$(find "$b")"
+	fi
 }
 
 main() {
