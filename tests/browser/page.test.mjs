@@ -77,6 +77,26 @@ test('resize: the window shrinks and `stty size` follows the terminal', { skip }
   await page.setViewportSize({ width: 1100, height: 900 });
 });
 
+test('flow control: a flood of output shows completely, RESUME/PAUSE flow, terminal stays responsive', { skip }, async () => {
+  // Observe (not replace) what the page sends: single-byte messages are PAUSE '2' / RESUME '3'.
+  await page.evaluate(() => {
+    const send = WebSocket.prototype.send;
+    globalThis.flowSent = [];
+    WebSocket.prototype.send = function (data) {
+      if (data.byteLength === 1) flowSent.push(String.fromCharCode(new Uint8Array(data.buffer || data, data.byteOffset || 0, 1)[0]));
+      return send.call(this, data);
+    };
+  });
+  await typeLine(page, 'seq 1 300000; echo flood-done');
+  const text = await waitTerminal(page, /^flood-done$/m, 60000);
+  assert.match(text, /^299999\n300000\nflood-done$/m);
+  const sent = await page.evaluate(() => flowSent);
+  assert.ok(sent.includes('3'), `RESUME sent after write callbacks (sent: ${sent.join('')})`);
+  assert.ok(sent.every((c) => c === '2' || c === '3'));
+  await typeLine(page, 'echo after-flood');
+  await waitTerminal(page, /^after-flood$/m);
+});
+
 test('exit shows the status; Enter reconnects to a new shell with a new token', { skip }, async () => {
   await typeLine(page, 'echo $$ > pid1; exit 3');
   await waitTerminal(page, /shell exited with status 3; press Enter to reconnect/);

@@ -43,12 +43,14 @@ async function started(server, port) {
   return server;
 }
 
-function caddyfile({ caddyPort, verifyPort, ptydPort, demoDir }) {
+function caddyfile({ caddyPort, verifyPort, ptydPort, demoDir, tls, httpPort }) {
+  // With tls: Caddy's own local CA ("tls internal"), nothing installed into trust stores.
+  const tlsGlobals = tls ? `\thttp_port ${httpPort}\n\thttps_port ${caddyPort}\n\tlocal_certs\n\tskip_install_trust\n` : '';
   return `# Caddyfile of the browser tests (written by tests/browser/stack.mjs).
 {
 	admin off
 	default_bind 127.0.0.1
-	log {
+${tlsGlobals}	log {
 		output stderr
 		format filter {
 			wrap json
@@ -61,8 +63,8 @@ function caddyfile({ caddyPort, verifyPort, ptydPort, demoDir }) {
 	}
 }
 
-http://127.0.0.1:${caddyPort} {
-	handle /ws {
+${tls ? 'https' : 'http'}://127.0.0.1:${caddyPort} {
+${tls ? '\ttls internal\n' : ''}	handle /ws {
 		route {
 			request_header -X-Webshell-User
 			forward_auth 127.0.0.1:${verifyPort} {
@@ -91,20 +93,22 @@ http://127.0.0.1:${caddyPort} {
 
 /**
  * Starts Caddy and ptyd (jwt-verify comes later, with startVerifier(keyFiles), because
- * its keys are made in the page). work: a scratch directory. Returns the stack object.
+ * its keys are made in the page). work: a scratch directory; tls: serve https with
+ * `tls internal` instead of plain http. Returns the stack object.
  */
-export async function startStack(work) {
-  const [caddyPort, verifyPort, ptydPort] = [await freePort(), await freePort(), await freePort()];
+export async function startStack(work, { tls = false } = {}) {
+  const [caddyPort, verifyPort, ptydPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const home = join(work, 'home');
   const demoDir = join(work, 'demo');
   for (const d of [home, demoDir, join(work, 'caddy-data'), join(work, 'caddy-config')]) mkdirSync(d, { recursive: true });
   const config = join(work, 'Caddyfile');
-  writeFileSync(config, caddyfile({ caddyPort, verifyPort, ptydPort, demoDir }));
+  writeFileSync(config, caddyfile({ caddyPort, verifyPort, ptydPort, demoDir, tls, httpPort }));
   const servers = [];
   const stack = {
     caddyPort, verifyPort, ptydPort, demoDir, work,
-    pageUrl: `http://127.0.0.1:${caddyPort}/`,
-    wsUrl: `ws://127.0.0.1:${caddyPort}/ws`,
+    pageUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${caddyPort}/`,
+    wsUrl: `${tls ? 'wss' : 'ws'}://127.0.0.1:${caddyPort}/ws`,
+    caCert: join(work, 'caddy-data/caddy/pki/authorities/local/root.crt'),
     fileUrl: `file://${WEB_DIR}/index.html`,
     servers,
     verifier: null,
@@ -160,6 +164,8 @@ export async function startBrowser(stack, { viewport = { width: 1100, height: 90
     executablePath: '/usr/bin/chromium',
     headless: true,
     viewport,
+    // Caddy's test CA is not in Chromium's trust store (the https stack only).
+    ignoreHTTPSErrors: stack.pageUrl.startsWith('https:'),
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--no-first-run'],
   });
