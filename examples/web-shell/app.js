@@ -140,7 +140,13 @@
     $('import-pem').value = '';
   }));
   $('key-copy').addEventListener('click', guarded($('key-status'), async () => {
-    await navigator.clipboard.writeText($('public-key').value);
+    if (navigator.clipboard) {
+      await navigator.clipboard.writeText($('public-key').value);
+    } else {
+      // No async clipboard outside secure contexts (plain http on another host).
+      $('public-key').select();
+      if (!document.execCommand('copy')) throw new Error('Copy failed: select the PEM and copy it by hand.');
+    }
     status($('key-status'), 'Public key copied to the clipboard.');
   }));
   $('connect-btn').addEventListener('click', guarded($('connect-status'), connect));

@@ -44,7 +44,8 @@ export function buildExecLines(command, nonce) {
     payload = `'${b64}'`;
   } else {
     for (let i = 0; i < b64.length; i += CHUNK) {
-      lines.push(` __ws_b64${i === 0 ? '' : '+'}=${b64.slice(i, i + CHUNK)}`);
+      // POSIX assignment (no +=), so dash and other sh-compatible shells accept it too.
+      lines.push(` __ws_b64=${i === 0 ? '' : '${__ws_b64}'}${b64.slice(i, i + CHUNK)}`);
     }
     payload = '"$__ws_b64"';
   }
@@ -160,6 +161,9 @@ export class MarkerParser {
 export async function execCommand(command, options = {}) {
   if (typeof command !== 'string') throw new WebShellError('bad-argument', 'command must be a string');
   const { timeoutMs = 30000, maxOutputBytes, WebSocket, fetch } = options;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new WebShellError('bad-argument', 'timeoutMs must be a positive number of milliseconds');
+  }
   const base = options.base !== undefined ? options.base : globalThis.location && globalThis.location.href;
   const url = resolveUrl(options.url, { base });
   const nonce = makeNonce({ crypto: options.crypto });

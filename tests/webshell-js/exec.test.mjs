@@ -101,10 +101,10 @@ test('buildExecLines: short lines, no marker bytes, nonce checked', () => {
 
 // Runs the wrapper lines in a real interactive bash on a real PTY (util-linux `script`) and
 // parses the captured bytes as execCommand would.
-function runInPty(command) {
+function runInPty(command, shell = 'bash --norc --noprofile -i') {
   const lines = buildExecLines(command, NONCE);
   const input = lines.join('\r') + '\r exit\r';
-  const r = spawnSync('script', ['-qfec', 'bash --norc --noprofile -i', '/dev/null'], {
+  const r = spawnSync('script', ['-qfec', shell, '/dev/null'], {
     input, env: { PATH: process.env.PATH, TERM: 'xterm', HOME: '/nonexistent' }, timeout: 20000, maxBuffer: 64 << 20,
   });
   const p = new MarkerParser(NONCE);
@@ -123,6 +123,7 @@ test('wrapper in a real bash on a PTY: quotes, heredoc, exit N, stdin, long comm
     ['read x; echo "read rc=$?"', 'read rc=1\n', 0],
     ['echo "$PAGER/$GIT_PAGER"', 'cat/cat\n', 0],
     ['set -e; false; echo not reached', '', 1],
+    ['history | grep -c 8487', '0\n', 1],
     [`echo ${'y'.repeat(20000)} | wc -c`, '20001\n', 0],
   ];
   for (const [cmd, stdout, code] of cases) {
@@ -131,4 +132,26 @@ test('wrapper in a real bash on a PTY: quotes, heredoc, exit N, stdin, long comm
     assert.equal(p.stdout, stdout, cmd.slice(0, 40));
     assert.equal(p.exitCode, code, cmd.slice(0, 40));
   }
+});
+
+test('wrapper in dash (a POSIX sh without readline): same results', () => {
+  const cases = [
+    ['echo hello', 'hello\n', 0],
+    ['exit 7', '', 7],
+    [`echo "it's"`, `it's\n`, 0],
+    [`echo ${'z'.repeat(5000)} | wc -c`, '5001\n', 0],
+  ];
+  for (const [cmd, stdout, code] of cases) {
+    const p = runInPty(cmd, 'dash -i');
+    assert.equal(p.done, true, `${cmd.slice(0, 40)}: end marker seen`);
+    assert.equal(p.stdout, stdout, cmd.slice(0, 40));
+    assert.equal(p.exitCode, code, cmd.slice(0, 40));
+  }
+});
+
+test('execCommand refuses bad arguments before connecting', async () => {
+  await assert.rejects(exec.execCommand(42, { url: 'ws://127.0.0.1:1/ws' }), /command must be a string/);
+  await assert.rejects(exec.execCommand('true', { url: 'ws://127.0.0.1:1/ws', timeoutMs: 0 }), /timeoutMs must be a positive/);
+  await assert.rejects(exec.execCommand('true', { url: 'ftp://x' }), /unsupported scheme ftp:/);
+  await assert.rejects(exec.execCommand('true', { base: 'file:///x/index.html' }), /no URL given/);
 });
