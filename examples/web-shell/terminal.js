@@ -65,7 +65,7 @@ class TerminalSession extends EventTarget {
     if (this.state === 'open') {
       this.send(encodeInput(data));
     } else if (this.state === 'closed' && data === '\r' && !this.disposed) {
-      this.reconnect();
+      this.reconnect().catch(() => {}); // shown in the terminal and sent as an 'error' event
     }
   }
 
