@@ -170,6 +170,7 @@ static void setup_command(struct ptyd_config *cfg, int argc, char **argv, const 
 {
 	const struct passwd *pw = getpwuid(getuid());
 	char *const *shown;
+	char *login_shown[2] = { NULL, NULL };
 	char host[256], buf[1024], *path_env, *lang;
 	const char *shell, *base;
 	size_t len;
@@ -192,7 +193,8 @@ static void setup_command(struct ptyd_config *cfg, int argc, char **argv, const 
 		base = strrchr(shell, '/');
 		cfg->argv[0] = xprintf("-%s%s", base != NULL ? base + 1 : shell, "");
 		cfg->path = shell;
-		shown = (char *const[]){ (char *)shell, NULL };
+		login_shown[0] = (char *)shell;
+		shown = login_shown;
 	}
 	len = 0;
 	buf[0] = '\0';

@@ -3,11 +3,13 @@
  */
 #include "pty.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -94,4 +96,51 @@ int pty_signal_group(pid_t pgid, int sig)
 	if (kill(-pgid, sig) != 0 && errno != ESRCH)
 		return -1;
 	return 0;
+}
+
+/* The session id from /proc/PID/stat ("pid (comm) state ppid pgrp session ..."), or -1. */
+static pid_t proc_session(const char *pid)
+{
+	char path[64], buf[512], *p;
+	int fd, pgrp, sid, ppid;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: parse from the last ')'. */
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1, " %*c %d %d %d", &ppid, &pgrp, &sid) != 3)
+		return -1;
+	return (pid_t)sid;
+}
+
+int pty_signal_session(pid_t sid, int sig)
+{
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	if (sid <= 1)
+		return 0;
+	d = opendir("/proc");
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (proc_session(de->d_name) != sid)
+			continue;
+		found++;
+		if (sig != 0)
+			kill((pid_t)atoi(de->d_name), sig);
+	}
+	closedir(d);
+	return found;
 }

@@ -33,4 +33,12 @@ int pty_resize(int master, unsigned short cols, unsigned short rows);
 /* Sends sig to the process group pgid; ESRCH (already gone) is not an error. */
 int pty_signal_group(pid_t pgid, int sig);
 
+/*
+ * Sends sig to every process in session sid (the shell's pid: it called
+ * setsid), found through /proc: job-control shells put each job in its own
+ * process group, so the group alone misses them. sig 0 only counts. Returns
+ * how many processes were found.
+ */
+int pty_signal_session(pid_t sid, int sig);
+
 #endif

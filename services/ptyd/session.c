@@ -536,7 +536,8 @@ void session_client_gone(struct session *s)
 	close_master(s);
 	if (s->pgid > 0) {
 		pty_signal_group(s->pgid, srv->destroying ? SIGKILL : SIGHUP);
-		if (!srv->destroying && kill(-s->pgid, 0) == 0) {
+		/* Jobs in other groups of the shell's session are checked after the grace. */
+		if (!srv->destroying) {
 			s->kill_pending = 1;
 			lws_sul_schedule(srv->ctx, 0, &s->sul_kill, sul_kill_cb, PTYD_KILL_GRACE_US);
 		}
@@ -549,12 +550,11 @@ static void sul_kill_cb(lws_sorted_usec_list_t *sul)
 	struct session *s = lws_container_of(sul, struct session, sul_kill);
 
 	s->kill_pending = 0;
-	if (s->pgid > 0 && kill(-s->pgid, 0) == 0) {
+	if (s->pgid > 0 && pty_signal_session(s->pgid, SIGKILL) > 0) {
 		char idbuf[24];
 		struct log_field f[] = { { "id", idbuf }, { "reason", "survived SIGHUP" } };
 		fmt_ul(idbuf, sizeof(idbuf), s->id);
 		log_event("session_kill", f, 2);
-		pty_signal_group(s->pgid, SIGKILL);
 	}
 	session_maybe_free(s);
 }
@@ -669,12 +669,12 @@ void session_shutdown_all(struct ptyd *srv)
 void session_kill_all(struct ptyd *srv)
 {
 	struct session *s;
-	int st;
+	int st, i;
 
 	srv->destroying = 1;
 	while ((s = srv->sessions) != NULL) {
 		if (s->pgid > 0)
-			pty_signal_group(s->pgid, SIGKILL);
+			pty_signal_session(s->pgid, SIGKILL);
 		if (s->pid > 0 && waitpid(s->pid, &st, 0) == s->pid) {
 			s->exited = 1;
 			s->wstatus = st;
@@ -684,5 +684,13 @@ void session_kill_all(struct ptyd *srv)
 		s->pty = NULL;
 		s->kill_pending = 0;
 		session_maybe_free(s);
+	}
+	/* Orphaned jobs were re-parented to us (subreaper): reap them too. */
+	for (i = 0; i < 50; i++) {
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+		if (pid < 0)
+			break;
+		if (pid == 0)
+			usleep(10000);
 	}
 }

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptylib import BASH, PTYD, WORK, Client, Server, run  # noqa: E402
 from tap import Tap, free_port  # noqa: E402

@@ -38,7 +38,7 @@ class Server:
         if command:
             argv += ["--"] + list(command)
         if user:
-            argv = ["runuser", "-u", user, "--"] + argv
+            argv = ["/usr/sbin/runuser", "-u", user, "--"] + argv
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
@@ -106,6 +106,22 @@ def children(pid):
             continue
         fields = st[st.rindex(")") + 2:].split()
         if int(fields[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def session_members(sid):
+    """Pids whose session id is sid (a shell's jobs live in their own groups)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(st[st.rindex(")") + 2:].split()[3]) == sid:
             out.append(int(d))
     return out
 
@@ -242,9 +258,14 @@ class Client:
         if not await self.until("__E42__", timeout, start):
             return None
         out = self.output[start:].decode("utf-8", "replace")
-        out = out.split("__E42__")[0]
+        out = re.sub(r"\x1b\[\?2004[hl]", "", out.split("__E42__")[0])
         # drop the echoed command line
         return out.split("\r\n", 1)[1] if "\r\n" in out else out
+
+    async def drop(self):
+        """Drops the TCP connection without a close frame (and lets the loop do it)."""
+        self.ws.transport.abort()
+        await asyncio.sleep(0.05)
 
     async def close(self):
         await self.ws.close()

@@ -1,0 +1,279 @@
+#!/usr/bin/python3
+# sanitize: yes
+# tests/ptyd/lifecycle.test.py: ptyd cleans up after every session (close
+# frame, dropped TCP, shells that ignore SIGHUP, 1,000 fast cycles), holds
+# 200 concurrent sessions, keeps memory flat behind a stalled client, runs the
+# child with a clean environment and the identity of its user, and shuts down
+# on SIGTERM. The real binary, real bash, a real WebSocket client on loopback.
+import asyncio
+import os
+import pwd
+import random
+import re
+import signal
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ptylib import (Client, Server, children, fd_count, proc_state, rss_kb,  # noqa: E402
+                    run, session_members, wait_until)
+from tap import Tap  # noqa: E402
+
+import websockets  # noqa: E402
+
+t = Tap()
+
+
+def descendants_ok(srv, base_fds):
+    """(ok, detail): no child processes of ptyd left and its fd count back to base."""
+    def clean():
+        return not children(srv.pid) and fd_count(srv.pid) == base_fds
+    ok = wait_until(clean, 8)
+    kids = children(srv.pid)
+    return bool(ok), f"children={[(k, proc_state(k)) for k in kids]} fds={fd_count(srv.pid)}/{base_fds}"
+
+
+async def shell_pid(c):
+    out = await c.run("echo PID=$$")
+    m = re.search(r"PID=(\d+)", out or "")
+    return int(m.group(1)) if m else None
+
+
+def gone(pid):
+    return proc_state(pid) in (None,)
+
+
+async def test_client_gone(srv, base_fds):
+    # Close frame.
+    c = await Client.connect(srv)
+    await c.ready()
+    pid = await shell_pid(c)
+    await c.close()
+    t.ok(pid and wait_until(lambda: gone(pid), 5), "close frame: the shell is hung up and reaped")
+    # Dropped TCP, with a child of the shell in the same process group.
+    c = await Client.connect(srv)
+    await c.ready()
+    pid = await shell_pid(c)
+    await c.input("sleep 1000 & echo BG=$!\r")
+    m = await c.until_re(rb"BG=(\d+)")
+    bg = int(m.group(1)) if m else None
+    await c.drop()
+    t.ok(pid and bg and wait_until(lambda: gone(pid) and gone(bg), 5),
+         "dropped TCP: the shell and its background job are gone")
+    # A job that ignores SIGHUP (and does not read the terminal) gets SIGKILL after the grace.
+    c = await Client.connect(srv)
+    await c.ready()
+    await c.input("trap '' HUP; echo TRAP=$$; sleep 1000\r")
+    m = await c.until_re(rb"TRAP=(\d+)")
+    pid = int(m.group(1)) if m else None
+    await asyncio.sleep(0.2)
+    t0 = time.monotonic()
+    await c.close()
+    members = session_members(pid) if pid else []
+    ok = pid and len(members) == 2 and wait_until(lambda: not session_members(pid), 6)
+    t.ok(ok and srv.wait_log(r"session_kill id=\d+ reason=\"survived SIGHUP\""),
+         f"a job ignoring SIGHUP is killed after the grace ({time.monotonic() - t0:.1f}s)",
+         members)
+    ok, detail = descendants_ok(srv, base_fds)
+    t.ok(ok, "no zombies, no leaked shells, no leaked fds afterwards", detail)
+
+
+async def one_cycle(srv, i, rng):
+    """A connect-and-close cycle in one of several shapes."""
+    c = await Client.connect(srv)
+    shape = i % 4
+    if shape == 0:
+        await c.close()                  # before init
+        return True
+    await c.init()
+    if shape == 1:
+        await c.close()                  # right after init: the SIGHUP may hit bash mid-start
+        return True
+    ok = await c.until_re(rb"[#$] $", 10) is not None
+    if shape == 2:
+        await asyncio.sleep(rng.random() * 0.01)
+        await c.drop()                   # dropped TCP
+    else:
+        await c.input("exit\r")
+        code, reason = await c.until_closed(10)
+        ok = ok and code == 1000 and reason == "exit 0"
+    return ok
+
+
+async def test_cycles(srv, base_fds, total=1000, parallel=16):
+    rng = random.Random(7)
+    sem = asyncio.Semaphore(parallel)
+    results = []
+
+    async def guarded(i):
+        async with sem:
+            try:
+                results.append(await one_cycle(srv, i, rng))
+            except Exception as e:  # noqa: BLE001
+                results.append(repr(e))
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(guarded(i) for i in range(total)))
+    took = time.monotonic() - t0
+    bad = [r for r in results if r is not True]
+    t.ok(not bad, f"{total} connect-and-close cycles all behaved ({took:.1f}s)", bad[:5])
+    ok, detail = descendants_ok(srv, base_fds)
+    t.ok(ok, f"after {total} cycles: no process and no fd left behind", detail)
+    ends = len(re.findall(r"session_end ", srv.text()))
+    starts = len(re.findall(r"session_start ", srv.text()))
+    t.ok(starts >= total * 3 // 4 and wait_until(
+        lambda: len(re.findall(r"session_end ", srv.text())) >= total, 5),
+        "every session logged its end", f"starts={starts} ends={ends}")
+
+
+async def test_concurrent(srv, base_fds, n=200):
+    clients = []
+    try:
+        for _ in range(n):
+            clients.append(await Client.connect(srv))
+        await asyncio.gather(*(c.ready() for c in clients))
+        outs = await asyncio.gather(*(c.run(f"echo A$(({i}*3))Z", 30) for i, c in enumerate(clients)))
+        good = sum(1 for i, o in enumerate(outs) if o is not None and f"A{i * 3}Z" in o)
+        t.eq(good, n, f"{n} concurrent sessions all answer their own command")
+        kids = len(children(srv.pid))
+        t.eq(kids, n, f"{n} concurrent sessions: one shell each")
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    ok, detail = descendants_ok(srv, base_fds)
+    t.ok(ok, f"after {n} concurrent sessions: nothing left behind", detail)
+
+
+async def test_stalled(srv):
+    # A client that stops reading: the TCP window fills, ptyd must stop reading the PTY.
+    c = Client(await websockets.connect(srv.url, subprotocols=["tty"], compression=None,
+                                        max_size=None, max_queue=1, read_limit=4096,
+                                        write_limit=4096))
+    await c.ready()
+    await c.input("yes\r")
+    # Stop consuming: only the websockets internals read, up to max_queue/read_limit.
+    await asyncio.sleep(1.0)
+    r1 = rss_kb(srv.pid)
+    await asyncio.sleep(3.0)
+    r2 = rss_kb(srv.pid)
+    yes = [k for k in children(srv.pid)]
+    t.ok(r2 - r1 < 512, f"stalled client behind `yes`: ptyd RSS flat ({r1} -> {r2} kB)")
+    # Reading again: the output flows, then the session closes cleanly.
+    got = len(c.output)
+    for _ in range(50):
+        await c.recv_one(5)
+    t.ok(len(c.output) > got, "output resumes when the client reads again")
+    await c.drop()
+    t.ok(wait_until(lambda: not children(srv.pid), 5), "and the `yes` behind it is gone after",
+         yes)
+
+
+async def test_environment():
+    # ptyd runs as nobody: the child's USER/HOME come from nobody's password entry.
+    pw = pwd.getpwnam("nobody")
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "SECRET_TOKEN": "must-not-leak", "LD_PRELOAD": "", "HISTFILE": "/x"}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+            # nobody must be able to write its sanitizer report where the harness looks.
+            m = re.search(r"log_path=([^:]+)", os.environ[k])
+            if m and os.path.isdir(os.path.dirname(m.group(1))):
+                os.chmod(os.path.dirname(m.group(1)), 0o1777)
+    srv = Server(["--cwd", "/tmp"], allow_root=False, user="nobody", env=env)
+    try:
+        c = await Client.connect(srv, headers={"X-Webshell-User": "alice@example.com"})
+        await c.ready()
+        out = await c.run("env | sort; id -un; pwd")
+        lines = (out or "").replace("\r", "").split("\n")
+        seen = {ln.split("=", 1)[0]: ln.split("=", 1)[1] for ln in lines if "=" in ln}
+        # bash adds PWD, SHLVL and _ itself; ASan's variables are the harness's.
+        allowed = {"TERM", "WEBSHELL_USER", "HOME", "USER", "SHELL", "PATH", "LANG",
+                   "PWD", "SHLVL", "_", "OLDPWD", "ASAN_OPTIONS", "UBSAN_OPTIONS"}
+        t.ok(set(seen) <= allowed and "SECRET_TOKEN" not in seen,
+             "the child's environment is clean", sorted(seen))
+        t.ok(seen.get("USER") == "nobody" and seen.get("HOME") == pw.pw_dir and
+             seen.get("SHELL") == pw.pw_shell and "nobody" in lines,
+             "USER, HOME, SHELL come from the password entry of the uid ptyd runs as", seen)
+        t.ok(seen.get("TERM") == "xterm-256color" and seen.get("LANG") == "C.UTF-8" and
+             seen.get("PATH") == env["PATH"], "TERM default, PATH and LANG from ptyd's own", seen)
+        t.eq(seen.get("WEBSHELL_USER"), "alice@example.com", "X-Webshell-User becomes WEBSHELL_USER")
+        t.ok("/tmp" in lines, "--cwd is the starting directory", lines[-3:])
+        await c.close()
+        for bad, what in (("{\"sub\":\"x\"}", "a '{'"), ("bob\x01", "a control character"),
+                          ("a" * 129, "over 128 bytes")):
+            try:
+                c = await Client.connect(srv, headers={"X-Webshell-User": bad})
+            except Exception as e:  # noqa: BLE001
+                t.ok(False, f"X-Webshell-User with {what} is treated as absent", repr(e))
+                continue
+            await c.ready()
+            out = await c.run("echo U=${WEBSHELL_USER-unset}")
+            t.ok(out is not None and "U=unset" in out,
+                 f"X-Webshell-User with {what} is treated as absent", repr(out))
+            await c.close()
+        t.ok(srv.wait_log(r"session_start id=\d+ user=alice@example.com ") and
+             srv.wait_log(r"session_start id=\d+ user=- "), "the log names the user, '-' when absent")
+    finally:
+        srv.stop()
+
+
+async def test_login_shell():
+    # No command: the running user's login shell, as a login shell ("-bash").
+    srv = Server([], command=None)
+    try:
+        shell = pwd.getpwuid(os.getuid()).pw_shell
+        c = await Client.connect(srv)
+        await c.init()
+        await c.input("shopt -q login_shell && echo LOGIN$((1)) $0\r")
+        m = await c.until_re(rb"LOGIN1 (\S+)", 10)
+        t.ok(m and m.group(1).decode() == "-" + os.path.basename(shell),
+             "default command: the user's login shell as a login shell",
+             m.group(0) if m else c.output[-200:])
+        t.ok(c.messages and c.messages[0][1].decode().startswith(shell + " ("),
+             "its title names the shell", c.messages[:1])
+        await c.close()
+    finally:
+        srv.stop()
+
+
+async def test_sigterm():
+    srv = Server([])
+    clients = [await Client.connect(srv) for _ in range(3)]
+    for c in clients[:2]:
+        await c.ready()
+    await clients[1].input("trap '' HUP; echo T$((1))\r")   # ignores SIGHUP
+    await clients[1].until("T1")
+    kids = children(srv.pid)
+    t0 = time.monotonic()
+    os.kill(srv.pid, signal.SIGTERM)
+    results = await asyncio.gather(*(c.until_closed(8) for c in clients))
+    rc = srv.proc.wait(8)
+    took = time.monotonic() - t0
+    t.ok(all(r == (1001, "server shutting down") for r in results),
+         "SIGTERM: every session gets close 1001", results)
+    t.ok(rc == 0 and took < 5, f"SIGTERM: ptyd exits 0 within 5 s ({took:.2f}s)", f"rc={rc}")
+    t.ok(all(gone(k) for k in kids), "SIGTERM: every child is gone", kids)
+    t.ok(srv.wait_log(r"ptyd: stopped"), "SIGTERM: logged and stopped")
+    srv.stop()
+
+
+async def main():
+    srv = Server([])
+    try:
+        await asyncio.sleep(0.1)
+        base = fd_count(srv.pid)
+        await test_client_gone(srv, base)
+        await test_cycles(srv, base)
+        await test_concurrent(srv, base)
+        await test_stalled(srv)
+    finally:
+        rc, took = srv.stop()
+    t.ok(rc == 0, f"ptyd exits 0 on SIGTERM ({took:.2f}s)")
+    await test_environment()
+    await test_login_shell()
+    await test_sigterm()
+
+
+run(main())
+t.done()
