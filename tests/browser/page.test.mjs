@@ -62,6 +62,7 @@ test('connect: a prompt, then `echo hello` typed in the terminal prints hello', 
   await typeLine(page, 'echo hello');
   const text = await waitTerminal(page, /^hello$/m);
   assert.match(text, /echo hello\nhello\n/);
+  await page.waitForFunction(() => document.title.includes('bash'), null, { timeout: 5000 });
   assert.match(stack.servers.find((x) => x.name === 'ptyd').output(), /user=webshell\b/, 'ptyd got the user from jwt-verify');
   assert.ok(!/token=ey/.test(stack.logs()), 'no token in any log');
 });
@@ -120,6 +121,18 @@ test('disconnect closes the shell; the page reports it', { skip }, async () => {
   await page.click('#disconnect-btn');
   await page.waitForFunction(() => document.getElementById('connect-status').textContent === 'Disconnected.');
   assert.equal(await page.evaluate(() => webShellApp.session.state), 'closed');
+  // Connect again, then close(): the session ends for good and its terminal is removed.
+  await page.click('#connect-btn');
+  await page.waitForFunction(() => webShellApp.session.state === 'open');
+  const detail = await page.evaluate(() => new Promise((resolve) => {
+    webShellApp.session.addEventListener('close', (e) => resolve(e.detail), { once: true });
+    webShellApp.session.close();
+  }));
+  assert.deepEqual(detail, { code: 1000, reason: 'closed by the page', exitCode: null });
+  assert.equal(await page.locator('#terminal .xterm').count(), 0, 'xterm.js disposed');
+  await page.click('#connect-btn');
+  await page.waitForFunction(() => webShellApp.session.state === 'open');
+  assert.equal(await page.locator('#terminal .xterm').count(), 1, 'one terminal after reconnecting');
 });
 
 test('Programmatic Command Execution section: stdout, exit code and time taken', { skip }, async () => {
