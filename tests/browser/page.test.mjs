@@ -49,6 +49,10 @@ test('page over http: default URL is its own host; a generated key is shown as S
   const pem = await page.inputValue('#public-key');
   assert.equal(openssl(['pkey', '-pubin', '-pubout'], pem).toString(), pem, 'openssl reads it back unchanged');
   assert.match(await page.textContent('#key-status'), /Generated: EdDSA key pair \(private key non-extractable\)/);
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.pageUrl.replace(/\/$/, '') });
+  await page.click('#key-copy');
+  await page.waitForFunction(() => /copied to the clipboard/.test(document.getElementById('key-status').textContent));
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), pem, 'Copy puts the PEM on the clipboard');
   const file = join(stack.work, 'page-key.pem');
   writeFileSync(file, pem);
   keyFiles.push(file);
