@@ -1,6 +1,4 @@
 # jwt-verify: pure verification code (unit-tested, fuzzed) apart from the HTTP glue.
-# (guard until the sources land; removed once they do)
-ifneq ($(wildcard services/jwt-verify/main.c),)
 JWT_VERIFY_PURE_SRCS := services/jwt-verify/jwt.c services/jwt-verify/keys.c \
 	services/jwt-verify/replay.c
 JWT_VERIFY_SRCS := $(JWT_VERIFY_PURE_SRCS) services/jwt-verify/http.c \
@@ -11,4 +9,3 @@ UNIT_TESTS += tests/test_jwt
 $(eval $(call c_program,jwt-verify,$(JWT_VERIFY_SRCS)))
 $(eval $(call c_program,tests/test_jwt,tests/unit/test_jwt.c $(JWT_VERIFY_PURE_SRCS) $(COMMON_SRCS)))
 $(eval $(call fuzz_program,fuzz_jwt,tests/fuzz/fuzz_jwt.c $(JWT_VERIFY_PURE_SRCS) $(COMMON_SRCS)))
-endif

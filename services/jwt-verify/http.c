@@ -1,0 +1,403 @@
+/*
+ * http.c: the libwebsockets glue of jwt-verify: admits one HTTP/1.1 request
+ * at a time per connection, finds the token (X-Forwarded-Uri query, own
+ * query, Authorization: Bearer), asks jwt.c, answers 200/401/400/404/405 in
+ * one write, and logs one line per decision. Never the token, a signature or
+ * the X-Forwarded-Uri value in that line.
+ */
+#include "http.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "jwt.h"
+#include "log.h"
+
+/* Header values we copy out are bounded by the 16 KiB header limit. */
+#define HDR_MAX (16 * 1024)
+/* X-Webshell-User for a token without sub: "key:" + this many thumbprint chars. */
+#define KEY_PREFIX 16
+
+/* Where a token came from, or why there is none. */
+enum token_found {
+	TOKEN_NONE,
+	TOKEN_FOUND,
+	TOKEN_AMBIGUOUS,
+	TOKEN_BAD_ENCODING,
+};
+
+/* One request's decision, for the answer and the log line. */
+struct decision {
+	unsigned int status;
+	const char *reason;          /* static string */
+	char user[JWT_SUB_MAX + 8];  /* X-Webshell-User on 200 */
+	struct jwt_result jwt;
+	struct timespec start;
+	int close;                   /* 1: the connection ends after the answer */
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes src into dst (cap > len); returns the length or -1. */
+static long pct_decode(char *dst, size_t cap, const char *src, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		if (o + 1 >= cap)
+			return -1;
+		if (src[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return -1;
+			hi = hexval(src[i + 1]);
+			lo = hexval(src[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			dst[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			dst[o++] = src[i];
+		}
+	}
+	dst[o] = '\0';
+	return (long)o;
+}
+
+/*
+ * Finds the one "token" parameter in a raw URI (path?query#frag). On
+ * TOKEN_FOUND the decoded value is in dst and *dlen.
+ */
+static enum token_found uri_token(const char *uri, size_t len, char *dst, size_t cap,
+				  size_t *dlen)
+{
+	const char *q = memchr(uri, '?', len), *end = uri + len, *p, *amp, *hash;
+	enum token_found found = TOKEN_NONE;
+	long n;
+
+	if (q == NULL)
+		return TOKEN_NONE;
+	hash = memchr(q, '#', (size_t)(end - q));
+	if (hash != NULL)
+		end = hash;
+	for (p = q + 1; p < end; p = amp + 1) {
+		amp = memchr(p, '&', (size_t)(end - p));
+		if (amp == NULL)
+			amp = end;
+		if (amp - p >= 5 && memcmp(p, "token", 5) == 0 && (amp - p == 5 || p[5] == '=')) {
+			if (found != TOKEN_NONE)
+				return TOKEN_AMBIGUOUS;
+			found = TOKEN_FOUND;
+			if (amp - p == 5) {
+				*dlen = 0;
+				dst[0] = '\0';
+				continue;
+			}
+			n = pct_decode(dst, cap, p + 6, (size_t)(amp - p - 6));
+			if (n < 0)
+				return TOKEN_BAD_ENCODING;
+			*dlen = (size_t)n;
+		}
+	}
+	return found;
+}
+
+/* The "token" parameter of the request's own query (lws has decoded it). */
+static enum token_found own_query_token(struct lws *wsi, char *dst, size_t cap, size_t *dlen)
+{
+	enum token_found found = TOKEN_NONE;
+	char frag[HDR_MAX + 1];
+	int i, n;
+
+	for (i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS,
+					       i)) >= 0; i++) {
+		if (strncmp(frag, "token", 5) != 0 || (frag[5] != '=' && frag[5] != '\0'))
+			continue;
+		if (found != TOKEN_NONE)
+			return TOKEN_AMBIGUOUS;
+		found = TOKEN_FOUND;
+		*dlen = frag[5] == '=' ? (size_t)n - 6 : 0;
+		if (*dlen >= cap)
+			return TOKEN_BAD_ENCODING;
+		memcpy(dst, frag[5] == '=' ? frag + 6 : "", *dlen);
+		dst[*dlen] = '\0';
+	}
+	return found;
+}
+
+/* Authorization: Bearer TOKEN (scheme case-insensitive, RFC 6750 section 2.1). */
+static enum token_found bearer_token(struct lws *wsi, char *dst, size_t cap, size_t *dlen)
+{
+	char auth[HDR_MAX + 1];
+	const char *v;
+	int n;
+
+	n = lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+	if (n <= 0 || strncasecmp(auth, "Bearer ", 7) != 0)
+		return TOKEN_NONE;
+	for (v = auth + 7; *v == ' '; v++)
+		;
+	*dlen = strlen(v);
+	while (*dlen > 0 && v[*dlen - 1] == ' ')
+		(*dlen)--;
+	if (*dlen >= cap)
+		return TOKEN_BAD_ENCODING;
+	memcpy(dst, v, *dlen);
+	dst[*dlen] = '\0';
+	return TOKEN_FOUND;
+}
+
+/* Looks for the token in its three places, in order; sets reason when there is none. */
+static enum token_found find_token(struct lws *wsi, char *dst, size_t cap, size_t *dlen,
+				   const char **reason)
+{
+	static const char xfu_name[] = "x-forwarded-uri:";
+	char xfu[HDR_MAX + 1];
+	enum token_found f = TOKEN_NONE;
+	int n;
+
+	n = lws_hdr_custom_copy(wsi, xfu, sizeof(xfu), xfu_name, (int)sizeof(xfu_name) - 1);
+	if (n > 0)
+		f = uri_token(xfu, (size_t)n, dst, cap, dlen);
+	if (f == TOKEN_NONE)
+		f = own_query_token(wsi, dst, cap, dlen);
+	if (f == TOKEN_NONE)
+		f = bearer_token(wsi, dst, cap, dlen);
+	switch (f) {
+	case TOKEN_NONE: *reason = "token missing"; break;
+	case TOKEN_AMBIGUOUS: *reason = "more than one token parameter"; break;
+	case TOKEN_BAD_ENCODING: *reason = "token badly percent-encoded"; break;
+	case TOKEN_FOUND: break;
+	}
+	return f;
+}
+
+/* Decides on the token of this request. */
+static void decide_token(struct lws *wsi, struct verifier *v, struct decision *d)
+{
+	char tok[HDR_MAX + 1];
+	size_t len = 0;
+	struct jwt_policy policy = {
+		.now = (long long)time(NULL),
+		.leeway = v->leeway,
+		.max_lifetime = v->max_lifetime,
+		.audience = v->audience,
+		.require_jti = v->replay != NULL,
+	};
+
+	d->status = 401;
+	if (find_token(wsi, tok, sizeof(tok), &len, &d->reason) != TOKEN_FOUND)
+		return;
+	if (jwt_verify(tok, len, v->keys->keys, v->keys->n, &policy, &d->jwt, &d->reason) != 0)
+		goto out;
+	if (v->replay != NULL) {
+		switch (replay_check(v->replay, d->jwt.jti, strlen(d->jwt.jti),
+				     d->jwt.exp + (double)v->leeway, policy.now)) {
+		case REPLAY_SEEN: d->reason = "token replayed (jti seen before)"; goto out;
+		case REPLAY_FULL: d->reason = "replay cache full"; goto out;
+		case REPLAY_FRESH: break;
+		}
+	}
+	d->status = 200;
+	d->reason = "ok";
+	if (d->jwt.sub[0] != '\0')
+		snprintf(d->user, sizeof(d->user), "%s", d->jwt.sub);
+	else
+		snprintf(d->user, sizeof(d->user), "key:%.*s", KEY_PREFIX, d->jwt.key->thumb);
+out:
+	/* The token stays in this stack frame only; wipe it. */
+	explicit_bzero(tok, len);
+}
+
+/* The request line and headers: method, path, body. Sets status/reason when refused. */
+static int admit(struct lws *wsi, struct decision *d)
+{
+	char path[256];
+	int n;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+		d->status = 405;
+		d->reason = "method not allowed";
+		return -1;
+	}
+	n = lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+	if (n < 0 || strcmp(path, "/verify") != 0) {
+		d->status = 404;
+		d->reason = "not found (only /verify is served)";
+		return -1;
+	}
+	/* Caddy's auth requests never carry a body; one that does is not Caddy's. */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+		d->status = 400;
+		d->reason = "request body not allowed";
+		return -1;
+	}
+	return 0;
+}
+
+static long long elapsed_us(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - start->tv_sec) * 1000000 +
+	       (now.tv_nsec - start->tv_nsec) / 1000;
+}
+
+/* The one log line of a decision. */
+static void log_decision(struct lws *wsi, const struct decision *d)
+{
+	char client[128], status[8], us[24], key[KEY_PREFIX + 1] = "";
+	const char *alg = d->jwt.alg != JWT_ALG_NONE_SET ? jwt_alg_name(d->jwt.alg) : NULL;
+
+	if (lws_hdr_copy(wsi, client, sizeof(client), WSI_TOKEN_X_FORWARDED_FOR) <= 0)
+		lws_get_peer_simple(wsi, client, sizeof(client));
+	if (d->jwt.key != NULL)
+		snprintf(key, sizeof(key), "%.*s", KEY_PREFIX, d->jwt.key->thumb);
+	snprintf(status, sizeof(status), "%u", d->status);
+	snprintf(us, sizeof(us), "%lld", elapsed_us(&d->start));
+	struct log_field f[] = {
+		{ "decision", d->status == 200 ? "allow" : "deny" },
+		{ "status", status },
+		{ "reason", d->reason },
+		{ "sub", d->jwt.sub[0] ? d->jwt.sub : NULL },
+		{ "jti", d->jwt.jti[0] ? d->jwt.jti : NULL },
+		{ "alg", alg },
+		{ "key", key[0] ? key : NULL },
+		{ "client", client },
+		{ "us", us },
+	};
+	log_event("decision", f, sizeof(f) / sizeof(f[0]));
+}
+
+/* Writes the whole answer (status line, headers, body) in one lws_write. */
+static int answer(struct lws *wsi, const struct decision *d)
+{
+	static const char challenge[] = "Bearer error=\"invalid_token\"";
+	unsigned char buf[LWS_PRE + 1024];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	char body[128], clen[16];
+	int blen = 0;
+
+	if (d->status != 200)
+		blen = snprintf(body, sizeof(body), "%s\n", d->reason);
+	snprintf(clen, sizeof(clen), "%d", blen);
+	if (lws_add_http_header_status(wsi, d->status, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+					 (const unsigned char *)clen, (int)strlen(clen), &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					 (const unsigned char *)"no-store", 8, &p, end))
+		return -1;
+	if (d->status == 200 &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-webshell-user:",
+					(const unsigned char *)d->user, (int)strlen(d->user), &p, end))
+		return -1;
+	if (blen > 0 &&
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+					 (const unsigned char *)"text/plain; charset=utf-8", 25, &p,
+					 end))
+		return -1;
+	if (d->status == 401 &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+					(const unsigned char *)challenge, (int)sizeof(challenge) - 1,
+					&p, end))
+		return -1;
+	if (d->status == 405 &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+					(const unsigned char *)"GET", 3, &p, end))
+		return -1;
+	if (d->close) {
+		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+						 (const unsigned char *)"close", 5, &p, end))
+			return -1;
+	}
+	if (lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	if (blen > 0) {
+		if (end - p < blen)
+			return -1;
+		memcpy(p, body, (size_t)blen);
+		p += blen;
+	}
+	/* Headers and body in one write: lws counts no body bytes for this type. */
+	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
+		return -1;
+	return 0;
+}
+
+/*
+ * Handles one request. Returns 0 to keep the connection, -1 to close it
+ * after the answer (refused requests, write errors).
+ */
+static int handle(struct lws *wsi, int upgrade)
+{
+	struct verifier *v = lws_context_user(lws_get_context(wsi));
+	struct decision d;
+	int keep;
+
+	memset(&d, 0, sizeof(d));
+	clock_gettime(CLOCK_MONOTONIC, &d.start);
+	keep = admit(wsi, &d) == 0;
+	if (keep)
+		decide_token(wsi, v, &d);
+	/*
+	 * A refused request may have a body we will not read; after an upgrade
+	 * request lws answers as HTTP/1.0 and ends the connection: say so.
+	 */
+	d.close = !keep || upgrade;
+	log_decision(wsi, &d);
+	if (answer(wsi, &d) != 0)
+		return -1;
+	return keep ? 0 : -1;
+}
+
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			 void *in, size_t len)
+{
+	int one = 1, fd;
+
+	(void)user;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		/* Answers are one small write each: never wait for Nagle. */
+		fd = (int)(lws_intptr_t)in;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+			log_warn("TCP_NODELAY on an accepted socket");
+		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/*
+		 * Caddy forwards the WebSocket handshake headers on the auth
+		 * request: answer it as plain HTTP and never upgrade. >0 tells
+		 * lws we answered; -1 from handle() hangs up instead.
+		 */
+		return handle(wsi, 1) == 0 ? 1 : -1;
+	case LWS_CALLBACK_HTTP:
+		if (handle(wsi, 0) != 0)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+const struct lws_protocols http_protocols[] = {
+	{ "http", callback_http, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};

@@ -1,0 +1,354 @@
+/*
+ * main.c: jwt-verify, the JWT verifier behind Caddy's forward_auth. Reads as
+ * a checklist: flags, keys (or --check), listener, signals, loop, shutdown.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <libwebsockets.h>
+#include <sodium.h>
+
+#include "args.h"
+#include "http.h"
+#include "keys.h"
+#include "log.h"
+#include "replay.h"
+
+#define JWT_VERIFY_VERSION "0.1.0"
+#define MAX_KEYS 16
+/*
+ * Seconds an idle keep-alive connection is kept, and lws's network timeout:
+ * with 5, a connection that has not sent a whole request is closed after 10 s
+ * (measured; lws allows two rounds).
+ */
+#define IDLE_TIMEOUT 15
+#define REQUEST_TIMEOUT 5
+/* Header bytes of one request, all headers together. */
+#define HEADERS_MAX (16 * 1024)
+/* Requests whose headers are being read at the same time. */
+#define HEADER_POOL 64
+
+struct options {
+	const char *keys[MAX_KEYS];
+	size_t nkeys;
+	struct listen_addr listen;
+	const char *listen_arg;
+	const char *audience;
+	long long leeway;
+	long long max_lifetime;
+	int single_use;
+	int check;
+	enum log_format log_format;
+};
+
+static volatile sig_atomic_t got_hup, got_term;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: jwt-verify --key FILE [--key FILE ...] [--listen ADDR:PORT] [--audience AUD]\n"
+		"                  [--leeway SECONDS] [--max-lifetime SECONDS] [--single-use] [--check]\n"
+		"                  [--log-format text|json] [--help] [--version]\n"
+		"\n"
+		"Answers Caddy's forward_auth: GET /verify with a JWT gets 200 and X-Webshell-User,\n"
+		"anything else 401 with the reason.\n"
+		"\n"
+		"  --key FILE             PEM public key (Ed25519, RSA >= 2048, P-256/384/521); up to %d\n"
+		"  --listen ADDR:PORT     where to listen (default 127.0.0.1:9222)\n"
+		"  --audience AUD         require this aud claim\n"
+		"  --leeway SECONDS       clock skew allowed (default 30, at most 3600)\n"
+		"  --max-lifetime SECONDS longest exp - now accepted (default 3600)\n"
+		"  --single-use           require jti and refuse a jti seen before\n"
+		"  --check                load the keys, print type and RFC 7638 thumbprint, exit 0/1\n"
+		"  --log-format FORMAT    text (default) or json\n"
+		"  --help, --version\n",
+		MAX_KEYS);
+}
+
+/* Usage errors exit 2, after one line naming the problem. */
+static _Noreturn void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "jwt-verify: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	usage(stderr);
+	exit(2);
+}
+
+static long long number_arg(const char *name, const char *s, long long min, long long max)
+{
+	const char *errstr;
+	long long v;
+
+	if (args_parse_number(s, min, max, &v, &errstr) == -1) {
+		fprintf(stderr, "jwt-verify: %s %s: %s (allowed %lld..%lld)\n", name, s, errstr, min,
+			max);
+		usage(stderr);
+		exit(2);
+	}
+	return v;
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	enum { O_KEY = 256, O_LISTEN, O_AUDIENCE, O_LEEWAY, O_MAXLIFE, O_SINGLE, O_CHECK,
+	       O_LOGFMT, O_HELP, O_VERSION };
+	static const struct option longopts[] = {
+		{ "audience", required_argument, NULL, O_AUDIENCE },
+		{ "check", no_argument, NULL, O_CHECK },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "leeway", required_argument, NULL, O_LEEWAY },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "log-format", required_argument, NULL, O_LOGFMT },
+		{ "max-lifetime", required_argument, NULL, O_MAXLIFE },
+		{ "single-use", no_argument, NULL, O_SINGLE },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *errstr;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->listen_arg = "127.0.0.1:9222";
+	o->leeway = 30;
+	o->max_lifetime = 3600;
+	o->log_format = LOG_FORMAT_TEXT;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_AUDIENCE:
+			if (optarg[0] == '\0')
+				usage_error("--audience: empty%s", "");
+			o->audience = optarg;
+			break;
+		case O_CHECK: o->check = 1; break;
+		case O_HELP: usage(stdout); exit(0);
+		case O_KEY:
+			if (o->nkeys == MAX_KEYS)
+				usage_error("--key %s: too many keys", optarg);
+			o->keys[o->nkeys++] = optarg;
+			break;
+		case O_LEEWAY: o->leeway = number_arg("--leeway", optarg, 0, 3600); break;
+		case O_LISTEN: o->listen_arg = optarg; break;
+		case O_LOGFMT:
+			if (log_format_parse(optarg, &o->log_format) == -1)
+				usage_error("--log-format %s: must be text or json", optarg);
+			break;
+		case O_MAXLIFE:
+			o->max_lifetime = number_arg("--max-lifetime", optarg, 1, 31 * 24 * 3600);
+			break;
+		case O_SINGLE: o->single_use = 1; break;
+		case O_VERSION:
+			printf("jwt-verify %s (libwebsockets %s)\n", JWT_VERIFY_VERSION,
+			       lws_get_library_version());
+			exit(0);
+		case ':': usage_error("%s: needs a value", argv[optind - 1]);
+		default: usage_error("%s: unknown option", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("%s: unexpected argument", argv[optind]);
+	if (o->nkeys == 0)
+		usage_error("--key FILE is required%s", "");
+	if (args_parse_listen(o->listen_arg, 0, &o->listen, &errstr) == -1) {
+		fprintf(stderr, "jwt-verify: --listen %s: %s\n", o->listen_arg, errstr);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/* --check: one line per key, then the verdict. */
+static int check_keys(const struct options *o)
+{
+	char err[512];
+	struct keyset *ks;
+	size_t i;
+
+	ks = keyset_load(o->keys, o->nkeys, err, sizeof(err));
+	if (ks == NULL) {
+		fprintf(stderr, "jwt-verify: %s\n", err);
+		return 1;
+	}
+	for (i = 0; i < ks->n; i++)
+		printf("%s: %s %d bits, thumbprint %s\n", ks->keys[i].path,
+		       key_type_name(ks->keys[i].type), ks->keys[i].bits, ks->keys[i].thumb);
+	printf("keys OK\n");
+	keyset_free(ks);
+	return 0;
+}
+
+/*
+ * Says why ADDR:PORT cannot be bound, before lws tries (its own message is
+ * vague). Returns 0 if a bind works now.
+ */
+static int probe_listen(const struct listen_addr *l, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1, rc = -1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(l->host, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)l->port);
+		inet_pton(AF_INET6, l->host, &s6->sin6_addr);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)l->port);
+		inet_pton(AF_INET, l->host, &s4->sin_addr);
+		sl = sizeof(*s4);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1)
+		snprintf(err, errlen, "%s", strerror(errno));
+	else
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the signal must break lws out of poll(). */
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* SIGHUP: load the whole set anew; on any error keep the old one. */
+static void reload_keys(const struct options *o, struct verifier *v)
+{
+	char err[512];
+	struct keyset *ks;
+
+	ks = keyset_load(o->keys, o->nkeys, err, sizeof(err));
+	if (ks == NULL) {
+		log_warnx("reload failed, keeping the %zu old keys: %s", v->keys->n, err);
+		return;
+	}
+	keyset_free(v->keys);
+	v->keys = ks;
+	log_info("reloaded %zu keys", ks->n);
+}
+
+static void log_keys(const struct keyset *ks)
+{
+	size_t i;
+
+	for (i = 0; i < ks->n; i++) {
+		struct log_field f[] = {
+			{ "path", ks->keys[i].path },
+			{ "type", key_type_name(ks->keys[i].type) },
+			{ "thumbprint", ks->keys[i].thumb },
+		};
+		log_event("key", f, 3);
+	}
+}
+
+/* Wakes the loop regularly so a signal that races poll() is seen soon. */
+static struct lws_context *tick_ctx;
+static lws_sorted_usec_list_t tick_sul;
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	lws_sul_schedule(tick_ctx, 0, sul, tick, 250 * LWS_US_PER_MS);
+}
+
+int main(int argc, char **argv)
+{
+	struct lws_context_creation_info info;
+	struct lws_context *ctx = NULL;
+	struct verifier v;
+	struct options o;
+	char err[512];
+	int rc = 1;
+
+	log_init("jwt-verify", LOG_FORMAT_TEXT, 0);
+	parse_options(argc, argv, &o);
+	log_init("jwt-verify", o.log_format, 0);
+	if (sodium_init() < 0)
+		fatalx("libsodium failed to initialise");
+	if (o.check)
+		return check_keys(&o);
+
+	memset(&v, 0, sizeof(v));
+	v.audience = o.audience;
+	v.leeway = o.leeway;
+	v.max_lifetime = o.max_lifetime;
+	v.keys = keyset_load(o.keys, o.nkeys, err, sizeof(err));
+	if (v.keys == NULL)
+		fatalx("%s", err);
+	if (o.single_use && (v.replay = replay_new(REPLAY_CAPACITY)) == NULL)
+		fatalx("out of memory for the replay cache");
+	if (probe_listen(&o.listen, err, sizeof(err)) == -1)
+		fatalx("cannot listen on %s: %s", o.listen_arg, err);
+
+	log_route_lws();
+	memset(&info, 0, sizeof(info));
+	info.port = o.listen.port;
+	info.iface = o.listen.host;
+	info.protocols = http_protocols;
+	info.user = &v;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(o.listen.host, ':') == NULL);
+	info.max_http_header_data = HEADERS_MAX;
+	info.max_http_header_pool = HEADER_POOL;
+	info.keepalive_timeout = IDLE_TIMEOUT;
+	info.timeout_secs = REQUEST_TIMEOUT;
+	info.server_string = "jwt-verify";
+	ctx = lws_create_context(&info);
+	if (ctx == NULL)
+		fatalx("cannot listen on %s", o.listen_arg);
+	tick_ctx = ctx;
+	tick(&tick_sul);
+	install_signals();
+	log_keys(v.keys);
+	log_info("listening on %s%s%s", o.listen_arg, o.single_use ? ", single-use" : "",
+		 o.audience ? ", audience required" : "");
+
+	while (!got_term) {
+		if (lws_service(ctx, 0) < 0)
+			break;
+		if (got_hup) {
+			got_hup = 0;
+			reload_keys(&o, &v);
+		}
+	}
+	log_info("stopping");
+	rc = 0;
+	lws_context_destroy(ctx);
+	keyset_free(v.keys);
+	replay_free(v.replay);
+	return rc;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Usage: bash tests/jwt-verify/fuzz.test.sh (run by `make test`)
+# Summary: builds the libFuzzer target on jwt-verify's pure part and runs it
+# briefly (FUZZ_SECONDS, default 20) from the committed corpus; any crash,
+# sanitizer report or contract abort fails. `make fuzz` runs it longer.
+set -euo pipefail
+
+# shellcheck source=tests/lib/tap.sh
+source "$WS_ROOT/tests/lib/tap.sh"
+
+main() {
+	local seconds=${FUZZ_SECONDS:-20} out rc=0
+	local scratch="$WS_WORK/corpus" bin="$WS_ROOT/build/fuzz/fuzz_jwt"
+	mkdir -p "$scratch"
+	if ! out=$(make -s -C "$WS_ROOT" build/fuzz/fuzz_jwt 2>&1); then
+		tap_fail "fuzz_jwt builds" "$out"
+		tap_done
+		return
+	fi
+	tap_ok "fuzz_jwt builds"
+	# The scratch dir comes first: libFuzzer adds new inputs there, not to the committed corpus.
+	out=$("$bin" -max_total_time="$seconds" -max_len=12000 \
+		-artifact_prefix="$WS_WORK/" "$scratch" "$WS_ROOT/tests/fuzz/corpus/fuzz_jwt" 2>&1) || rc=$?
+	if [[ $rc -eq 0 ]] && grep -q '^Done [0-9]* runs' <<<"$out"; then
+		tap_ok "fuzz_jwt ran ${seconds}s without a finding ($(grep -o '^Done [0-9]* runs' <<<"$out"))"
+	else
+		tap_fail "fuzz_jwt ran ${seconds}s without a finding" "exit $rc" "$(tail -n 40 <<<"$out")"
+	fi
+	tap_done
+}
+
+main "$@"

@@ -1,0 +1,342 @@
+#!/usr/bin/python3
+# sanitize: yes
+"""tests/jwt-verify/service.test.py: the real jwt-verify on a free loopback
+port: flags and start-up errors, --check, every algorithm, token sources and
+their order, the 200/401/400/404/405 answers, size limits, keep-alive, idle
+timeouts, claims flags, --single-use, log lines (text and JSON), SIGTERM."""
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from jvlib import Server, Tap, fix, run, thumbprint, tok  # noqa: E402
+
+t = Tap()
+UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
+
+def startup_errors():
+    rc, out, err = run("--bogus", "--key", fix("ed25519.pub.pem"))
+    t.ok(rc == 2 and "--bogus: unknown option" in err and "usage:" in err,
+         "unknown flag: exit 2 with usage", f"rc={rc} {err}")
+    rc, out, err = run("--key", fix("ed25519.pub.pem"), "--leeway", "soon")
+    t.ok(rc == 2 and "--leeway soon: invalid" in err, "bad --leeway: exit 2", err)
+    rc, out, err = run("--key", fix("ed25519.pub.pem"), "--max-lifetime", "0")
+    t.ok(rc == 2 and "too small" in err, "--max-lifetime 0: exit 2", err)
+    rc, out, err = run("--key", fix("ed25519.pub.pem"), "--log-format", "xml")
+    t.ok(rc == 2 and "text or json" in err, "bad --log-format: exit 2", err)
+    rc, out, err = run("--key", fix("ed25519.pub.pem"), "--listen", "localhost:80")
+    t.ok(rc == 2 and "--listen localhost:80" in err, "non-numeric --listen: exit 2", err)
+    rc, out, err = run("--listen", "127.0.0.1:1")
+    t.ok(rc == 2 and "--key FILE is required" in err, "no --key: exit 2", err)
+    rc, out, err = run("--key")
+    t.ok(rc == 2 and "needs a value" in err, "--key without value: exit 2", err)
+    rc, out, err = run("--key", fix("missing.pem"))
+    t.ok(rc == 1 and "missing.pem" in err and "No such file" in err,
+         "missing key file: exit 1 naming it", err)
+    rc, out, err = run("--key", fix("rsa1024.pub.pem"))
+    t.ok(rc == 1 and "rsa1024.pub.pem: RSA key of 1024 bits, at least 2048 required" in err,
+         "RSA-1024 key refused at start: exit 1", err)
+    rc, out, err = run("--key", fix("ed25519.pem"))
+    t.ok(rc == 1 and "holds a private key" in err, "private key file refused: exit 1", err)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        rc, out, err = run("--key", fix("ed25519.pub.pem"), "--listen", f"127.0.0.1:{port}")
+    t.ok(rc == 1 and f"cannot listen on 127.0.0.1:{port}: Address already in use" in err,
+         "port in use: exit 1 naming the address", err)
+    rc, out, err = run("--help")
+    t.ok(rc == 0 and "--max-lifetime SECONDS" in out and "--single-use" in out,
+         "--help: usage on stdout, exit 0", out)
+    rc, out, err = run("--version")
+    t.ok(rc == 0 and out.startswith("jwt-verify "), "--version: exit 0", out)
+
+
+def check_flag():
+    keys = ["ed25519", "p256", "p384", "p521", "rsa2048"]
+    args = []
+    for k in keys:
+        args += ["--key", fix(f"{k}.pub.pem")]
+    rc, out, err = run("--check", *args)
+    want = [f"{fix(k + '.pub.pem')}: {name} {bits} bits, thumbprint {thumbprint(fix(k + '.pem'))}"
+            for k, name, bits in zip(keys, ["Ed25519", "P-256", "P-384", "P-521", "RSA"],
+                                     [256, 256, 384, 521, 2048])]
+    t.eq(out.splitlines(), want + ["keys OK"], "--check: type and RFC 7638 thumbprint per key")
+    t.eq(rc, 0, "--check: exit 0 with good keys")
+    rc, out, err = run("--check", "--key", fix("ed25519.pub.pem"), "--key", fix("rsa1024.pub.pem"))
+    t.ok(rc == 1 and "rsa1024.pub.pem" in err, "--check: exit 1 naming a bad key", err)
+
+
+def algorithms(s):
+    for key, alg in [("ed25519", None), ("p256", None), ("p384", None), ("p521", None),
+                     ("rsa2048", "RS256"), ("rsa2048", "RS384"), ("rsa2048", "RS512")]:
+        token = tok(key, alg=alg, claims={"sub": "alice"})
+        status, hdrs, body = s.get(f"/verify?token={token}")
+        t.ok(status == 200 and hdrs.get("x-webshell-user") == "alice" and body == ""
+             and hdrs.get("content-length") == "0",
+             f"{alg or key}: 200, empty body, Content-Length 0, X-Webshell-User alice",
+             f"{status} {hdrs} {body!r}")
+    status, hdrs, _ = s.get(f"/verify?token={tok('p256')}")
+    want = "key:" + thumbprint(fix("p256.pem"))[:16]
+    t.eq((status, hdrs.get("x-webshell-user")), (200, want),
+         "no sub: X-Webshell-User is key: + 16 thumbprint chars")
+
+
+def answers(s):
+    status, hdrs, body = s.get(f"/verify?token={tok(lifetime=-100)}")
+    t.ok(status == 401 and hdrs.get("www-authenticate") == 'Bearer error="invalid_token"'
+         and body == "token expired\n",
+         "401: WWW-Authenticate and a one-line reason", f"{status} {hdrs} {body!r}")
+    status, _, body = s.get("/verify")
+    t.eq((status, body), (401, "token missing\n"), "no token: 401 token missing")
+    status, _, body = s.get(f"/verify?token={tok(alg='none')}")
+    t.eq((status, body), (401, "algorithm not allowed\n"), "alg none: 401")
+    status, _, body = s.get(f"/verify?token={tok('ed25519.pub', alg='HS256')}")
+    t.eq((status, body), (401, "algorithm not allowed\n"), "HS256 with the public key: 401")
+    status, hdrs, body = s.get("/verify", method="POST", body="x")
+    t.ok(status == 405 and hdrs.get("allow") == "GET", "POST: 405 with Allow: GET",
+         f"{status} {hdrs}")
+    status, _, _ = s.get("/other?token=" + tok())
+    t.eq(status, 404, "another path: 404")
+    status, _, body = s.get("/verify?token=" + tok(), headers={"Content-Length": "3"}, body="abc")
+    t.eq((status, body), (400, "request body not allowed\n"), "GET with a body: 400")
+    status, hdrs, body = s.get("/verify?token=" + tok(claims={"sub": "ws"}), headers=UPGRADE)
+    t.ok(status == 200 and hdrs.get("x-webshell-user") == "ws" and "upgrade" not in hdrs,
+         "WebSocket handshake headers: plain 200, never 101", f"{status} {hdrs}")
+    status, _, body = s.get("/verify?token=garbage", headers=UPGRADE)
+    t.eq((status, body), (401, "token must have 3 segments\n"), "WebSocket handshake: 401 too")
+
+
+def sources(s):
+    good, bad = tok(claims={"sub": "good"}), tok(lifetime=-100, claims={"sub": "bad"})
+    xfu = lambda v: {"X-Forwarded-Uri": f"/ws?a=1&token={v}&b=2"}  # noqa: E731
+    st, h, _ = s.get("/verify", headers=xfu(good))
+    t.eq((st, h.get("x-webshell-user")), (200, "good"), "token from X-Forwarded-Uri")
+    st, h, _ = s.get(f"/verify?x=1&token={good}")
+    t.eq((st, h.get("x-webshell-user")), (200, "good"), "token from the request's query")
+    st, h, _ = s.get("/verify", headers={"Authorization": f"Bearer {good}"})
+    t.eq((st, h.get("x-webshell-user")), (200, "good"), "token from Authorization: Bearer")
+    st, _, _ = s.get(f"/verify?token={bad}", headers=xfu(good))
+    t.eq(st, 200, "X-Forwarded-Uri wins over the request's query")
+    st, _, b = s.get(f"/verify?token={good}", headers=xfu(bad))
+    t.eq((st, b), (401, "token expired\n"), "a bad X-Forwarded-Uri token is not overridden")
+    st, _, b = s.get(f"/verify?token={bad}", headers={"Authorization": f"Bearer {good}"})
+    t.eq((st, b), (401, "token expired\n"), "the query wins over Authorization")
+    st, _, b = s.get("/verify", headers={"X-Forwarded-Uri": f"/ws?token={good}&token={good}"})
+    t.eq((st, b), (401, "more than one token parameter\n"), "two token params in X-Forwarded-Uri")
+    st, _, b = s.get(f"/verify?token={good}&token={good}")
+    t.eq((st, b), (401, "more than one token parameter\n"), "two token params in the query")
+    st, _, b = s.get("/verify?token=")
+    t.eq((st, b), (401, "empty token\n"), "empty token parameter")
+    st, _, b = s.get("/verify", headers={"Authorization": f"Basic {good}"})
+    t.eq((st, b), (401, "token missing\n"), "Authorization: Basic is not a token source")
+
+
+def limits(s):
+    big = "a" * 8193
+    st, _, b = s.get("/verify", headers={"Authorization": f"Bearer {big}"})
+    t.eq((st, b), (401, "token too large\n"), "token of 8 KiB + 1: 401 token too large")
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"GET /verify HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n")
+    try:
+        reply = c.recv(200)
+    except ConnectionResetError:
+        reply = b""
+    c.close()
+    t.ok(not reply.startswith(b"HTTP/1.1 200"), "headers over 16 KiB: refused",
+         repr(reply[:80]))
+    st, _, _ = s.get("/verify?token=" + tok())
+    t.eq(st, 200, "the server still answers after the oversized request")
+
+
+def keep_alive(s):
+    c = s.conn()
+    statuses = []
+    c.request("GET", "/verify?token=" + tok())
+    c.getresponse().read()
+    sock = c.sock
+    for i in range(50):
+        st, _, _ = s.get("/verify?token=" + (tok() if i % 2 else "bad"), conn=c)
+        statuses.append(st)
+    t.ok(c.sock is sock and statuses.count(200) == 25 and statuses.count(401) == 25,
+         "keep-alive: 51 requests, 200s and 401s, on one connection", statuses)
+    c.close()
+
+
+def idle_timeouts(s, results):
+    """Runs in a thread: a silent connection and an idle keep-alive one."""
+    silent = socket.create_connection(("127.0.0.1", s.port))
+    idle = socket.create_connection(("127.0.0.1", s.port))
+    idle.sendall(b"GET /verify HTTP/1.1\r\nHost: x\r\n\r\n")
+    start = time.monotonic()
+    closed = {}
+    for name, sock in (("silent", silent), ("idle", idle)):
+        sock.settimeout(40)
+        try:
+            while sock.recv(4096):
+                pass
+        except OSError:
+            pass
+        closed[name] = time.monotonic() - start
+        sock.close()
+    results.update(closed)
+
+
+def claims_flags():
+    s = Server("--key", fix("ed25519.pub.pem"), "--audience", "web-shell", "--leeway", "0",
+               "--max-lifetime", "60", name="claims")
+    try:
+        st, _, b = s.get("/verify?token=" + tok(claims={"aud": "other"}))
+        t.eq((st, b), (401, "wrong audience\n"), "--audience: wrong aud is 401")
+        st, _, _ = s.get("/verify?token=" + tok(claims={"aud": ["x", "web-shell"]}))
+        t.eq(st, 200, "--audience: aud array holding it is 200")
+        st, _, b = s.get("/verify?token=" + tok(lifetime=120, claims={"aud": "web-shell"}))
+        t.eq((st, b), (401, "token lifetime too long\n"), "--max-lifetime 60: 120 s token is 401")
+        st, _, b = s.get("/verify?token=" + tok(lifetime=-2, claims={"aud": "web-shell"}))
+        t.eq((st, b), (401, "token expired\n"), "--leeway 0: expired 2 s ago is 401")
+    finally:
+        t.eq(s.stop(), 0, "claims server: SIGTERM exit 0")
+    s = Server("--key", fix("ed25519.pub.pem"), name="defaults")
+    try:
+        st, _, _ = s.get("/verify?token=" + tok(lifetime=-10))
+        t.eq(st, 200, "default leeway 30: expired 10 s ago is 200")
+        st, _, b = s.get("/verify?token=" + tok(lifetime=-40))
+        t.eq((st, b), (401, "token expired\n"), "default leeway 30: expired 40 s ago is 401")
+        st, _, _ = s.get("/verify?token=" + tok(lifetime=3600))
+        t.eq(st, 200, "default max-lifetime 3600: 3600 s token is 200")
+        st, _, b = s.get("/verify?token=" + tok(lifetime=3700))
+        t.eq((st, b), (401, "token lifetime too long\n"), "default max-lifetime: 3700 s is 401")
+    finally:
+        s.stop()
+
+
+def single_use():
+    s = Server("--key", fix("ed25519.pub.pem"), "--single-use", name="single")
+    try:
+        token = tok(claims={"jti": "once-1", "sub": "alice"})
+        first = s.get("/verify?token=" + token)[0]
+        st, _, b = s.get("/verify?token=" + token)
+        t.ok(first == 200 and (st, b) == (401, "token replayed (jti seen before)\n"),
+             "--single-use: second use of a jti is 401", f"{first} {st} {b!r}")
+        st, _, b = s.get("/verify?token=" + tok())
+        t.eq((st, b), (401, "jti missing\n"), "--single-use: a token without jti is 401")
+        st, _, _ = s.get("/verify?token=" + tok(claims={"jti": "once-2"}))
+        t.eq(st, 200, "--single-use: another jti is 200")
+        t.ok(s.wait_log('reason="token replayed (jti seen before)"') and "jti=once-1" in s.log(),
+             "--single-use: the replay is logged with its jti")
+    finally:
+        t.eq(s.stop(), 0, "single-use server: SIGTERM exit 0")
+
+
+def logs(s):
+    token = tok(claims={"sub": 'eve"q', "jti": "log-1"})
+    marker = "/ws?secretpath=1&token=" + token
+    st, _, _ = s.get("/verify", headers={"X-Forwarded-Uri": marker, "X-Forwarded-For": "203.0.113.7"})
+    t.eq(st, 200, "log probe accepted")
+    s.get("/verify?token=" + tok(lifetime=-100), headers={"X-Forwarded-For": "198.51.100.9"})
+    time.sleep(0.2)
+    log = s.log()
+    sig = token.rsplit(".", 1)[1]
+    allow = [line for line in s.lines() if "jti=log-1" in line]
+    t.ok(len(allow) == 1 and re.search(
+        r'decision=allow status=200 reason=ok sub="eve\\"q" jti=log-1 alg=EdDSA key=\S{16} '
+        r'client=203\.0\.113\.7 us=\d+$', allow[0]),
+         "text log: one escaped line per decision with sub, jti, alg, key, client, us", allow)
+    t.ok(any('decision=deny status=401 reason="token expired"' in x and "client=198.51.100.9" in x
+             for x in s.lines()), "text log: a deny line with its reason")
+    t.ok(token not in log and sig not in log and "secretpath" not in log
+         and token.split(".")[1] not in log,
+         "log never holds the token, its signature or X-Forwarded-Uri")
+    n = len(s.lines())
+    s.get("/verify?token=bad")
+    time.sleep(0.1)
+    t.eq(len(s.lines()), n + 1, "exactly one line per decision")
+
+
+def json_logs():
+    s = Server("--key", fix("ed25519.pub.pem"), "--log-format", "json", name="json")
+    try:
+        s.get("/verify?token=" + tok(claims={"sub": "zoë\\"}), headers={"X-Forwarded-For": "a\tb"})
+        s.get("/verify?token=" + tok(claims={"sub": "bob"}))
+        time.sleep(0.2)
+        lines = s.log().splitlines()
+        parsed = []
+        try:
+            parsed = [json.loads(x) for x in lines]
+        except ValueError as e:
+            t.diag(f"{e}: {lines}")
+        t.ok(parsed and len(parsed) == len(lines), "json log: every line is one JSON object", lines)
+        dec = [p for p in parsed if p.get("event") == "decision"]
+        t.ok(len(dec) == 2 and dec[0]["reason"] == "invalid sub" and dec[0]["client"] == "a\tb"
+             and dec[1]["sub"] == "bob" and dec[1]["decision"] == "allow"
+             and dec[1]["alg"] == "EdDSA" and int(dec[1]["us"]) >= 0,
+             "json log: decision fields, untrusted strings escaped", dec)
+    finally:
+        t.eq(s.stop(), 0, "json server: SIGTERM exit 0")
+
+
+def concurrency(s):
+    results = []
+    lock = threading.Lock()
+    token = tok(claims={"sub": "many"})
+
+    def client():
+        mine = []
+        c = s.conn()
+        for _ in range(20):
+            try:
+                mine.append(s.get("/verify?token=" + token, conn=c)[0])
+            except OSError as e:
+                mine.append(repr(e))
+        c.close()
+        with lock:
+            results.extend(mine)
+    threads = [threading.Thread(target=client) for _ in range(64)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    t.ok(len(results) == 1280 and all(r == 200 for r in results),
+         "64 concurrent keep-alive clients x 20 requests: all 200",
+         [r for r in results if r != 200][:5])
+
+
+def main():
+    startup_errors()
+    check_flag()
+    s = Server("--key", fix("ed25519.pub.pem"), "--key", fix("p256.pub.pem"), "--key",
+               fix("p384.pub.pem"), "--key", fix("p521.pub.pem"), "--key", fix("rsa2048.pub.pem"))
+    idle = {}
+    th = threading.Thread(target=idle_timeouts, args=(s, idle))
+    th.start()
+    try:
+        algorithms(s)
+        answers(s)
+        sources(s)
+        limits(s)
+        keep_alive(s)
+        logs(s)
+        concurrency(s)
+        claims_flags()
+        single_use()
+        json_logs()
+        th.join()
+        t.ok(5 <= idle.get("silent", 0) < 20, "a connection that sends nothing is closed (~10 s)",
+             idle)
+        t.ok(10 <= idle.get("idle", 0) < 25, "an idle keep-alive connection is closed (~15 s)",
+             idle)
+    finally:
+        rc = s.stop()
+    t.eq(rc, 0, "SIGTERM: clean exit 0")
+    t.ok("stopping" in s.log(), "SIGTERM: 'stopping' logged")
+    t.done()
+
+
+main()
