@@ -1,4 +1,5 @@
 // tests/browser/exec.test.mjs: the execCommand matrix in Debian's Chromium, through Caddy,
+// sanitize: yes (run again against the ASan+UBSan builds of jwt-verify and ptyd)
 // jwt-verify and ptyd on loopback, with a key generated in the page: output, exit codes,
 // scripts, quoting, heredocs, a 20 KB command, stdin, forged markers, 5 MB of output, UTF-8
 // split across frames, stderr, timeout (Ctrl-C sent), bad token, refused connection, a
