@@ -1,9 +1,9 @@
-// tests/browser/exec.test.mjs: the execCommand matrix in Debian's Chromium, through Caddy,
-// sanitize: yes (run again against the ASan+UBSan builds of jwt-verify and ptyd)
-// jwt-verify and ptyd on loopback, with a key generated in the page: output, exit codes,
-// scripts, quoting, heredocs, a 20 KB command, stdin, forged markers, 5 MB of output, UTF-8
-// split across frames, stderr, timeout (Ctrl-C sent), bad token, refused connection, a
-// vanished shell and ten concurrent calls.
+// tests/browser/exec.test.mjs: the execCommand matrix in Debian's Chromium.
+// sanitize: yes (runs again against the ASan+UBSan builds of jwt-verify and ptyd)
+// Through Caddy, jwt-verify and ptyd on loopback, with a key generated in the page: output,
+// exit codes, scripts, quoting, heredocs, a 20 KB command, stdin, forged markers, 5 MB of
+// output, UTF-8 split across frames, stderr, timeout (Ctrl-C sent), bad token, refused
+// connection, a vanished shell and ten concurrent calls.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
