@@ -5,7 +5,7 @@
 # sanitizer report or contract abort fails. `make fuzz` runs it longer.
 set -euo pipefail
 
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=tests/lib/tap.sh disable=SC1091
 source "$WS_ROOT/tests/lib/tap.sh"
 
 main() {

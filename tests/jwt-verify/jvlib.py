@@ -18,6 +18,8 @@ from mint_jwt import mint, thumbprint  # noqa: E402
 from tap import Tap, free_port, wait_port  # noqa: E402
 
 BIN = os.path.join(BUILD, "jwt-verify")
+__all__ = ["Server", "Tap", "fix", "free_port", "mint", "run", "thumbprint", "tok", "wait_port",
+           "WORK"]
 
 
 def fix(name):

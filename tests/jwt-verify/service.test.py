@@ -7,7 +7,6 @@ timeouts, claims flags, --single-use, log lines (text and JSON), SIGTERM."""
 import json
 import os
 import re
-import signal
 import socket
 import sys
 import threading
