@@ -105,7 +105,9 @@ export async function diagnoseHandshake(url, { fetch = globalThis.fetch } = {}) 
       `the server at ${where} refused the WebSocket handshake; this page's origin cannot read the HTTP status ` +
       '(most often 401: the token was rejected; check the key and the audience)');
   } catch {
-    return new WebShellError('refused', `connection refused: nothing answers at ${where}`);
+    // A browser reports an untrusted certificate the same way as a closed port.
+    const tlsHint = where.startsWith('wss:') ? ' (or its TLS certificate is not trusted by this browser)' : '';
+    return new WebShellError('refused', `connection refused: nothing answers at ${where}${tlsHint}`);
   }
 }
 

@@ -104,4 +104,7 @@ test('diagnoseHandshake: 401 with reason, 502, other status, nothing listening; 
   const e = await socket.diagnoseHandshake(`ws://127.0.0.1:${port}/ws?token=SECRET`);
   assert.equal(e.code, 'refused');
   assert.equal(e.message, `connection refused: nothing answers at ws://127.0.0.1:${port}/ws`);
+  const tls = await socket.diagnoseHandshake(`wss://127.0.0.1:${port}/ws?token=SECRET`);
+  assert.equal(tls.code, 'refused');
+  assert.match(tls.message, /nothing answers at wss:\/\/127\.0\.0\.1:\d+\/ws \(or its TLS certificate is not trusted/);
 });
