@@ -7,6 +7,8 @@
 #include "ptyd.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,6 +154,8 @@ static int callback_tty(struct lws *wsi, enum lws_callback_reasons reason, void 
 
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
+		/* Keystrokes and their echo are tiny: never hold them back (Nagle). */
+		setsockopt(lws_get_socket_fd(wsi), IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		pss->s = session_new(srv, wsi);
 		if (pss->s == NULL) {
 			log_warnx("cannot allocate a session");
@@ -274,9 +278,10 @@ static int callback_signal(struct lws *wsi, enum lws_callback_reasons reason, vo
 
 const struct lws_protocols ptyd_protocols[] = {
 	{ "http", callback_http, 0, 0, 0, NULL, 0 },
-	/* rx_buffer_size bounds each RECEIVE chunk; tx is left unbounded so one
-	 * output frame goes out in one send() when the socket takes it. */
-	{ "tty", callback_tty, sizeof(struct ws_pss), 4096, 0, NULL, 1 << 20 },
+	/* rx_buffer_size bounds each RECEIVE chunk and is allocated per
+	 * connection: small keeps idle sessions small (input is keystrokes).
+	 * tx is left unbounded so one output frame goes out in one send(). */
+	{ "tty", callback_tty, sizeof(struct ws_pss), 512, 0, NULL, 1 << 20 },
 	{ "ptyd-pty", callback_pty, 0, 0, 0, NULL, 0 },
 	{ "ptyd-signal", callback_signal, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }

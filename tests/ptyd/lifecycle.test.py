@@ -34,6 +34,32 @@ def descendants_ok(srv, base_fds):
     return bool(ok), f"children={[(k, proc_state(k)) for k in kids]} fds={fd_count(srv.pid)}/{base_fds}"
 
 
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def cpu_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return None
+    fields = st[st.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def stalled(pid):
+    """(CPU ticks,) of pid once they stopped moving for 0.5 s, else None."""
+    a = cpu_ticks(pid)
+    time.sleep(0.5)
+    b = cpu_ticks(pid)
+    return (b,) if a is not None and a == b else None
+
+
 async def shell_pid(c):
     out = await c.run("echo PID=$$")
     m = re.search(r"PID=(\d+)", out or "")
@@ -150,13 +176,18 @@ async def test_stalled(srv):
                                         max_size=None, max_queue=1, read_limit=4096,
                                         write_limit=4096))
     await c.ready()
+    sh = await shell_pid(c)
     await c.input("yes\r")
+    yes = wait_until(lambda: [p for p in session_members(sh or -1) if comm(p) == "yes"], 5)
     # Stop consuming: only the websockets internals read, up to max_queue/read_limit.
-    await asyncio.sleep(1.0)
+    # The stall is reached once the kernel buffers are full and `yes` stops running.
+    await asyncio.sleep(0.5)
+    cpu = wait_until(lambda: stalled(yes[0]) if yes else None, 20, 0.1)
     r1 = rss_kb(srv.pid)
     await asyncio.sleep(3.0)
     r2 = rss_kb(srv.pid)
-    yes = [k for k in children(srv.pid)]
+    t.ok(yes and cpu and cpu_ticks(yes[0]) == cpu[0],
+         "stalled client: `yes` blocks on the full PTY", f"yes={yes} cpu={cpu}")
     t.ok(r2 - r1 < 512, f"stalled client behind `yes`: ptyd RSS flat ({r1} -> {r2} kB)")
     # Reading again: the output flows, then the session closes cleanly.
     got = len(c.output)
