@@ -479,6 +479,10 @@ static void test_hostile(void)
 	t2[n - 3] = 'A';
 	expect("signature of the wrong length", t2, ed, &p, "bad signature length");
 	free(t2);
+	t2 = strdup(tok);
+	strrchr(t2, '.')[1] = '\0';
+	expect("EdDSA token with an empty signature", t2, ed, &p, "bad signature length");
+	free(t2);
 	/* Two and four segments. */
 	t2 = strdup(tok);
 	*strrchr(t2, '.') = '\0';
