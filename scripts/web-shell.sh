@@ -281,17 +281,21 @@ build_and_install() {
 }
 
 # check_key_with_verifier: the key as jwt-verify itself will load it.
+KEY_CHECKED=0
 check_key_with_verifier() {
 	local verifier=$BINDIR/jwt-verify
+	[[ $KEY_CHECKED == 0 || $FORCE == 1 ]] || return 0
 	if [[ ! -x $verifier ]]; then
 		[[ $DRY_RUN == 1 ]] && return 0
 		abort "$verifier missing after the build"
 	fi
 	local out
 	if ! out=$("$verifier" --check --key "$KEY_FILE" 2>&1); then
-		abort "jwt-verify --check rejects $KEY_FILE: $out"
+		# A bad argument, found by the verifier itself.
+		usage_error "--jwt-public-key-file: jwt-verify --check rejects $KEY_FILE: $(tail -n 1 <<<"$out")"
 	fi
 	log::info "key: $KEY_FILE accepted by jwt-verify --check"
+	KEY_CHECKED=1
 }
 
 # put_file SRC DEST MODE: installs SRC as DEST (root-owned) when it differs;
@@ -449,6 +453,10 @@ main() {
 	?*) render_unit "$PRINT"; return 0 ;;
 	esac
 	check_system
+	# With the verifier already installed, its own check comes before any change.
+	if [[ -x $BINDIR/jwt-verify ]]; then
+		check_key_with_verifier
+	fi
 	local url="https://$FQDN"
 	[[ $HTTPS_PORT == 443 ]] || url+=":$HTTPS_PORT"
 	log::info "provisioning $url/ from $SOURCE$([[ $DRY_RUN == 0 ]] || printf ' (dry run)')"

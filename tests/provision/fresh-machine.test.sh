@@ -229,6 +229,81 @@ test_services() {
 	fi
 }
 
+# A key openssl parses but jwt-verify refuses: exit 2, nothing changed.
+test_weak_key() {
+	local before after out rc=0
+	openssl genpkey -algorithm rsa -pkeyopt rsa_keygen_bits:1024 2>/dev/null |
+		openssl pkey -pubout -out "$R/root/weak.pub"
+	before=$(snapshot)
+	out=$(in_root bash /opt/web-shell/scripts/web-shell.sh --fqdn "$FQDN" --jwt-public-key-file /root/weak.pub \
+		--tls internal --no-start 2>&1) || rc=$?
+	after=$(snapshot)
+	if [[ $rc -eq 2 && $out == *"jwt-verify --check rejects /root/weak.pub"*"2048"* && $before == "$after" ]]; then
+		tap_ok "a key jwt-verify refuses (RSA 1024): exit 2 with its reason, nothing changed"
+	else
+		tap_fail "a key jwt-verify refuses (RSA 1024): exit 2 with its reason, nothing changed" "exit $rc" "$out"
+	fi
+}
+
+# shell_as_token KEY PORT: "I am <user>" through Caddy with a token signed by KEY.
+shell_as_token() {
+	local token ca=$R/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt
+	token=$(/usr/bin/python3 "$WS_ROOT/tests/lib/mint_jwt.py" --key "$1" --aud "$FQDN" --sub alice)
+	# shellcheck disable=SC2016 # expanded by the remote shell
+	in_net /usr/bin/python3 "$WS_ROOT/tests/provision/ttyd_client.py" --url "wss://$FQDN:$2/ws?token=$token" \
+		--origin "https://$FQDN:$2" --connect "127.0.0.1:$2" --cafile "$ca" 'echo "I am $(id -un)"' 2>&1
+}
+
+# A new key: one change, installed; the running verifier picks it up on the
+# unit's ExecReload (SIGHUP), without a restart.
+test_key_change() {
+	local port=$1 out rc=0
+	shift
+	openssl genpkey -algorithm ed25519 -out "$WS_WORK/new.pem" 2>/dev/null
+	openssl pkey -in "$WS_WORK/new.pem" -pubout -out "$R/root/owner.pub"
+	out=$(in_root bash /opt/web-shell/scripts/web-shell.sh "$@" 2>&1) || rc=$?
+	if [[ $rc -eq 0 && $out == *"write /etc/web-shell/public.pem"* && $out == *"done: 1 change(s)"* ]]; then
+		tap_ok "a changed key: installed, and it is the only change"
+	else
+		tap_fail "a changed key: installed, and it is the only change" "exit $rc" "$out"
+	fi
+	local reload verifier=${SERVICE_PIDS[0]}
+	reload=$(unit_get "$R/etc/systemd/system/jwt-verify.service" ExecReload)
+	# shellcheck disable=SC2016 # the unit's literal text
+	tap_is "jwt-verify.service reloads with SIGHUP" "$reload" 'kill -HUP $MAINPID'
+	kill -HUP "$verifier"
+	sleep 0.5
+	rc=0
+	out=$(shell_as_token "$WS_WORK/new.pem" "$port") || rc=$?
+	if [[ $rc -eq 0 && $out == *"I am $SHELL_USER"* ]] && kill -0 "$verifier" 2>/dev/null; then
+		tap_ok "after SIGHUP the new key gets a shell, same verifier process"
+	else
+		tap_fail "after SIGHUP the new key gets a shell, same verifier process" "exit $rc" "$out" \
+			"$(tail -n 5 "$WS_WORK/jwt-verify.log")"
+	fi
+	rc=0
+	out=$(shell_as_token "$WS_WORK/owner.pem" "$port") || rc=$?
+	if [[ $rc -eq 3 && $out == *"HTTP 401"* ]]; then
+		tap_ok "after SIGHUP the old key is refused (401)"
+	else
+		tap_fail "after SIGHUP the old key is refused (401)" "exit $rc" "$out"
+	fi
+}
+
+# -f rebuilds and reinstalls even though everything is installed.
+test_force() {
+	local out rc=0 before
+	before=$(stat -c %Y "$R/usr/local/bin/ptyd")
+	sleep 1
+	out=$(in_root bash /opt/web-shell/scripts/web-shell.sh "$@" -f 2>&1) || rc=$?
+	if [[ $rc -eq 0 && $out == *"build from /opt/web-shell"* && $out == *"done: 1 change(s)"* &&
+		$(stat -c %Y "$R/usr/local/bin/ptyd") -gt $before ]]; then
+		tap_ok "-f rebuilds and reinstalls the services"
+	else
+		tap_fail "-f rebuilds and reinstalls the services" "exit $rc" "$(tail -n 15 <<<"$out")"
+	fi
+}
+
 main() {
 	if [[ $(id -u) -ne 0 ]]; then
 		tap_skip "fresh Debian 12 machine" "needs root (debootstrap, chroot, mounts); CI runs as root"
@@ -294,6 +369,9 @@ main() {
 	else
 		tap_fail "a second run changes nothing and says so" "exit $rc" "$out"
 	fi
+	test_weak_key
+	test_key_change "$port" "${args[@]}"
+	test_force "${args[@]}"
 	printf '# whole suite: %ss\n' "$((SECONDS - t0))"
 }
 
