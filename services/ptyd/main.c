@@ -355,6 +355,8 @@ int main(int argc, char **argv)
 	srv.destroying = 1;
 	lws_context_destroy(srv.ctx);
 	session_kill_all(&srv);
+	if (srv.cfg.listen.is_unix)
+		unlink(srv.cfg.listen.path);
 	free_config(&srv.cfg);
 	log_info("stopped");
 	return 0;

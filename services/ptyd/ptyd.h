@@ -104,7 +104,9 @@ struct lws *ws_adopt(struct ptyd *srv, int fd, const char *protocol, void *opaqu
 
 /* session.c */
 struct session *session_new(struct ptyd *srv, struct lws *ws);
-void session_rx(struct session *s, const unsigned char *in, size_t len, int final);
+/* One RECEIVE chunk; remaining: bytes of this frame still to come. */
+void session_rx(struct session *s, const unsigned char *in, size_t len, size_t remaining,
+		int final);
 int session_ws_writeable(struct session *s);
 void session_client_gone(struct session *s);
 int session_pty_readable(struct session *s);

@@ -54,6 +54,8 @@ static void peer_from(struct lws *ws, char *dst, size_t cap)
 	}
 	dst[0] = '\0';
 	lws_get_peer_simple(ws, dst, cap);
+	if (dst[0] == '\0')
+		snprintf(dst, cap, "unix"); /* a unix socket has no peer address */
 }
 
 /* X-Webshell-User when valid (proto_user_valid), else "". */
@@ -299,7 +301,8 @@ static int msg_append(struct session *s, const unsigned char *p, size_t len)
 	return 0;
 }
 
-void session_rx(struct session *s, const unsigned char *in, size_t len, int final)
+void session_rx(struct session *s, const unsigned char *in, size_t len, size_t remaining,
+		int final)
 {
 	const unsigned char *p = in;
 	char what[32];
@@ -333,7 +336,8 @@ void session_rx(struct session *s, const unsigned char *in, size_t len, int fina
 		}
 	}
 	s->rx_len += len;
-	if (s->rx_len > PROTO_MSG_MAX) {
+	/* The frame header already tells when a message will be too big. */
+	if (s->rx_len + (s->rx_type != PROTO_IN_INIT) + remaining > PROTO_MSG_MAX) {
 		session_request_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
 		goto done;
 	}

@@ -165,7 +165,8 @@ static int callback_tty(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_RECEIVE:
 		if (pss->s == NULL)
 			return -1;
-		session_rx(pss->s, in, len, lws_is_final_fragment(wsi));
+		session_rx(pss->s, in, len, lws_remaining_packet_payload(wsi),
+			   lws_is_final_fragment(wsi));
 		if (pss->s->close_code != 0)
 			lws_callback_on_writable(wsi);
 		break;
