@@ -35,6 +35,8 @@
 #define HEADERS_MAX (16 * 1024)
 /* Requests whose headers are being read at the same time. */
 #define HEADER_POOL 64
+/* Open descriptors lws plans for; Caddy keeps a handful of connections to us. */
+#define FD_LIMIT 1024
 
 struct options {
 	const char *keys[MAX_KEYS];
@@ -327,6 +329,7 @@ int main(int argc, char **argv)
 	info.keepalive_timeout = IDLE_TIMEOUT;
 	info.timeout_secs = REQUEST_TIMEOUT;
 	info.server_string = "jwt-verify";
+	info.fd_limit_per_thread = FD_LIMIT;
 	ctx = lws_create_context(&info);
 	if (ctx == NULL)
 		fatalx("cannot listen on %s", o.listen_arg);
@@ -345,8 +348,9 @@ int main(int argc, char **argv)
 			reload_keys(&o, &v);
 		}
 	}
-	log_info("stopping");
-	rc = 0;
+	/* Only a signal ends the loop cleanly; lws_service() failing is an error. */
+	rc = got_term ? 0 : 1;
+	log_info("stopping%s", rc ? " (event loop failed)" : "");
 	lws_context_destroy(ctx);
 	keyset_free(v.keys);
 	replay_free(v.replay);
