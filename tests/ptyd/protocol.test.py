@@ -297,6 +297,19 @@ def test_flags():
         t.skip("as root without --allow-root: refuses to start", "not running as root")
 
 
+async def test_title_term():
+    srv = Server(["--title", "My \"shell\"", "--term", "vt100"])
+    try:
+        c = await Client.connect(srv)
+        await c.ready()
+        t.eq(c.messages[0], (b"1", b'My "shell"'), "--title replaces the window title")
+        out = await c.run("echo T=$TERM")
+        t.ok(out is not None and "T=vt100" in out, "--term sets the child's TERM", repr(out))
+        await c.close()
+    finally:
+        srv.stop()
+
+
 async def test_unix():
     path = os.path.join(WORK, "ptyd.sock")
     log = open(os.path.join(WORK, "ptyd-unix.log"), "wb")
@@ -340,6 +353,7 @@ async def main():
         await test_refusals()
         await test_timeouts()
         await test_unix()
+        await test_title_term()
         test_flags()
     finally:
         rc, _ = srv.stop()
