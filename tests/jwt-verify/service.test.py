@@ -4,16 +4,18 @@
 port: flags and start-up errors, --check, every algorithm, token sources and
 their order, the 200/401/400/404/405 answers, size limits, keep-alive, idle
 timeouts, claims flags, --single-use, log lines (text and JSON), SIGTERM."""
+import http.client
 import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from jvlib import Server, Tap, fix, run, thumbprint, tok  # noqa: E402
+from jvlib import BIN, Server, Tap, fix, run, thumbprint, tok  # noqa: E402
 
 t = Tap()
 UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
@@ -153,6 +155,48 @@ def limits(s):
          repr(reply[:80]))
     st, _, _ = s.get("/verify?token=" + tok())
     t.eq(st, 200, "the server still answers after the oversized request")
+
+
+def garbage(s):
+    for raw in (b"BREW /verify HTTP/1.1\r\n\r\n", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+                b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", b"GET /verify HTTP/9.9\r\n\r\n"):
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(raw)
+        try:
+            reply = c.recv(100)
+        except OSError:
+            reply = b""
+        c.close()
+        t.ok(not reply.startswith(b"HTTP/1.1 200") and s.get("/verify?token=" + tok())[0] == 200,
+             f"garbage {raw[:12]!r}: not accepted, the server keeps serving", reply)
+
+
+def ipv6():
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+    except OSError as e:
+        t.skip("--listen [::1]:PORT", f"no IPv6 loopback: {e}")
+        return
+    p = subprocess.Popen([BIN, "--key", fix("ed25519.pub.pem"), "--listen", f"[::1]:{port}"],
+                         stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        status = None
+        while status is None and time.monotonic() < deadline:
+            try:
+                c = http.client.HTTPConnection("::1", port, timeout=5)
+                c.request("GET", "/verify?token=" + tok(claims={"sub": "six"}))
+                r = c.getresponse()
+                status = (r.status, r.getheader("X-Webshell-User"))
+                c.close()
+            except OSError:
+                time.sleep(0.05)
+        t.eq(status, (200, "six"), "--listen [::1]:PORT serves on IPv6 loopback")
+    finally:
+        p.terminate()
+        t.eq(p.wait(timeout=15), 0, "IPv6 server: SIGTERM exit 0")
 
 
 def keep_alive(s):
@@ -320,12 +364,14 @@ def main():
         answers(s)
         sources(s)
         limits(s)
+        garbage(s)
         keep_alive(s)
         logs(s)
         concurrency(s)
         claims_flags()
         single_use()
         json_logs()
+        ipv6()
         th.join()
         t.ok(5 <= idle.get("silent", 0) < 20, "a connection that sends nothing is closed (~10 s)",
              idle)
