@@ -10,9 +10,9 @@ source "$WS_ROOT/tests/lib/tap.sh"
 
 main() {
 	local seconds=${FUZZ_SECONDS:-20} out rc=0
-	local scratch="$WS_WORK/corpus" bin="$WS_ROOT/build/fuzz/fuzz_jwt"
+	local scratch="$WS_WORK/corpus" bin="$WS_BUILD/fuzz/fuzz_jwt"
 	mkdir -p "$scratch"
-	if ! out=$(make -s -C "$WS_ROOT" build/fuzz/fuzz_jwt 2>&1); then
+	if ! out=$(make -s -C "$WS_ROOT" BUILD="$WS_BUILD" "$bin" 2>&1); then
 		tap_fail "fuzz_jwt builds" "$out"
 		tap_done
 		return
