@@ -264,7 +264,7 @@ static long long elapsed_us(const struct timespec *start)
 static void log_decision(struct lws *wsi, const struct decision *d)
 {
 	char client[128], status[8], us[24], key[KEY_PREFIX + 1] = "";
-	const char *alg = d->jwt.alg != JWT_ALG_NONE_SET ? jwt_alg_name(d->jwt.alg) : NULL;
+	const char *alg = d->jwt.alg != JWT_ALG_UNSET ? jwt_alg_name(d->jwt.alg) : NULL;
 
 	if (lws_hdr_copy(wsi, client, sizeof(client), WSI_TOKEN_X_FORWARDED_FOR) <= 0)
 		lws_get_peer_simple(wsi, client, sizeof(client));

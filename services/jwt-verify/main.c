@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,11 +76,16 @@ static void usage(FILE *f)
 		MAX_KEYS);
 }
 
-/* Usage errors exit 2, after one line naming the problem. */
-static _Noreturn void usage_error(const char *fmt, const char *arg)
+/* Usage errors exit 2, after one line naming the problem and the usage. */
+static _Noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static _Noreturn void usage_error(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "jwt-verify: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\n");
 	usage(stderr);
 	exit(2);
@@ -90,12 +96,8 @@ static long long number_arg(const char *name, const char *s, long long min, long
 	const char *errstr;
 	long long v;
 
-	if (args_parse_number(s, min, max, &v, &errstr) == -1) {
-		fprintf(stderr, "jwt-verify: %s %s: %s (allowed %lld..%lld)\n", name, s, errstr, min,
-			max);
-		usage(stderr);
-		exit(2);
-	}
+	if (args_parse_number(s, min, max, &v, &errstr) == -1)
+		usage_error("%s %s: %s (allowed %lld..%lld)", name, s, errstr, min, max);
 	return v;
 }
 
@@ -129,7 +131,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case O_AUDIENCE:
 			if (optarg[0] == '\0')
-				usage_error("--audience: empty%s", "");
+				usage_error("--audience: empty");
 			o->audience = optarg;
 			break;
 		case O_CHECK: o->check = 1; break;
@@ -160,12 +162,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 	if (optind < argc)
 		usage_error("%s: unexpected argument", argv[optind]);
 	if (o->nkeys == 0)
-		usage_error("--key FILE is required%s", "");
-	if (args_parse_listen(o->listen_arg, 0, &o->listen, &errstr) == -1) {
-		fprintf(stderr, "jwt-verify: --listen %s: %s\n", o->listen_arg, errstr);
-		usage(stderr);
-		exit(2);
-	}
+		usage_error("--key FILE is required");
+	if (args_parse_listen(o->listen_arg, 0, &o->listen, &errstr) == -1)
+		usage_error("--listen %s: %s", o->listen_arg, errstr);
 }
 
 /* --check: one line per key, then the verdict. */
