@@ -142,7 +142,7 @@ dry_run() {
 	fi
 	log::info "would run ${who}$build/jwt-verify --key $dir/demo-pub.pem --listen 127.0.0.1:PORT1 --audience 127.0.0.1"
 	log::info "would run ${who}$build/ptyd --listen 127.0.0.1:PORT2 --check-origin http://127.0.0.1:$port"
-	log::info "would run ${who}caddy run --adapter caddyfile --config $dir/run/Caddyfile, which would be:"
+	log::info "would run ${who}caddy run --adapter caddyfile --config $dir/run-$port/Caddyfile, which would be:"
 	write_caddyfile /dev/stdout "$port" PORT1 PORT2 "$dir"
 }
 
@@ -168,13 +168,18 @@ main() {
 	fi
 
 	local dir=$build/demo run
-	run=$dir/run
+	# State and logs per port: two demos (two test runs) never share them.
+	run=$dir/run-$port
 	if [[ $DRY_RUN == 1 ]]; then
 		dry_run "$build" "$dir" "$port"
 		return 0
 	fi
 	mkdir -p "$dir"
+	# One key pair, even when two demos start at once.
+	exec 8>"$dir/.keys.lock"
+	flock 8
 	make_keys "$dir"
+	exec 8>&-
 	rm -rf "$run"
 	mkdir -p "$run/caddy"
 	if is_root; then

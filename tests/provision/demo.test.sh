@@ -47,9 +47,10 @@ main() {
 			return
 		fi
 	done
-	local port log=$WS_WORK/demo.out run=$WS_BUILD/demo/run
+	local port log=$WS_WORK/demo.out run
 	[[ $WS_BUILD = /* ]] || WS_BUILD=$WS_ROOT/$WS_BUILD
 	port=$(free_port)
+	run=$WS_BUILD/demo/run-$port
 	# As under `make demo` in a terminal: SIGINT reaches demo.sh with its
 	# default disposition (a background job of this script would ignore it).
 	BUILD=$WS_BUILD DEMO_PORT=$port /usr/bin/python3 -c 'import os, signal, sys
@@ -61,7 +62,7 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WS_ROOT/scripts/demo.sh" >"$log" 2>&1 &
 		sleep 0.2
 	done
 	local urls
-	urls=$(grep -oE 'https?://[^ ]+' "$log" | sort -u)
+	urls=$(grep -oE 'https?://[^ ]+' "$log" | sort -u || true)
 	if [[ $urls == "http://127.0.0.1:$port/" ]]; then
 		tap_ok "demo prints one URL: http://127.0.0.1:$port/"
 	else
@@ -72,19 +73,19 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WS_ROOT/scripts/demo.sh" >"$log" 2>&1 &
 	tap_check "caddy validate: the demo's Caddyfile" env XDG_DATA_HOME="$WS_WORK/xdg" XDG_CONFIG_HOME="$WS_WORK/xdg" \
 		caddy validate --adapter caddyfile --config "$run/Caddyfile"
 	local code
-	code=$(curl -s -o "$WS_WORK/index.html" -w '%{http_code}' "http://127.0.0.1:$port/")
+	code=$(curl -s -o "$WS_WORK/index.html" -w '%{http_code}' "http://127.0.0.1:$port/") || true
 	if [[ $code == 200 ]] && grep -qi '<html' "$WS_WORK/index.html"; then
 		tap_ok "the page is served"
 	else
 		tap_fail "the page is served" "HTTP $code"
 	fi
-	code=$(curl -s -o "$WS_WORK/demo-key.pem" -w '%{http_code}' "http://127.0.0.1:$port/demo-key.pem")
+	code=$(curl -s -o "$WS_WORK/demo-key.pem" -w '%{http_code}' "http://127.0.0.1:$port/demo-key.pem") || true
 	if [[ $code == 200 ]] && cmp -s <(openssl pkey -in "$WS_WORK/demo-key.pem" -pubout 2>/dev/null) "$WS_BUILD/demo/demo-pub.pem"; then
 		tap_ok "/demo-key.pem is the private half of the key jwt-verify trusts"
 	else
 		tap_fail "/demo-key.pem is the private half of the key jwt-verify trusts" "HTTP $code"
 	fi
-	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/run/Caddyfile")
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/run-$port/Caddyfile") || true
 	tap_is "nothing else from build/demo is served" "$code" 404
 
 	local token want_user out rc=0
@@ -148,6 +149,9 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WS_ROOT/scripts/demo.sh" >"$log" 2>&1 &
 	else
 		tap_ok "the demo port is closed again"
 	fi
+	# This run's state, kept while the suite's log was being written.
+	cp "$run"/*.log "$WS_WORK/" 2>/dev/null || true
+	rm -rf "$run"
 }
 
 main

@@ -100,9 +100,14 @@ prepare_root() {
 	# The checkout as a clone of it would be: tracked and new files, no
 	# build products, no node_modules.
 	mkdir -p "$R/opt/web-shell"
-	(cd "$WS_ROOT" && git ls-files -z --cached --others --exclude-standard |
-		while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
-		tar --null -T - -cf -) | tar -C "$R/opt/web-shell" -xf -
+	if git -C "$WS_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		(cd "$WS_ROOT" && git ls-files -z --cached --others --exclude-standard |
+			while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
+			tar --null -T - -cf -) | tar -C "$R/opt/web-shell" -xf -
+	else
+		tar -C "$WS_ROOT" --exclude=./build --exclude=./node_modules --exclude=./examples/web-shell/vendor \
+			-cf - . | tar -C "$R/opt/web-shell" -xf -
+	fi
 	openssl genpkey -algorithm ed25519 -out "$WS_WORK/owner.pem" 2>/dev/null
 	openssl pkey -in "$WS_WORK/owner.pem" -pubout -out "$R/root/owner.pub"
 }
