@@ -10,7 +10,8 @@ $(eval $(call c_program,jwt-verify,$(JWT_VERIFY_SRCS)))
 $(eval $(call c_program,tests/test_jwt,tests/unit/test_jwt.c $(JWT_VERIFY_PURE_SRCS) $(COMMON_SRCS)))
 $(eval $(call fuzz_program,fuzz_jwt,tests/fuzz/fuzz_jwt.c $(JWT_VERIFY_PURE_SRCS) $(COMMON_SRCS)))
 
-# The raw libsodium Ed25519 rate that bench/jwt-verify.bench.sh compares with.
-$(BUILD)/bench/jwt-verify-raw: bench/jwt-verify.bench.c
+# The raw libsodium Ed25519 and pure jwt_verify() rates bench/jwt-verify.bench.sh
+# compares with.
+$(BUILD)/bench/jwt-verify-raw: bench/jwt-verify.bench.c $(JWT_VERIFY_PURE_SRCS)
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
