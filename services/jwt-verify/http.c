@@ -342,8 +342,9 @@ static int answer(struct lws *wsi, const struct decision *d)
 }
 
 /*
- * Handles one request. Returns 0 to keep the connection, -1 to close it
- * after the answer (refused requests, write errors).
+ * Handles one request: decides, logs, answers. Returns 0 when the connection
+ * may serve another request, 1 when it must end after this answer (refused
+ * requests, upgrade requests), -1 when the answer could not be written.
  */
 static int handle(struct lws *wsi, int upgrade)
 {
@@ -364,7 +365,7 @@ static int handle(struct lws *wsi, int upgrade)
 	log_decision(wsi, &d);
 	if (answer(wsi, &d) != 0)
 		return -1;
-	return keep ? 0 : -1;
+	return d.close;
 }
 
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -387,7 +388,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		 * request: answer it as plain HTTP and never upgrade. >0 tells
 		 * lws we answered; -1 from handle() hangs up instead.
 		 */
-		return handle(wsi, 1) == 0 ? 1 : -1;
+		return handle(wsi, 1) >= 0 ? 1 : -1;
 	case LWS_CALLBACK_HTTP:
 		if (handle(wsi, 0) != 0)
 			return -1;

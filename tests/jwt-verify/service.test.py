@@ -113,6 +113,9 @@ def answers(s):
          "WebSocket handshake headers: plain 200, never 101", f"{status} {hdrs}")
     status, _, body = s.get("/verify?token=garbage", headers=UPGRADE)
     t.eq((status, body), (401, "token must have 3 segments\n"), "WebSocket handshake: 401 too")
+    status, hdrs, body = s.get("/ws?token=" + tok(), headers=UPGRADE)
+    t.ok(status == 404 and hdrs.get("connection") == "close",
+         "WebSocket handshake on another path: 404, connection closed", f"{status} {hdrs}")
 
 
 def sources(s):
