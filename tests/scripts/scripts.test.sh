@@ -143,6 +143,26 @@ test_demo_args() {
 	fi
 }
 
+# make install/uninstall honour DESTDIR, PREFIX and WWWDIR (web-shell.sh relies on them).
+test_make_install() {
+	if [[ ! -x $WS_BUILD/jwt-verify || ! -x $WS_BUILD/ptyd ]]; then
+		tap_skip "make install DESTDIR= PREFIX=" "services not built in $WS_BUILD"
+		return
+	fi
+	local d=$WS_WORK/destdir out rc=0
+	out=$(make -C "$WS_ROOT" -s --no-print-directory install DESTDIR="$d" PREFIX=/opt/ws \
+		WWWDIR=/srv/www 2>&1) || rc=$?
+	if [[ $rc -eq 0 && -x $d/opt/ws/bin/jwt-verify && -x $d/opt/ws/bin/ptyd && -f $d/srv/www/index.html &&
+		-f $d/srv/www/vendor/xterm.js ]]; then
+		tap_ok "make install: services in DESTDIR/PREFIX/bin, app with its vendored files in DESTDIR/WWWDIR"
+	else
+		tap_fail "make install: services in DESTDIR/PREFIX/bin, app with its vendored files in DESTDIR/WWWDIR" \
+			"exit $rc" "$out" "$(find "$d" -maxdepth 4 2>/dev/null)"
+	fi
+	make -C "$WS_ROOT" -s --no-print-directory uninstall DESTDIR="$d" PREFIX=/opt/ws WWWDIR=/srv/www >/dev/null 2>&1 || true
+	tap_is "make uninstall removes them" "$(find "$d" -type f | wc -l)" 0
+}
+
 main() {
 	test_shellcheck
 	test_help
@@ -150,6 +170,7 @@ main() {
 	test_web_shell_dry_run
 	test_packages
 	test_demo_args
+	test_make_install
 	tap_done
 }
 
