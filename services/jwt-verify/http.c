@@ -192,8 +192,13 @@ static void decide_token(struct lws *wsi, struct verifier *v, struct decision *d
 {
 	char tok[HDR_MAX + 1];
 	size_t len = 0;
-	struct jwt_policy policy = {
-		.now = (long long)time(NULL),
+	struct timespec now;
+	struct jwt_policy policy;
+
+	/* Not time(): glibc reads a coarse clock that can lag a second edge by a tick. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	policy = (struct jwt_policy){
+		.now = (long long)now.tv_sec,
 		.leeway = v->leeway,
 		.max_lifetime = v->max_lifetime,
 		.audience = v->audience,

@@ -239,13 +239,15 @@ def claims_flags():
     s = Server("--key", fix("ed25519.pub.pem"), "--audience", "web-shell", "--leeway", "0",
                "--max-lifetime", "60", name="claims")
     try:
-        st, _, b = s.get("/verify?token=" + tok(claims={"aud": "other"}))
+        # --leeway 0: iat a second back, so a clock edge cannot make it "future".
+        iat = {"iat": int(time.time()) - 1}
+        st, _, b = s.get("/verify?token=" + tok(claims={"aud": "other", **iat}))
         t.eq((st, b), (401, "wrong audience\n"), "--audience: wrong aud is 401")
-        st, _, _ = s.get("/verify?token=" + tok(claims={"aud": ["x", "web-shell"]}))
+        st, _, _ = s.get("/verify?token=" + tok(claims={"aud": ["x", "web-shell"], **iat}))
         t.eq(st, 200, "--audience: aud array holding it is 200")
-        st, _, b = s.get("/verify?token=" + tok(lifetime=120, claims={"aud": "web-shell"}))
+        st, _, b = s.get("/verify?token=" + tok(lifetime=120, claims={"aud": "web-shell", **iat}))
         t.eq((st, b), (401, "token lifetime too long\n"), "--max-lifetime 60: 120 s token is 401")
-        st, _, b = s.get("/verify?token=" + tok(lifetime=-2, claims={"aud": "web-shell"}))
+        st, _, b = s.get("/verify?token=" + tok(lifetime=-2, claims={"aud": "web-shell", **iat}))
         t.eq((st, b), (401, "token expired\n"), "--leeway 0: expired 2 s ago is 401")
     finally:
         t.eq(s.stop(), 0, "claims server: SIGTERM exit 0")
