@@ -232,7 +232,7 @@ out:
 /* The request line and headers: method, path, body. Sets status/reason when refused. */
 static int admit(struct lws *wsi, struct decision *d)
 {
-	char path[256];
+	char path[256], clen[32];
 	int n;
 
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
@@ -247,7 +247,8 @@ static int admit(struct lws *wsi, struct decision *d)
 		return -1;
 	}
 	/* Caddy's auth requests never carry a body; one that does is not Caddy's. */
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+	n = lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	if (n < 0 || (n > 0 && strcmp(clen, "0") != 0) ||
 	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
 		d->status = 400;
 		d->reason = "request body not allowed";

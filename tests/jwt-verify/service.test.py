@@ -108,6 +108,8 @@ def answers(s):
     t.eq(status, 404, "another path: 404")
     status, _, body = s.get("/verify?token=" + tok(), headers={"Content-Length": "3"}, body="abc")
     t.eq((status, body), (400, "request body not allowed\n"), "GET with a body: 400")
+    status, _, _ = s.get("/verify?token=" + tok(), headers={"Content-Length": "0"})
+    t.eq(status, 200, "GET with Content-Length: 0 is fine")
     status, hdrs, body = s.get("/verify?token=" + tok(claims={"sub": "ws"}), headers=UPGRADE)
     t.ok(status == 200 and hdrs.get("x-webshell-user") == "ws" and "upgrade" not in hdrs,
          "WebSocket handshake headers: plain 200, never 101", f"{status} {hdrs}")
