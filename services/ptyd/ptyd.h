@@ -102,19 +102,31 @@ extern const struct lws_protocols ptyd_protocols[];
 /* Adopts fd as a raw watcher bound to protocol name; NULL on failure. */
 struct lws *ws_adopt(struct ptyd *srv, int fd, const char *protocol, void *opaque);
 
-/* session.c */
+/*
+ * session.c. A session is created at the upgrade (session_new: reads the
+ * X-Webshell-User and X-Forwarded-For headers, arms the timers; NULL when out
+ * of memory) and freed by its single release path once the client, the PTY
+ * watcher and the child are all gone; callers never free it.
+ */
 struct session *session_new(struct ptyd *srv, struct lws *ws);
 /* One RECEIVE chunk; remaining: bytes of this frame still to come. */
 void session_rx(struct session *s, const unsigned char *in, size_t len, size_t remaining,
 		int final);
+/* SERVER_WRITEABLE: title, preferences, output, then the close. -1: close now. */
 int session_ws_writeable(struct session *s);
+/* CLOSED: the client is gone; the child is hung up, then killed after a grace. */
 void session_client_gone(struct session *s);
+/* The PTY watcher's RX / WRITEABLE / CLOSE callbacks. */
 int session_pty_readable(struct session *s);
 int session_pty_writeable(struct session *s);
 void session_pty_closed(struct session *s);
+/* A child was reaped (SIGCHLD); pids that are no session's are ignored. */
 void session_reaped(struct ptyd *srv, pid_t pid, int wstatus);
+/* Asks for a close frame with code and reason once pending output is out. */
 void session_request_close(struct session *s, int code, const char *reason);
+/* SIGTERM: 1001 to every session, SIGHUP to every child. */
 void session_shutdown_all(struct ptyd *srv);
+/* After the lws context is gone: kill, reap and free whatever is left. */
 void session_kill_all(struct ptyd *srv);
 
 #endif

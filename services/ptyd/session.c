@@ -280,12 +280,13 @@ static void session_init(struct session *s, const char *buf, size_t len)
 static void session_pause(struct session *s, int pause)
 {
 	s->paused = pause;
-	if (s->pty == NULL)
-		return;
-	if (pause)
-		lws_rx_flow_control(s->pty, 0);
-	else
+	if (pause) {
+		if (s->pty != NULL)
+			lws_rx_flow_control(s->pty, 0);
+	} else {
+		/* Also with the watcher gone: the child may have exited meanwhile. */
 		session_pump(s);
+	}
 }
 
 /* Appends a JSON fragment; the message is at most PROTO_MSG_MAX (checked by the caller). */

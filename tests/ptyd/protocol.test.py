@@ -197,6 +197,37 @@ async def test_pause(srv):
     await c.close()
 
 
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        st = f.read()
+    fields = st[st.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+async def test_exit_while_paused(srv):
+    # The child exits (its PTY hung up) while the client has paused output.
+    c = await Client.connect(srv)
+    await c.ready()
+    await c.send(b"2")
+    await c.input("seq 1 300; exit 5\r")
+    await asyncio.sleep(0.5)
+    ticks = cpu_ticks(srv.pid)
+    try:
+        m = await c.recv_one(1.0)
+    except asyncio.TimeoutError:
+        m = None
+    spent = cpu_ticks(srv.pid) - ticks
+    t.ok(m is None and c.code is None and spent <= 20,
+         "child exits while paused: output held, session open, no busy loop",
+         f"msg={m!r} code={c.code} cpu ticks={spent}")
+    await c.send(b"3")
+    code, reason = await c.until_closed(10)
+    lines = (ln.rstrip("\r").rsplit("\r", 1)[-1] for ln in c.output.decode().split("\n"))
+    nums = [x for x in lines if x.isdigit()]
+    t.ok(code == 1000 and reason == "exit 5" and nums == [str(i) for i in range(1, 301)],
+         "after RESUME: all of its output, then 1000 'exit 5'", f"{code} {reason!r} {len(nums)}")
+
+
 async def test_refusals():
     srv = Server(["--max-clients", "2"])
     a = await Client.connect(srv)
@@ -349,6 +380,7 @@ async def main():
         await test_too_big(srv)
         await test_exit(srv)
         await test_pause(srv)
+        await test_exit_while_paused(srv)
         await test_logs(srv)
         await test_refusals()
         await test_timeouts()
