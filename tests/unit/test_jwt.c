@@ -457,6 +457,13 @@ static void test_hostile(void)
 	tok = mint(FIX "ed25519-other.pem", "EdDSA", NULL, c, RAW);
 	expect("another key's signature", tok, ed, &p, "bad signature");
 	free(tok);
+	/* The attacker's own public key in the header changes nothing. */
+	tok = mint(FIX "ed25519-other.pem", "EdDSA",
+		   "{\"alg\":\"EdDSA\",\"jwk\":{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+		   "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"},\"jku\":\"http://x/\"}",
+		   c, RAW);
+	expect("jwk and jku in the header are ignored", tok, ed, &p, "bad signature");
+	free(tok);
 
 	tok = mint(k, "EdDSA", NULL, c, RAW);
 	expect("baseline token", tok, ed, &p, NULL);
