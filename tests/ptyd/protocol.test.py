@@ -143,7 +143,11 @@ async def test_too_big(srv):
     await b.send(resize_msg(65536, 111))
     out = await b.run("stty size")
     t.ok(out is not None and "30 111" in out, "a message of exactly 64 KiB is accepted", repr(out))
-    await b.ws.send([resize_msg(65537, 112)[:40000], resize_msg(65537, 112)[40000:]])
+    big = resize_msg(65537, 112)
+    try:
+        await b.ws.send([big[:65536], big[65536:]])
+    except websockets.ConnectionClosed:
+        pass  # the close may beat websockets' empty final fragment
     code, reason = await b.until_closed(5)
     t.ok(code == 1009 and reason == "message too big",
          "64 KiB + 1 byte in two fragments closes with 1009 'message too big'", f"{code} {reason!r}")
@@ -277,13 +281,13 @@ async def test_timeouts():
     srv.stop()
 
     srv = Server(["--max-session", "1"])
+    t0 = time.monotonic()  # the limit counts from the upgrade
     c = await Client.connect(srv)
     await c.ready()
-    t0 = time.monotonic()
     await c.input("while :; do echo tick; sleep 0.1; done\r")
     code, reason = await c.until_closed(5)
     took = time.monotonic() - t0
-    t.ok(code == 1000 and reason == "session time limit" and 0.5 < took < 3,
+    t.ok(code == 1000 and reason == "session time limit" and 0.9 < took < 4,
          "--max-session: 1000 'session time limit' even while busy", f"{code} {reason!r} {took:.2f}s")
     srv.stop()
 
