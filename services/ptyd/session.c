@@ -506,8 +506,7 @@ int session_ws_writeable(struct session *s)
 			return -1;
 		s->bytes_out += s->outlen - 1;
 		s->outlen = 0;
-		free(s->out);
-		s->out = NULL;
+		/* The buffer stays for the next read; an idle read round frees it. */
 		if (lws_partial_buffered(s->ws)) {
 			/* Keep one frame in flight at most: wait until lws has sent it all. */
 			s->flushing = 1;
