@@ -505,8 +505,13 @@ int session_ws_writeable(struct session *s)
 		if (rc < (int)s->outlen)
 			return -1;
 		s->bytes_out += s->outlen - 1;
+		/* A full frame means more is coming: keep the buffer for the next
+		 * read. Otherwise free it, so an idle session holds none. */
+		if (s->outlen < PROTO_MSG_MAX) {
+			free(s->out);
+			s->out = NULL;
+		}
 		s->outlen = 0;
-		/* The buffer stays for the next read; an idle read round frees it. */
 		if (lws_partial_buffered(s->ws)) {
 			/* Keep one frame in flight at most: wait until lws has sent it all. */
 			s->flushing = 1;
