@@ -507,7 +507,7 @@ int session_ws_writeable(struct session *s)
 		s->bytes_out += s->outlen - 1;
 		/* A full frame means more is coming: keep the buffer for the next
 		 * read. Otherwise free it, so an idle session holds none. */
-		if (s->outlen < PROTO_MSG_MAX) {
+		if (s->outlen < OUT_DATA_MAX + 1) {
 			free(s->out);
 			s->out = NULL;
 		}
