@@ -89,9 +89,9 @@ static int confirm_upgrade(struct lws *wsi, struct ptyd *srv)
 {
 	char uri[256], proto[256], origin[256];
 
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "upgrade must be a GET");
-	if (strcmp(uri, "/ws") != 0)
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
 		return refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket endpoint here (use /ws)");
 	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 || !offers_tty(proto))
 		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "subprotocol tty required");
