@@ -344,4 +344,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        import shutil
+        shutil.rmtree(os.environ["WS_WORK"], ignore_errors=True)
