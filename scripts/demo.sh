@@ -37,11 +37,14 @@ Environment: BUILD (default build) holds jwt-verify and ptyd; DEMO_PORT.
 USAGE
 }
 
-# pick_port: a free TCP port on 127.0.0.1 (nothing accepts there right now).
+# pick_port: a TCP port on 127.0.0.1 that nothing accepts on right now, chosen
+# below the kernel's ephemeral range so that no outgoing connection holds it.
 pick_port() {
-	local port tries=0
+	local low=32768 port tries=0
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	((low > 11000)) || low=60000
 	while ((tries < 100)); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((10000 + RANDOM % (low - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			printf '%s\n' "$port"
 			return 0
@@ -51,47 +54,16 @@ pick_port() {
 	abort "no free port found on 127.0.0.1"
 }
 
-# wait_tcp PORT SECONDS: until something accepts on 127.0.0.1:PORT.
+# wait_tcp PORT SECONDS [PID]: until something accepts on 127.0.0.1:PORT;
+# fails at once when PID, the process meant to listen there, has exited.
 wait_tcp() {
-	local deadline=$((SECONDS + $2))
+	local deadline=$((SECONDS + $2)) pid=${3:-}
 	while ((SECONDS < deadline)); do
+		if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
 		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
 		sleep 0.1
 	done
 	return 1
-}
-
-# make_keys DIR: the demo key pair, made once: PKCS#8 private, SPKI public.
-make_keys() {
-	local dir=$1
-	if [[ -s $dir/demo-key.pem && -s $dir/demo-pub.pem ]]; then
-		return 0
-	fi
-	log::info "making the demo key pair in $dir"
-	(umask 077 && openssl genpkey -algorithm ed25519 -out "$dir/demo-key.pem")
-	openssl pkey -in "$dir/demo-key.pem" -pubout -out "$dir/demo-pub.pem"
-}
-
-# ensure_demo_user: the unprivileged user services run as when we are root.
-ensure_demo_user() {
-	getent passwd "$DEMO_USER" >/dev/null && return 0
-	log::info "creating the unprivileged user $DEMO_USER for the demo's services and shells"
-	useradd --system --create-home --home-dir "/var/lib/$DEMO_USER" --shell /bin/bash "$DEMO_USER"
-}
-
-# write_caddyfile FILE DEMO_PORT VERIFIER_PORT PTYD_PORT KEY_DIR
-write_caddyfile() {
-	{
-		printf '# make demo: loopback only, plain HTTP (127.0.0.1 is a secure context).\n{\n'
-		printf '\tadmin off\n\tdefault_bind 127.0.0.1\n'
-		caddy::log_filter
-		printf '}\n\nhttp://127.0.0.1:%s {\n' "$2"
-		caddy::ws_route "127.0.0.1:$3" "127.0.0.1:$4"
-		# The demo private key, for the page's "Use the demo key" button: it is
-		# served only by this loopback demo site, never by web-shell.sh's.
-		printf '\thandle /demo-key.pem {\n\t\troot * "%s"\n\t\tfile_server\n\t}\n' "$5"
-		printf '\thandle {\n\t\troot * "%s"\n\t\tfile_server\n\t}\n}\n' "$ROOT/examples/web-shell"
-	} >"$1"
 }
 
 PIDS=()
@@ -110,6 +82,28 @@ start() {
 	setsid "${as[@]}" "$@" >"$log" 2>&1 </dev/null &
 	PIDS+=("$!")
 	NAMES+=("$name")
+}
+
+# start_on_free_port NAME LOG CMD...: starts NAME listening on a free loopback
+# port, written {port} in CMD's arguments, and sets LISTEN_PORT to it. A port
+# taken between the pick and the bind (another program's race) is retried.
+LISTEN_PORT=""
+start_on_free_port() {
+	local name=$1 log=$2 tries port
+	shift 2
+	for tries in 1 2 3 4 5; do
+		port=$(pick_port)
+		start "$name" "$log" "${@//\{port\}/$port}"
+		if wait_tcp "$port" 15 "${PIDS[-1]}"; then
+			LISTEN_PORT=$port
+			return 0
+		fi
+		grep -q 'Address already in use' "$log" || break
+		log::info "$name: 127.0.0.1:$port was taken meanwhile; trying another port ($tries)"
+		wait "${PIDS[-1]}" 2>/dev/null || true
+		unset 'PIDS[-1]' 'NAMES[-1]'
+	done
+	abort "$name did not start on 127.0.0.1:$port; its log: $(tail -n 5 "$log")"
 }
 
 # stop_all: TERM to every service's process group, KILL after 5 s; waits for all.
@@ -188,27 +182,19 @@ main() {
 		chown "$DEMO_USER:" "$dir/demo-key.pem" "$dir/demo-pub.pem"
 		chown -R "$DEMO_USER:" "$run"
 	fi
-	local vport pport
-	vport=$(pick_port)
-	pport=$(pick_port)
-	while [[ $pport == "$vport" ]]; do pport=$(pick_port); done
-	write_caddyfile "$run/Caddyfile" "$port" "$vport" "$pport" "$dir"
-
 	trap 'stop_all; exit 130' INT
 	trap 'stop_all; exit 143' TERM
 	trap stop_all EXIT
-	start jwt-verify "$run/jwt-verify.log" "$build/jwt-verify" --key "$dir/demo-pub.pem" \
-		--listen "127.0.0.1:$vport" --audience 127.0.0.1
-	start ptyd "$run/ptyd.log" "$build/ptyd" --listen "127.0.0.1:$pport" \
+	start_on_free_port jwt-verify "$run/jwt-verify.log" "$build/jwt-verify" --key "$dir/demo-pub.pem" \
+		--listen "127.0.0.1:{port}" --audience 127.0.0.1
+	local vport=$LISTEN_PORT
+	start_on_free_port ptyd "$run/ptyd.log" "$build/ptyd" --listen "127.0.0.1:{port}" \
 		--check-origin "http://127.0.0.1:$port"
+	local pport=$LISTEN_PORT
+	write_caddyfile "$run/Caddyfile" "$port" "$vport" "$pport" "$dir"
 	start caddy "$run/caddy.log" env HOME="$run/caddy" XDG_DATA_HOME="$run/caddy/data" \
 		XDG_CONFIG_HOME="$run/caddy/config" caddy run --adapter caddyfile --config "$run/Caddyfile"
-
-	local p name
-	for p in "$vport" "$pport" "$port"; do
-		case $p in "$vport") name=jwt-verify ;; "$pport") name=ptyd ;; *) name=caddy ;; esac
-		wait_tcp "$p" 15 || abort "$name did not start on 127.0.0.1:$p; its log: $(tail -n 5 "$run/$name.log")"
-	done
+	wait_tcp "$port" 15 "${PIDS[-1]}" || abort "caddy did not start on 127.0.0.1:$port; its log: $(tail -n 5 "$run/caddy.log")"
 	log::info "jwt-verify 127.0.0.1:$vport, ptyd 127.0.0.1:$pport, caddy 127.0.0.1:$port; logs in $run/"
 	log::info "press Ctrl-C to stop"
 	printf '\nOpen http://127.0.0.1:%s/ then "Use the demo key" and "Connect".\n\n' "$port"
