@@ -66,6 +66,39 @@ wait_tcp() {
 	return 1
 }
 
+# make_keys DIR: the demo key pair, made once: PKCS#8 private, SPKI public.
+make_keys() {
+	local dir=$1
+	if [[ -s $dir/demo-key.pem && -s $dir/demo-pub.pem ]]; then
+		return 0
+	fi
+	log::info "making the demo key pair in $dir"
+	(umask 077 && openssl genpkey -algorithm ed25519 -out "$dir/demo-key.pem")
+	openssl pkey -in "$dir/demo-key.pem" -pubout -out "$dir/demo-pub.pem"
+}
+
+# ensure_demo_user: the unprivileged user services run as when we are root.
+ensure_demo_user() {
+	getent passwd "$DEMO_USER" >/dev/null && return 0
+	log::info "creating the unprivileged user $DEMO_USER for the demo's services and shells"
+	useradd --system --create-home --home-dir "/var/lib/$DEMO_USER" --shell /bin/bash "$DEMO_USER"
+}
+
+# write_caddyfile FILE DEMO_PORT VERIFIER_PORT PTYD_PORT KEY_DIR
+write_caddyfile() {
+	{
+		printf '# make demo: loopback only, plain HTTP (127.0.0.1 is a secure context).\n{\n'
+		printf '\tadmin off\n\tdefault_bind 127.0.0.1\n'
+		caddy::log_filter
+		printf '}\n\nhttp://127.0.0.1:%s {\n' "$2"
+		caddy::ws_route "127.0.0.1:$3" "127.0.0.1:$4"
+		# The demo private key, for the page's "Use the demo key" button: it is
+		# served only by this loopback demo site, never by web-shell.sh's.
+		printf '\thandle /demo-key.pem {\n\t\troot * "%s"\n\t\tfile_server\n\t}\n' "$5"
+		printf '\thandle {\n\t\troot * "%s"\n\t\tfile_server\n\t}\n}\n' "$ROOT/examples/web-shell"
+	} >"$1"
+}
+
 PIDS=()
 NAMES=()
 # The main loop's current `sleep`, stopped with the rest.
