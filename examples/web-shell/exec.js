@@ -2,7 +2,7 @@
 // { stdout, exitCode }. The wrapper line and the marker parser are pure and exported for tests.
 // Why it is built this way: /work/shared/notes/exec-pitfalls.md (3b and 3c).
 
-import { bytesToBase64, utf8 } from './encoding.js';
+import { utf8 } from './encoding.js';
 import { WebShellError } from './keys.js';
 import { openSocket, redactUrl, resolveUrl, withToken } from './socket.js';
 import { SERVER, decodeServerMessage, describeEnd, encodeInit, encodeInput } from './ttyd.js';
@@ -10,7 +10,7 @@ import { SERVER, decodeServerMessage, describeEnd, encodeInit, encodeInput } fro
 // A private OSC number: xterm.js ignores it, and it cannot collide with OSC 133 setups.
 const OSC = '\x1b]8487;';
 const BEL = '\x07';
-// Base64 travels in lines of at most this many characters: far below the 4095-byte
+// The command travels in lines of at most this many characters: far below the 4095-byte
 // canonical-mode line limit that applies while the shell is still starting (typeahead).
 const CHUNK = 1000;
 // The shell's terminal is wide so that nothing it prints is wrapped.
@@ -27,32 +27,43 @@ export function makeNonce({ crypto = globalThis.crypto } = {}) {
 }
 
 /**
+ * The command's bytes as a printf %b argument that is safe inside single quotes on a typed
+ * line: printable ASCII other than ' \ and ! stays itself, every other byte (controls, ESC,
+ * newlines, UTF-8) becomes \0NNN. Nothing in it can end the quotes, start a readline or
+ * line-discipline action, or form a marker.
+ */
+export function printfEscape(bytes) {
+  let out = '';
+  for (const b of bytes) {
+    out += b >= 0x20 && b <= 0x7e && b !== 0x27 && b !== 0x5c && b !== 0x21 ?
+      String.fromCharCode(b) : `\\0${b.toString(8).padStart(3, '0')}`;
+  }
+  return out;
+}
+
+/**
  * The input lines (each without its "\r") that run command in a bash-compatible shell,
  * framed by the markers of nonce. The markers are written with printf escapes, so the
- * echoed lines never contain them; the command travels as base64 (in short lines when
- * long) and runs with eval in a subshell with stdin from /dev/null, so that quotes,
- * newlines, heredocs, `exit N` and `set -e` are all safe. History is switched off first
- * (the leading spaces also keep lines out of it where ignorespace is set), so neither the
- * history file nor the command itself can read the nonce back.
+ * echoed lines never contain them; the command travels as printf escapes (in short lines
+ * when long), is decoded by the printf builtin (in bash into a variable, without a fork;
+ * decoding base64 would exec base64(1), a third of a call's time), and runs with eval in
+ * a subshell with stdin from /dev/null, so that quotes, newlines, heredocs, `exit N`,
+ * `set -e` and `trap` are all safe. History is switched off first (the leading spaces
+ * also keep lines out of it where ignorespace is set), so neither the history file nor
+ * the command itself can read the nonce back.
  */
 export function buildExecLines(command, nonce) {
   if (!/^[0-9a-f]{32}$/.test(nonce)) throw new WebShellError('bad-argument', 'nonce must be 32 hex digits');
-  const b64 = bytesToBase64(utf8(command));
-  const lines = [];
-  let payload;
-  if (b64.length <= CHUNK) {
-    payload = `'${b64}'`;
-  } else {
-    for (let i = 0; i < b64.length; i += CHUNK) {
-      // POSIX assignment (no +=), so dash and other sh-compatible shells accept it too.
-      lines.push(` __ws_b64=${i === 0 ? '' : '${__ws_b64}'}${b64.slice(i, i + CHUNK)}`);
-    }
-    payload = '"$__ws_b64"';
-  }
+  const escaped = printfEscape(utf8(command));
   // History off before the line with the nonce is read: the command must not find it there.
-  lines.unshift(` set +o history; unset HISTFILE; export ${QUIET_ENV}`);
-  lines.push(` printf '\\033]8487;S;%s\\007' ${nonce}; ` +
-    `(eval "$(printf %s ${payload} | base64 -d)") </dev/null; ` +
+  const lines = [` set +o history; unset HISTFILE; export ${QUIET_ENV}`];
+  for (let i = 0; i < escaped.length || i === 0; i += CHUNK) {
+    // POSIX assignment (no +=), so dash and other sh-compatible shells accept it too.
+    lines.push(` __ws_e=${i === 0 ? '' : '${__ws_e}'}'${escaped.slice(i, i + CHUNK)}'`);
+  }
+  lines.push(' if [ -n "${BASH_VERSION-}" ]; then printf -v __ws_c %b "$__ws_e"; ' +
+    'else __ws_c=$(printf %b "$__ws_e"); fi; ' +
+    `printf '\\033]8487;S;%s\\007' ${nonce}; (eval "$__ws_c") </dev/null; ` +
     `printf '\\033]8487;E;%s;%s\\007' ${nonce} "$?"`);
   return lines;
 }

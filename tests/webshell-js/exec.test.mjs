@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { MODULE } from './helpers.mjs';
 
 const exec = await import(new URL('exec.js', `file://${MODULE}`).href);
-const { MarkerParser, buildExecLines, makeNonce } = exec;
+const { MarkerParser, buildExecLines, makeNonce, printfEscape } = exec;
 const enc = (s) => new TextEncoder().encode(s);
 const NONCE = '0123456789abcdef0123456789abcdef';
 const start = (n = NONCE) => `\x1b]8487;S;${n}\x07`;
@@ -99,6 +99,18 @@ test('buildExecLines: short lines, no marker bytes, nonce checked', () => {
   assert.throws(() => buildExecLines('true', 'abc'), /nonce must be 32 hex digits/);
 });
 
+test('printfEscape: every byte 1..255 survives printf %b in bash and dash, nothing unsafe stays raw', () => {
+  const all = Uint8Array.from({ length: 255 }, (_, i) => i + 1);
+  const escaped = printfEscape(all);
+  assert.match(escaped, /^[\x20-\x7e]*$/, 'printable ASCII only');
+  assert.ok(!/['!]/.test(escaped.replace(/\\0[0-7]{3}/g, '')), "no raw ' or !");
+  assert.ok(!escaped.replace(/\\0[0-7]{3}/g, '').includes('\\'), 'every backslash starts an escape');
+  for (const shell of ['bash', 'dash']) {
+    const out = spawnSync(shell, ['-c', 'printf %b "$1"', 'sh', escaped]).stdout;
+    assert.deepEqual(new Uint8Array(out), all, shell);
+  }
+});
+
 // Runs the wrapper lines in a real interactive bash on a real PTY (util-linux `script`) and
 // parses the captured bytes as execCommand would.
 function runInPty(command, shell = 'bash --norc --noprofile -i') {
@@ -124,6 +136,7 @@ test('wrapper in a real bash on a PTY: quotes, heredoc, exit N, stdin, long comm
     ['echo "$PAGER/$GIT_PAGER"', 'cat/cat\n', 0],
     ['set -e; false; echo not reached', '', 1],
     ['history | grep -c 8487', '0\n', 1],
+    ["printf '%s|' 'back\\slash \\c' 'bang!' \"$(printf 'a\\tb')\" 'é 漢字 😀'", 'back\\slash \\c|bang!|a\tb|é 漢字 😀|', 0],
     [`echo ${'y'.repeat(20000)} | wc -c`, '20001\n', 0],
   ];
   for (const [cmd, stdout, code] of cases) {
