@@ -2,6 +2,9 @@
 # build/asan/, fuzzers in build/fuzz/), and runs the tests, benchmarks and demo.
 # Each component lists its sources in its own build.mk, included below.
 
+# "all" is defined after the build.mk includes, whose first rule would otherwise be the default.
+.DEFAULT_GOAL := all
+
 PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build

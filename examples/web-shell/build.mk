@@ -2,9 +2,6 @@
 # package-lock.json, never committed), and web-shell.js rebuilt as one classic script for
 # pages opened from file:// (browsers refuse ES module imports there).
 WEB_DIR := examples/web-shell
-# The Makefile defines "all" after the build.mk includes; without this the first rule of
-# an included file would be what a bare `make` builds.
-.DEFAULT_GOAL := all
 WEB_VENDOR := $(WEB_DIR)/vendor
 WEB_MODULES := $(filter-out $(WEB_DIR)/app.js,$(wildcard $(WEB_DIR)/*.js))
 # npm gives package files a fixed old mtime; its own lock copy is fresh after every install.

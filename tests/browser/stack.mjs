@@ -2,7 +2,7 @@
 // Caddy (plain http site, admin off, 127.0.0.1 only, own XDG dirs), build/jwt-verify and
 // build/ptyd on free ports, and Debian's Chromium through playwright-core. stop() ends
 // every process it started.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -43,6 +43,13 @@ async function started(server, port) {
   return server;
 }
 
+// A piece of the product's own Caddyfile, from scripts/lib/caddyfile.sh (what web-shell.sh
+// and demo.sh write), so the browser tests go through the /ws gate that ships.
+function caddyPiece(fn, ...args) {
+  return execFileSync('bash', ['-c', 'source "$0" && "$@"', join(ROOT, 'scripts/lib/caddyfile.sh'), fn, ...args],
+    { encoding: 'utf8' });
+}
+
 function caddyfile({ caddyPort, verifyPort, ptydPort, demoDir, tls, httpPort }) {
   // With tls: Caddy's own local CA ("tls internal"), nothing installed into trust stores.
   const tlsGlobals = tls ? `\thttp_port ${httpPort}\n\thttps_port ${caddyPort}\n\tlocal_certs\n\tskip_install_trust\n` : '';
@@ -50,36 +57,10 @@ function caddyfile({ caddyPort, verifyPort, ptydPort, demoDir, tls, httpPort }) 
 {
 	admin off
 	default_bind 127.0.0.1
-${tlsGlobals}	log {
-		output stderr
-		format filter {
-			wrap json
-			fields {
-				request>uri query {
-					replace token REDACTED
-				}
-			}
-		}
-	}
-}
+${tlsGlobals}${caddyPiece('caddy::log_filter')}}
 
 ${tls ? 'https' : 'http'}://127.0.0.1:${caddyPort} {
-${tls ? '\ttls internal\n' : ''}	handle /ws {
-		route {
-			request_header -X-Webshell-User
-			forward_auth 127.0.0.1:${verifyPort} {
-				uri /verify
-				copy_headers X-Webshell-User
-				transport http {
-					dial_timeout 2s
-					response_header_timeout 5s
-				}
-			}
-			rewrite * /ws?
-			reverse_proxy 127.0.0.1:${ptydPort}
-		}
-	}
-	handle /demo-key.pem {
+${tls ? '\ttls internal\n' : ''}${caddyPiece('caddy::ws_route', `127.0.0.1:${verifyPort}`, `127.0.0.1:${ptydPort}`)}	handle /demo-key.pem {
 		root * ${demoDir}
 		file_server
 	}

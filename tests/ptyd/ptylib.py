@@ -93,8 +93,8 @@ class Server:
         return self.proc.returncode, time.monotonic() - t0
 
 
-def children(pid):
-    """Pids whose parent is pid."""
+def _procs_where(field, value):
+    """Pids whose /proc/PID/stat field after the name (1 = ppid, 2 = group, 3 = session) is value."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -104,26 +104,19 @@ def children(pid):
                 st = f.read()
         except OSError:
             continue
-        fields = st[st.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
+        if int(st[st.rindex(")") + 2:].split()[field]) == value:
             out.append(int(d))
     return out
+
+
+def children(pid):
+    """Pids whose parent is pid."""
+    return _procs_where(1, pid)
 
 
 def session_members(sid):
     """Pids whose session id is sid (a shell's jobs live in their own groups)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        if int(st[st.rindex(")") + 2:].split()[3]) == sid:
-            out.append(int(d))
-    return out
+    return _procs_where(3, sid)
 
 
 def proc_state(pid):
