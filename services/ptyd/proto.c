@@ -36,8 +36,12 @@ static int dim_get(const cJSON *obj, const char *key, unsigned short *out, const
 	return 0;
 }
 
-/* Parses a {"columns","rows"} object; the one owner of the cJSON tree. */
-static int size_parse(const char *buf, size_t len, struct proto_size *out, const char **why)
+/*
+ * Parses a {"columns","rows"} object; the one owner of the cJSON tree. With
+ * sizeless_ok, an object with neither key succeeds and leaves *out alone.
+ */
+static int size_parse(const char *buf, size_t len, int sizeless_ok, struct proto_size *out,
+		      const char **why)
 {
 	struct proto_size sz;
 	cJSON *root;
@@ -56,6 +60,11 @@ static int size_parse(const char *buf, size_t len, struct proto_size *out, const
 		*why = "JSON is not an object";
 		goto out;
 	}
+	if (sizeless_ok && cJSON_GetObjectItemCaseSensitive(root, "columns") == NULL &&
+	    cJSON_GetObjectItemCaseSensitive(root, "rows") == NULL) {
+		rc = 0;
+		goto out;
+	}
 	if (dim_get(root, "columns", &sz.cols, why) != 0 || dim_get(root, "rows", &sz.rows, why) != 0)
 		goto out;
 	*out = sz;
@@ -69,12 +78,13 @@ int proto_parse_init(const char *buf, size_t len, struct proto_size *out, const 
 {
 	out->cols = PROTO_DEFAULT_COLS;
 	out->rows = PROTO_DEFAULT_ROWS;
-	return size_parse(buf, len, out, why);
+	/* ttyd's clients before 1.6 send {"AuthToken":...} alone, then a resize. */
+	return size_parse(buf, len, 1, out, why);
 }
 
 int proto_parse_resize(const char *buf, size_t len, struct proto_size *out, const char **why)
 {
-	return size_parse(buf, len, out, why);
+	return size_parse(buf, len, 0, out, why);
 }
 
 int proto_user_valid(const char *v, size_t len)

@@ -38,9 +38,11 @@ struct proto_size {
 
 /*
  * Parses the init message (buf, len: the whole message, starting with '{').
- * Returns 0 and sets *out from "columns"/"rows" when both are valid; returns
- * -1 (with *why set to a static reason) for bad JSON or sizes, and *out then
- * holds the default 80x24 so the session can start anyway, as ttyd does.
+ * Returns 0 and sets *out from "columns"/"rows" when both are valid, or to
+ * the default 80x24 when neither is there (older ttyd clients send the size in
+ * a resize that follows); returns -1 (with *why set to a static reason) for
+ * bad JSON or sizes, and *out then holds 80x24 so the session can start
+ * anyway, as ttyd does.
  * "AuthToken" is accepted and ignored: authentication happens in front.
  */
 int proto_parse_init(const char *buf, size_t len, struct proto_size *out, const char **why);

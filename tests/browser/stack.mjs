@@ -50,7 +50,7 @@ function caddyPiece(fn, ...args) {
     { encoding: 'utf8' });
 }
 
-function caddyfile({ caddyPort, verifyPort, ptydPort, demoDir, tls, httpPort }) {
+function caddyfile({ caddyPort, verifyPort, ptydPort, demoDir, tls, httpPort, webRoot }) {
   // With tls: Caddy's own local CA ("tls internal"), nothing installed into trust stores.
   const tlsGlobals = tls ? `\thttp_port ${httpPort}\n\thttps_port ${caddyPort}\n\tlocal_certs\n\tskip_install_trust\n` : '';
   return `# Caddyfile of the browser tests (written by tests/browser/stack.mjs).
@@ -65,7 +65,7 @@ ${tls ? '\ttls internal\n' : ''}${caddyPiece('caddy::ws_route', `127.0.0.1:${ver
 		file_server
 	}
 	handle {
-		root * ${WEB_DIR}
+		root * ${webRoot}
 		file_server
 	}
 }
@@ -75,15 +75,16 @@ ${tls ? '\ttls internal\n' : ''}${caddyPiece('caddy::ws_route', `127.0.0.1:${ver
 /**
  * Starts Caddy and ptyd (jwt-verify comes later, with startVerifier(keyFiles), because
  * its keys are made in the page). work: a scratch directory; tls: serve https with
- * `tls internal` instead of plain http. Returns the stack object.
+ * `tls internal` instead of plain http; webRoot: what Caddy serves outside /ws (the example
+ * app by default). Returns the stack object.
  */
-export async function startStack(work, { tls = false } = {}) {
+export async function startStack(work, { tls = false, webRoot = WEB_DIR } = {}) {
   const [caddyPort, verifyPort, ptydPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const home = join(work, 'home');
   const demoDir = join(work, 'demo');
   for (const d of [home, demoDir, join(work, 'caddy-data'), join(work, 'caddy-config')]) mkdirSync(d, { recursive: true });
   const config = join(work, 'Caddyfile');
-  writeFileSync(config, caddyfile({ caddyPort, verifyPort, ptydPort, demoDir, tls, httpPort }));
+  writeFileSync(config, caddyfile({ caddyPort, verifyPort, ptydPort, demoDir, tls, httpPort, webRoot }));
   const servers = [];
   const stack = {
     caddyPort, verifyPort, ptydPort, demoDir, work,

@@ -84,8 +84,17 @@ static void test_init(void)
 	ok(proto_parse_init(guarded(js, strlen(js)), strlen(js), &sz, &why) == 0 &&
 	   sz.cols == 120 && sz.rows == 40, "init: ttyd web client message");
 	js = "{\"AuthToken\":\"x\"}";
+	ok(proto_parse_init(guarded(js, strlen(js)), strlen(js), &sz, &why) == 0 &&
+	   sz.cols == 80 && sz.rows == 24, "init: no size (ttyd 1.5 client) is 80x24, no complaint");
+	js = "{\"columns\":100}";
 	ok(proto_parse_init(guarded(js, strlen(js)), strlen(js), &sz, &why) == -1 &&
-	   sz.cols == 80 && sz.rows == 24, "init: no size falls back to 80x24");
+	   sz.cols == 80 && sz.rows == 24 && why != NULL, "init: half a size is refused, 80x24");
+	js = "{\"columns\":120,\"rows\":40}";
+	ok(proto_parse_resize(guarded(js, strlen(js)), strlen(js), &sz, &why) == 0 &&
+	   sz.cols == 120 && sz.rows == 40, "resize: parses a size");
+	js = "{}";
+	ok(proto_parse_resize(guarded(js, 2), 2, &sz, &why) == -1 && why != NULL,
+	   "resize: no size is refused");
 	js = "{not json";
 	ok(proto_parse_init(guarded(js, strlen(js)), strlen(js), &sz, &why) == -1 &&
 	   sz.cols == 80 && sz.rows == 24 && why != NULL, "init: bad JSON falls back to 80x24");
