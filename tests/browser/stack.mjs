@@ -175,12 +175,15 @@ export function terminalText(page) {
   });
 }
 
-/** Waits until the terminal text matches re; throws with the text on timeout. */
-export async function waitTerminal(page, re, ms = 10000) {
+/**
+ * Waits until the terminal text matches re; throws with the text on timeout. read: how to
+ * get the text (the example app's terminal by default).
+ */
+export async function waitTerminal(page, re, ms = 10000, read = terminalText) {
   const deadline = Date.now() + ms;
   let text = '';
   while (Date.now() < deadline) {
-    text = await terminalText(page);
+    text = await read(page);
     if (re.test(text)) return text;
     await new Promise((r) => setTimeout(r, 50));
   }

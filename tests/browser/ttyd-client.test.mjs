@@ -16,7 +16,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MODULE, openssl } from '../webshell-js/helpers.mjs';
-import { BUILD, ROOT, startBrowser, startStack } from './stack.mjs';
+import { BUILD, ROOT, startBrowser, startStack, waitTerminal } from './stack.mjs';
 
 const W = await import(MODULE);
 const WORK = process.env.WS_WORK || '/tmp';
@@ -76,15 +76,12 @@ function screen(page) {
   });
 }
 
-async function waitScreen(page, re, ms = 10000) {
-  const deadline = Date.now() + ms;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = await screen(page);
-    if (re.test(text)) return text;
-    await new Promise((r) => setTimeout(r, 50));
+async function waitScreen(page, re) {
+  try {
+    return await waitTerminal(page, re, 10000, screen);
+  } catch (e) {
+    throw new Error(`${e.message}\n${stack.logs()}`);
   }
-  throw new Error(`the ttyd client never showed ${re} in ${ms} ms; it shows:\n${text}\n${stack.logs()}`);
 }
 
 // Types as a user would: key events into xterm's hidden textarea.
