@@ -11,7 +11,7 @@
 // empty token, as ttyd without --credential did. The client copies the page's query into
 // its WebSocket URL, which is how the JWT reaches Caddy's forward_auth.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -31,7 +31,7 @@ let privateKey;
 
 before(async () => {
   if (skip) return;
-  const work = join(WORK, 'ttyd-client');
+  const work = mkdtempSync(join(WORK, 'ttyd-client-'));
   const www = join(work, 'www');
   mkdirSync(www, { recursive: true });
   for (const f of ['app.js', 'app.css']) symlinkSync(join(CLIENT, f), join(www, f));
