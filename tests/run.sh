@@ -75,10 +75,10 @@ run_suite() {
 	local secs
 	secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 	if [[ $fail -eq 0 ]]; then
-		printf 'PASS %-40s %4d passed %3d skipped  %6ss\n' "$name" "$pass" "$skip" "$secs"
+		printf 'PASS %-44s %4d passed %3d skipped  %6ss\n' "$name" "$pass" "$skip" "$secs"
 	else
 		failed_suites+=("$name")
-		printf 'FAIL %-40s %4d passed %3d failed %3d skipped  %6ss %s\n' \
+		printf 'FAIL %-44s %4d passed %3d failed %3d skipped  %6ss %s\n' \
 			"$name" "$pass" "$fail" "$skip" "$secs" "${problem:+($problem)}"
 		# Each failed case with the comment lines that explain it.
 		awk '/^not ok [0-9]+/ { show = 6; n++ } n > 20 { exit }
