@@ -1,6 +1,6 @@
 // exec.js: execCommand(): run one command in a fresh shell over the ttyd protocol and get back
 // { stdout, exitCode }. The wrapper line and the marker parser are pure and exported for tests.
-// Why it is built this way: /work/shared/notes/exec-pitfalls.md (3b and 3c).
+// Why it is built this way: README.md, "execCommand: protocol and guarantees".
 
 import { utf8 } from './encoding.js';
 import { WebShellError } from './keys.js';

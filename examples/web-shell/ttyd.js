@@ -1,6 +1,6 @@
-// ttyd.js: the ttyd wire protocol, client side (pure). Mirrors services/ptyd/proto.h; see
-// /work/shared/notes/ttyd-protocol.md sections 3-4: one WebSocket message per command, first
-// byte an ASCII type character, subprotocol "tty", binary frames both ways.
+// ttyd.js: the ttyd wire protocol, client side (pure). Mirrors services/ptyd/proto.h and the
+// README's ptyd "Protocol" table: one WebSocket message per command, first byte an ASCII type
+// character, subprotocol "tty", binary frames both ways.
 
 import { utf8 } from './encoding.js';
 
