@@ -21,7 +21,8 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) $(PKG_CFLA
 	-Iservices/common -MMD -MP
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-COMMON_SRCS := services/common/log.c services/common/args.c
+COMMON_SRCS := services/common/log.c services/common/args.c services/common/metrics.c \
+	services/common/metrics_http.c
 
 # Filled in by the build.mk files.
 PROGRAMS :=
@@ -52,6 +53,7 @@ $(BUILD)/fuzz/$(1): $(2)
 FUZZ_TARGETS += $(1)
 endef
 
+include services/common/build.mk
 include services/jwt-verify/build.mk
 include services/ptyd/build.mk
 -include examples/web-shell/build.mk
