@@ -17,6 +17,7 @@
 
 #include "jwt.h"
 #include "log.h"
+#include "verify_metrics.h"
 
 /* Header values we copy out are bounded by the 16 KiB header limit. */
 #define HDR_MAX (16 * 1024)
@@ -369,6 +370,7 @@ static int handle(struct lws *wsi, int upgrade)
 	 */
 	d.close = !keep || upgrade;
 	log_decision(wsi, &d);
+	verify_metrics_decision(d.status, d.reason, &d.start);
 	if (answer(wsi, &d) != 0)
 		return -1;
 	return d.close;

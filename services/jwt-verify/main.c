@@ -21,7 +21,9 @@
 #include "http.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "replay.h"
+#include "verify_metrics.h"
 
 #define JWT_VERIFY_VERSION "0.1.0"
 #define MAX_KEYS 16
@@ -49,6 +51,9 @@ struct options {
 	long long max_lifetime;
 	int single_use;
 	int check;
+	const char *metrics_arg;      /* --metrics, or NULL */
+	int metrics_allow_remote;
+	struct listen_addr metrics;
 	enum log_format log_format;
 };
 
@@ -59,7 +64,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: jwt-verify --key FILE [--key FILE ...] [--listen ADDR:PORT] [--audience AUD]\n"
 		"                  [--leeway SECONDS] [--max-lifetime SECONDS] [--single-use] [--check]\n"
-		"                  [--log-format text|json] [--help] [--version]\n"
+		"                  [--log-format text|json] [--metrics ADDR:PORT|unix:PATH]\n"
+		"                  [--metrics-allow-remote] [--help] [--version]\n"
 		"\n"
 		"Answers Caddy's forward_auth: GET /verify with a JWT gets 200 and X-Webshell-User,\n"
 		"anything else 401 with the reason.\n"
@@ -72,6 +78,9 @@ static void usage(FILE *f)
 		"  --single-use           require jti and refuse a jti seen before\n"
 		"  --check                load the keys, print type and RFC 7638 thumbprint, exit 0/1\n"
 		"  --log-format FORMAT    text (default) or json\n"
+		"  --metrics ADDR         serve Prometheus metrics at http://ADDR/metrics (loopback or\n"
+		"                         unix:PATH; off by default)\n"
+		"  --metrics-allow-remote let --metrics listen on a non-loopback address\n"
 		"  --help, --version\n",
 		MAX_KEYS);
 }
@@ -104,7 +113,7 @@ static long long number_arg(const char *name, const char *s, long long min, long
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_KEY = 256, O_LISTEN, O_AUDIENCE, O_LEEWAY, O_MAXLIFE, O_SINGLE, O_CHECK,
-	       O_LOGFMT, O_HELP, O_VERSION };
+	       O_LOGFMT, O_HELP, O_VERSION, O_METRICS, O_METRICS_REMOTE };
 	static const struct option longopts[] = {
 		{ "audience", required_argument, NULL, O_AUDIENCE },
 		{ "check", no_argument, NULL, O_CHECK },
@@ -114,6 +123,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "max-lifetime", required_argument, NULL, O_MAXLIFE },
+		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "metrics-allow-remote", no_argument, NULL, O_METRICS_REMOTE },
 		{ "single-use", no_argument, NULL, O_SINGLE },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -150,6 +161,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case O_MAXLIFE:
 			o->max_lifetime = number_arg("--max-lifetime", optarg, 1, 31 * 24 * 3600);
 			break;
+		case O_METRICS: o->metrics_arg = optarg; break;
+		case O_METRICS_REMOTE: o->metrics_allow_remote = 1; break;
 		case O_SINGLE: o->single_use = 1; break;
 		case O_VERSION:
 			printf("jwt-verify %s (libwebsockets %s)\n", JWT_VERIFY_VERSION,
@@ -165,6 +178,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage_error("--key FILE is required");
 	if (args_parse_listen(o->listen_arg, 0, &o->listen, &errstr) == -1)
 		usage_error("--listen %s: %s", o->listen_arg, errstr);
+	if (o->metrics_arg != NULL &&
+	    metrics_parse_addr(o->metrics_arg, o->metrics_allow_remote, &o->metrics, &errstr) == -1)
+		usage_error("--metrics %s: %s", o->metrics_arg, errstr);
 }
 
 /* --check: one line per key, then the verdict. */
@@ -257,11 +273,13 @@ static void reload_keys(const struct options *o, struct verifier *v)
 	ks = keyset_load(o->keys, o->nkeys, err, sizeof(err));
 	if (ks == NULL) {
 		log_warnx("reload failed, keeping the %zu old keys: %s", v->keys->n, err);
+		verify_metrics_reload(0);
 		return;
 	}
 	keyset_free(v->keys);
 	v->keys = ks;
 	log_info("reloaded %zu keys", ks->n);
+	verify_metrics_reload(1);
 }
 
 static void log_keys(const struct keyset *ks)
@@ -291,6 +309,7 @@ int main(int argc, char **argv)
 {
 	struct lws_context_creation_info info;
 	struct lws_context *ctx = NULL;
+	struct metrics *reg = NULL;
 	struct verifier v;
 	struct options o;
 	char err[512];
@@ -332,6 +351,10 @@ int main(int argc, char **argv)
 	ctx = lws_create_context(&info);
 	if (ctx == NULL)
 		fatalx("cannot listen on %s", o.listen_arg);
+	if (o.metrics_arg != NULL &&
+	    ((reg = metrics_new()) == NULL || verify_metrics_init(reg, &v) != 0 ||
+	     metrics_listen(ctx, reg, &o.metrics) != 0))
+		fatalx("cannot serve metrics on %s", o.metrics_arg);
 	tick_ctx = ctx;
 	tick(&tick_sul);
 	install_signals();
@@ -351,6 +374,9 @@ int main(int argc, char **argv)
 	rc = got_term ? 0 : 1;
 	log_info("stopping%s", rc ? " (event loop failed)" : "");
 	lws_context_destroy(ctx);
+	metrics_free(reg);
+	if (o.metrics_arg != NULL && o.metrics.is_unix)
+		unlink(o.metrics.path);
 	keyset_free(v.keys);
 	replay_free(v.replay);
 	return rc;
