@@ -1,6 +1,7 @@
 # ptyd: the pure ttyd protocol code (unit-tested) apart from the PTY and WebSocket glue.
 PTYD_PURE_SRCS := services/ptyd/proto.c
-PTYD_SRCS := $(PTYD_PURE_SRCS) services/ptyd/pty.c services/ptyd/session.c \
+PTYD_SRCS := $(PTYD_PURE_SRCS) services/ptyd/spawn.c \
+	services/ptyd/account.c services/ptyd/contain.c services/ptyd/session.c \
 	services/ptyd/ws.c services/ptyd/main.c $(COMMON_SRCS)
 
 SERVICES += ptyd

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pty.h"
+#include "spawn.h"
 
 /* Output read from the PTY per frame (the type byte comes on top). */
 #define OUT_DATA_MAX (PROTO_MSG_MAX - 1)
@@ -110,7 +110,8 @@ static int session_spawn(struct session *s)
 	struct ptyd_config *cfg = &s->srv->cfg;
 	char userenv[sizeof("WEBSHELL_USER=") + PROTO_USER_MAX];
 	char *envp[sizeof(cfg->env) / sizeof(cfg->env[0]) + 2];
-	struct pty_spawn sp;
+	struct spawn_req sp;
+	struct spawn_io io;
 	char pidbuf[24], size[24], idbuf[24];
 	int i, n = 0, dupfd;
 
@@ -121,18 +122,26 @@ static int session_spawn(struct session *s)
 		envp[n++] = userenv;
 	}
 	envp[n] = NULL;
+	memset(&sp, 0, sizeof(sp));
 	sp.path = cfg->path;
 	sp.argv = cfg->argv;
 	sp.envp = envp;
 	sp.cwd = cfg->cwd != NULL ? cfg->cwd : cfg->home;
+	sp.use_pty = 1;
 	sp.cols = s->size.cols;
 	sp.rows = s->size.rows;
-	s->pid = pty_spawn(&sp, &s->master);
+	s->pid = spawn_child(&sp, &io);
 	if (s->pid < 0) {
 		s->pid = 0;
-		log_warn("session %lu: cannot start %s", s->id, cfg->path);
+		log_warn("session %lu: cannot start %s: %s", s->id, cfg->path, strerror(errno));
 		return -1;
 	}
+	s->master = io.master;
+	/* The child exits 126/127 and the terminal shows why, as any exit would. */
+	if (io.fail_step != SPAWN_OK)
+		log_warn("session %lu: cannot start %s: %s: %s", s->id, cfg->path,
+			 spawn_step_name(io.fail_step), io.fail_errno ? strerror(io.fail_errno) :
+			 "ids or capabilities not as set");
 	s->pgid = s->pid;
 	s->started = 1;
 	/* lws polls a duplicate: it may close its copy on hang-up while ours drains. */
@@ -544,7 +553,7 @@ void session_client_gone(struct session *s)
 	lws_sul_cancel(&s->sul_max);
 	close_master(s);
 	if (s->pgid > 0) {
-		pty_signal_group(s->pgid, srv->destroying ? SIGKILL : SIGHUP);
+		spawn_signal_group(s->pgid, srv->destroying ? SIGKILL : SIGHUP);
 		/* Jobs in other groups of the shell's session are checked after the grace. */
 		if (!srv->destroying) {
 			s->kill_pending = 1;
@@ -559,7 +568,7 @@ static void sul_kill_cb(lws_sorted_usec_list_t *sul)
 	struct session *s = lws_container_of(sul, struct session, sul_kill);
 
 	s->kill_pending = 0;
-	if (s->pgid > 0 && pty_signal_session(s->pgid, SIGKILL) > 0) {
+	if (s->pgid > 0 && spawn_signal_session(s->pgid, SIGKILL) > 0) {
 		char idbuf[24];
 		struct log_field f[] = { { "id", idbuf }, { "reason", "survived SIGHUP" } };
 		fmt_ul(idbuf, sizeof(idbuf), s->id);
@@ -666,7 +675,7 @@ void session_shutdown_all(struct ptyd *srv)
 
 	for (s = srv->sessions; s != NULL; s = s->next) {
 		if (s->pgid > 0)
-			pty_signal_group(s->pgid, SIGHUP);
+			spawn_signal_group(s->pgid, SIGHUP);
 		session_request_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	}
 }
@@ -683,7 +692,7 @@ void session_kill_all(struct ptyd *srv)
 	srv->destroying = 1;
 	while ((s = srv->sessions) != NULL) {
 		if (s->pgid > 0)
-			pty_signal_session(s->pgid, SIGKILL);
+			spawn_signal_session(s->pgid, SIGKILL);
 		if (s->pid > 0 && waitpid(s->pid, &st, 0) == s->pid) {
 			s->exited = 1;
 			s->wstatus = st;
