@@ -1,0 +1,1112 @@
+/*
+ * record.c: asciicast v2 recordings through one bounded queue and a writer
+ * thread (see record.h for why a thread). The event loop only copies bytes
+ * into the queue under a mutex; the writer turns them into JSON lines
+ * (UTF-8 checked, split sequences carried to the next event), writes them,
+ * enforces the file and directory limits and cuts a failed partial line off
+ * again, so a file always holds whole lines. Finished recordings come back
+ * to the loop on a list its timer reads: it logs them and frees them.
+ *
+ * Ownership: a recording belongs to the loop from recording_start() to
+ * recording_end(), then to the writer, then (on the done list) to the loop
+ * again, which frees it. Fields are marked by who may touch them when.
+ */
+#include "record.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+
+/* Default queue bound: about a second of a fast terminal's output. */
+#define QUEUE_DEFAULT (8u << 20)
+/* Largest event payload; bigger output is queued as several events. */
+#define EVENT_MAX (64u << 10)
+/* Room kept in a file for the end markers once --record-max-file is near. */
+#define FILE_RESERVE 512
+/* How often the loop looks for finished recordings and new drops, in us. */
+#define TICK_US (500 * LWS_US_PER_MS)
+/* Shortest time between two directory scans for --record-max-dir, in ns. */
+#define PRUNE_EVERY_NS 1000000000ull
+
+const char *const record_drop_names[RECORD_DROP_REASONS] = {
+	"queue_full", "disk_error", "file_limit", "dir_limit", "open_failed",
+};
+
+static const char *const drop_words[RECORD_DROP_REASONS] = {
+	"the writer fell behind (queue full)", "write failed", "--record-max-file reached",
+	"--record-max-dir reached", "the file could not be created",
+};
+
+enum event_kind {
+	EV_OUTPUT = 'o',
+	EV_STDERR = 'e',
+	EV_INPUT = 'i',
+	EV_RESIZE = 'r',
+	EV_DROPPED = 'd', /* the loop dropped bytes: payload is a uint64_t count */
+};
+
+/* A queued event: this header, then len payload bytes, padded to 8. */
+struct event {
+	struct recording *r;
+	uint64_t t_ns;      /* CLOCK_MONOTONIC */
+	uint32_t len;
+	uint32_t kind;      /* enum event_kind; 0: skip to the ring's start */
+};
+
+struct recording {
+	/* Set at start, read-only after. */
+	struct recorder *rec;
+	char *header;              /* the header line's JSON, without the newline */
+	char name[256];            /* file name inside the directory */
+	uint64_t t0_ns;            /* CLOCK_MONOTONIC at start */
+	/* The loop's until recording_end(). */
+	uint64_t loop_dropped;     /* bytes the loop dropped (queue full), all told */
+	uint64_t loop_unreported;  /* of those, not yet queued as an EV_DROPPED */
+	/* The writer's. */
+	int fd;                    /* -1: not open yet (or failed: see failed) */
+	int failed;                /* open failed: everything is dropped */
+	int limited;               /* --record-max-file reached: marker written */
+	int errno_last;            /* last write error */
+	uint64_t size;             /* bytes in the file */
+	uint64_t dropped[RECORD_DROP_REASONS];
+	uint64_t unmarked;         /* dropped bytes not yet told in an "m" line */
+	unsigned char carry[2][4]; /* an incomplete UTF-8 sequence per stream (o, e) */
+	size_t ncarry[2];
+	struct recording *wnext, *wprev; /* the writer's open recordings */
+	/* Handed over with the mutex held. */
+	char status[64];           /* the end marker */
+	struct recording *next;    /* on the ending list, then the done list */
+};
+
+struct recorder {
+	struct record_config cfg;
+	char *dir;
+	int dirfd;
+	struct lws_context *ctx;
+	lws_sorted_usec_list_t sul;
+	pthread_t thread;
+	int thread_started;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	unsigned char *ring;       /* queue_bytes */
+	size_t cap, head, tail;    /* loop writes at head, writer reads at tail */
+	size_t used;               /* bytes between tail and head, skips included */
+	int writer_waiting;
+	int stop;
+	struct recording *ending, **ending_tail; /* ended by the loop, not yet by the writer */
+	struct recording *done;    /* closed by the writer, for the loop to log and free */
+
+	/* The loop's. */
+	long nactive;
+	uint64_t reported[RECORD_DROP_REASONS];
+
+	/* The writer's. */
+	struct recording *open;    /* open recordings (for pruning) */
+	uint64_t dir_bytes;
+	uint64_t last_prune_ns;
+	char *line;                /* one JSON line */
+	size_t line_cap;
+
+	/* Both: totals, relaxed atomics read by the metrics. */
+	_Atomic uint64_t started, written, queued;
+	_Atomic uint64_t dropped[RECORD_DROP_REASONS];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void record_file_name(char *dst, size_t len, time_t start, const char *user, const char *id,
+		      unsigned long command_id)
+{
+	char when[32], who[65], idp[9], cmd[32] = "";
+	struct tm tm;
+	size_t i;
+
+	gmtime_r(&start, &tm);
+	strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", &tm);
+	/* The identity as a safe file-name part: [A-Za-z0-9._@+-], others '_', no leading dot. */
+	for (i = 0; user != NULL && user[i] != '\0' && i < sizeof(who) - 1; i++) {
+		char c = user[i];
+
+		who[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+				 c == '.' || c == '_' || c == '@' || c == '+' || c == '-' ? c : '_';
+	}
+	who[i] = '\0';
+	if (who[0] == '\0')
+		snprintf(who, sizeof(who), "anonymous");
+	if (who[0] == '.')
+		who[0] = '_';
+	for (i = 0; id != NULL && id[i] != '\0' && i < 8; i++)
+		idp[i] = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f') ? id[i] : '_';
+	idp[i] = '\0';
+	if (command_id != 0)
+		snprintf(cmd, sizeof(cmd), "-c%lu", command_id);
+	snprintf(dst, len, "%s-%s-%s%s.cast", when, who, idp[0] ? idp : "none", cmd);
+}
+
+/* ---- the queue (both threads, under mu) ---- */
+
+static size_t pad8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+/*
+ * Copies one event in; 0, or -1 when it does not fit (nothing changes).
+ * Called with mu held.
+ */
+static int ring_put(struct recorder *rec, struct recording *r, uint32_t kind, uint64_t t,
+		    const void *data, size_t len)
+{
+	size_t need = sizeof(struct event) + pad8(len), at, skip = 0;
+	struct event *ev;
+
+	if (rec->used == rec->cap)
+		return -1;
+	if (rec->head >= rec->tail) {
+		/* Free: [head, cap) and [0, tail). An event never wraps. */
+		if (rec->cap - rec->head >= need) {
+			at = rec->head;
+		} else if (rec->tail >= need) {
+			skip = rec->cap - rec->head;
+			at = 0;
+		} else {
+			return -1;
+		}
+	} else if (rec->tail - rec->head >= need) {
+		at = rec->head;
+	} else {
+		return -1;
+	}
+	/* The writer skips the rest of the ring at a kind 0 or where no header fits. */
+	if (skip >= sizeof(struct event)) {
+		ev = (struct event *)(rec->ring + rec->head);
+		ev->kind = 0;
+		ev->len = 0;
+	}
+	ev = (struct event *)(rec->ring + at);
+	ev->r = r;
+	ev->t_ns = t;
+	ev->len = (uint32_t)len;
+	ev->kind = kind;
+	if (len > 0)
+		memcpy(ev + 1, data, len);
+	rec->head = at + need == rec->cap ? 0 : at + need;
+	rec->used += skip + need;
+	return 0;
+}
+
+static void wake_writer(struct recorder *rec)
+{
+	if (rec->writer_waiting) {
+		rec->writer_waiting = 0;
+		pthread_cond_signal(&rec->cond);
+	}
+}
+
+/* Queues one event of the loop's, or counts it as dropped. */
+static void enqueue(struct recording *r, uint32_t kind, const void *data, size_t len)
+{
+	struct recorder *rec = r->rec;
+	uint64_t t = now_ns();
+	int ok = 1;
+
+	pthread_mutex_lock(&rec->mu);
+	if (r->loop_unreported > 0 &&
+	    ring_put(rec, r, EV_DROPPED, t, &r->loop_unreported, sizeof(r->loop_unreported)) == 0)
+		r->loop_unreported = 0;
+	if (r->loop_unreported > 0 || ring_put(rec, r, kind, t, data, len) != 0)
+		ok = 0;
+	if (ok)
+		wake_writer(rec);
+	pthread_mutex_unlock(&rec->mu);
+	if (!ok && len > 0) {
+		r->loop_dropped += len;
+		r->loop_unreported += len;
+		atomic_fetch_add_explicit(&rec->dropped[RECORD_DROP_QUEUE], len,
+					  memory_order_relaxed);
+	}
+}
+
+static void enqueue_split(struct recording *r, uint32_t kind, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	if (r == NULL)
+		return;
+	while (len > 0) {
+		size_t n = len > EVENT_MAX ? EVENT_MAX : len;
+
+		enqueue(r, kind, p, n);
+		p += n;
+		len -= n;
+	}
+}
+
+void recording_output(struct recording *r, const void *buf, size_t len)
+{
+	enqueue_split(r, EV_OUTPUT, buf, len);
+}
+
+void recording_stderr(struct recording *r, const void *buf, size_t len)
+{
+	enqueue_split(r, EV_STDERR, buf, len);
+}
+
+void recording_input(struct recording *r, const void *buf, size_t len)
+{
+	if (r != NULL && r->rec->cfg.record_input)
+		enqueue_split(r, EV_INPUT, buf, len);
+}
+
+void recording_resize(struct recording *r, unsigned int columns, unsigned int rows)
+{
+	char size[32];
+	int n;
+
+	if (r == NULL)
+		return;
+	n = snprintf(size, sizeof(size), "%ux%u", columns, rows);
+	enqueue(r, EV_RESIZE, size, (size_t)n);
+}
+
+/* ---- the header (the loop, at start) ---- */
+
+static void add_string(cJSON *o, const char *key, const char *v)
+{
+	if (v != NULL)
+		cJSON_AddStringToObject(o, key, v);
+}
+
+static char *make_header(const struct recording_info *info, time_t start, double unix_start)
+{
+	cJSON *h = cJSON_CreateObject(), *env, *ws;
+	char idp[9] = "", *s = NULL;
+
+	if (h == NULL)
+		return NULL;
+	if (info->session != NULL)
+		snprintf(idp, sizeof(idp), "%s", info->session);
+	cJSON_AddNumberToObject(h, "version", 2);
+	cJSON_AddNumberToObject(h, "width", info->columns ? info->columns : 80);
+	cJSON_AddNumberToObject(h, "height", info->rows ? info->rows : 24);
+	cJSON_AddNumberToObject(h, "timestamp", (double)start);
+	add_string(h, "title", info->title);
+	env = cJSON_AddObjectToObject(h, "env");
+	if (env != NULL) {
+		add_string(env, "TERM", info->term);
+		add_string(env, "SHELL", info->shell);
+	}
+	ws = cJSON_AddObjectToObject(h, "webshell");
+	if (ws != NULL) {
+		add_string(ws, "kind", info->kind);
+		add_string(ws, "user", info->user);
+		add_string(ws, "session", idp[0] ? idp : NULL);
+		if (info->command_id != 0)
+			cJSON_AddNumberToObject(ws, "command_id", (double)info->command_id);
+		add_string(ws, "peer", info->peer);
+		add_string(ws, "request_id", info->request_id);
+		add_string(ws, "command", info->command);
+		cJSON_AddNumberToObject(ws, "start", unix_start);
+	}
+	if (env != NULL && ws != NULL)
+		s = cJSON_PrintUnformatted(h);
+	cJSON_Delete(h);
+	return s;
+}
+
+struct recording *recording_start(struct recorder *rec, const struct recording_info *info)
+{
+	struct recording *r;
+	struct timespec rt;
+
+	if (rec == NULL)
+		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		goto oom;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	r->rec = rec;
+	r->fd = -1;
+	r->t0_ns = now_ns();
+	r->header = make_header(info, rt.tv_sec, (double)rt.tv_sec + rt.tv_nsec / 1e9);
+	if (r->header == NULL)
+		goto oom;
+	record_file_name(r->name, sizeof(r->name), rt.tv_sec, info->user, info->session,
+			 info->command_id);
+	rec->nactive++;
+	atomic_fetch_add_explicit(&rec->started, 1, memory_order_relaxed);
+	return r;
+oom:
+	if (r != NULL)
+		free(r->header);
+	free(r);
+	log_warnx("recording: out of memory, session %s not recorded",
+		  info->session != NULL ? info->session : "?");
+	return NULL;
+}
+
+void recording_end(struct recording *r, const char *status)
+{
+	struct recorder *rec;
+
+	if (r == NULL)
+		return;
+	rec = r->rec;
+	snprintf(r->status, sizeof(r->status), "%s", status != NULL ? status : "ended");
+	/* Never dropped: the end goes on a list of its own, after the queued events. */
+	pthread_mutex_lock(&rec->mu);
+	r->next = NULL;
+	*rec->ending_tail = r;
+	rec->ending_tail = &r->next;
+	rec->writer_waiting = 0;
+	pthread_cond_signal(&rec->cond);
+	pthread_mutex_unlock(&rec->mu);
+	rec->nactive--;
+}
+
+/* ---- the writer thread ---- */
+
+static void drop(struct recording *r, enum record_drop why, uint64_t n)
+{
+	r->dropped[why] += n;
+	r->unmarked += n;
+	atomic_fetch_add_explicit(&r->rec->dropped[why], n, memory_order_relaxed);
+}
+
+static int line_reserve(struct recorder *rec, size_t need)
+{
+	char *nl;
+
+	if (rec->line_cap >= need)
+		return 0;
+	nl = realloc(rec->line, need);
+	if (nl == NULL)
+		return -1;
+	rec->line = nl;
+	rec->line_cap = need;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (avail bytes), 0 if invalid, -1 if cut short. */
+static int utf8_seq(const unsigned char *p, size_t avail)
+{
+	unsigned char c = p[0];
+	int n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((size_t)i >= avail)
+			return -1;
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		/* Overlong forms, surrogates and past U+10FFFF (RFC 3629 section 4). */
+		if (i == 1 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
+			       (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f)))
+			return 0;
+	}
+	return n;
+}
+
+/*
+ * Appends src as the inside of a JSON string: escapes, U+FFFD for invalid
+ * UTF-8, and an incomplete sequence at the end kept in carry for the next
+ * event of the stream. dst has room for 6 bytes per input byte.
+ */
+static size_t json_text(char *dst, const unsigned char *src, size_t len, unsigned char *carry,
+			size_t *ncarry)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char joined[8];
+	size_t i = 0, o = 0;
+
+	/*
+	 * Finish the sequence the last event cut. The carry is a valid start
+	 * (utf8_seq said "cut short"), so with 4 bytes the answer is final.
+	 */
+	if (*ncarry > 0) {
+		size_t take = len < 4 - *ncarry ? len : 4 - *ncarry, have = *ncarry + take;
+		int n;
+
+		memcpy(joined, carry, *ncarry);
+		memcpy(joined + *ncarry, src, take);
+		n = utf8_seq(joined, have);
+		if (n < 0) {
+			memcpy(carry, joined, have);
+			*ncarry = have;
+			return 0;
+		}
+		if (n > 0) {
+			memcpy(dst, joined, (size_t)n);
+			o = (size_t)n;
+			i = (size_t)n - *ncarry;
+		} else {
+			memcpy(dst, "\xef\xbf\xbd", 3);
+			o = 3;
+		}
+		*ncarry = 0;
+	}
+	while (i < len) {
+		unsigned char c = src[i];
+		int n;
+
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			dst[o++] = (char)c;
+			i++;
+			continue;
+		}
+		if (c < 0x80) {
+			dst[o++] = '\\';
+			switch (c) {
+			case '"': dst[o++] = '"'; break;
+			case '\\': dst[o++] = '\\'; break;
+			case '\n': dst[o++] = 'n'; break;
+			case '\r': dst[o++] = 'r'; break;
+			case '\t': dst[o++] = 't'; break;
+			case '\b': dst[o++] = 'b'; break;
+			case '\f': dst[o++] = 'f'; break;
+			default:
+				memcpy(dst + o, "u00", 3);
+				o += 3;
+				dst[o++] = hex[c >> 4];
+				dst[o++] = hex[c & 15];
+			}
+			i++;
+			continue;
+		}
+		n = utf8_seq(src + i, len - i);
+		if (n < 0) {
+			*ncarry = len - i;
+			memcpy(carry, src + i, *ncarry);
+			break;
+		}
+		if (n == 0) {
+			memcpy(dst + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(dst + o, src + i, (size_t)n);
+		o += (size_t)n;
+		i += (size_t)n;
+	}
+	return o;
+}
+
+/*
+ * Removes the oldest closed recordings until the directory has room for
+ * need more bytes under --record-max-dir, and measures it anew.
+ */
+static void prune(struct recorder *rec, uint64_t need)
+{
+	struct name_size {
+		char name[256];
+		uint64_t size;
+	} *files = NULL, *nf;
+	size_t n = 0, cap = 0, i;
+	uint64_t total = 0;
+	struct dirent *de;
+	struct recording *o;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	rec->last_prune_ns = now_ns();
+	fd = openat(rec->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t nl = strlen(de->d_name);
+
+		if (nl < 6 || nl >= sizeof(files->name) || strcmp(de->d_name + nl - 5, ".cast") != 0 ||
+		    fstatat(rec->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		total += (uint64_t)st.st_size;
+		for (o = rec->open; o != NULL; o = o->wnext)
+			if (strcmp(o->name, de->d_name) == 0)
+				break;
+		if (o != NULL)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			nf = realloc(files, cap * sizeof(*files));
+			if (nf == NULL)
+				break;
+			files = nf;
+		}
+		memcpy(files[n].name, de->d_name, nl + 1);
+		files[n].size = (uint64_t)st.st_size;
+		n++;
+	}
+	closedir(d);
+	/* Names start with the UTC start time: name order is age order. */
+	if (n > 1)
+		qsort(files, n, sizeof(*files), (int (*)(const void *, const void *))strcmp);
+	for (i = 0; i < n && total + need > rec->cfg.max_dir; i++)
+		if (unlinkat(rec->dirfd, files[i].name, 0) == 0)
+			total -= files[i].size;
+	free(files);
+	rec->dir_bytes = total;
+}
+
+/* Writes one whole line or nothing: a partial write is cut off again. 0 or -1. */
+static int write_line(struct recording *r, const char *line, size_t len)
+{
+	struct recorder *rec = r->rec;
+	size_t off = 0;
+	ssize_t w;
+
+	while (off < len) {
+		w = write(r->fd, line + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			r->errno_last = w < 0 ? errno : ENOSPC;
+			if (off > 0 && ftruncate(r->fd, (off_t)r->size) == 0)
+				lseek(r->fd, (off_t)r->size, SEEK_SET);
+			else if (off > 0)
+				r->size += off; /* cannot cut it: the file has a torn line */
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	r->size += len;
+	rec->dir_bytes += len;
+	atomic_fetch_add_explicit(&rec->written, len, memory_order_relaxed);
+	return 0;
+}
+
+/*
+ * Checks the limits for a line of len bytes (reserve: keep room for the end
+ * markers), writes it, and counts it as dropped (payload bytes) otherwise.
+ */
+static int emit(struct recording *r, const char *line, size_t len, uint64_t payload, int reserve)
+{
+	struct recorder *rec = r->rec;
+	uint64_t room = reserve ? FILE_RESERVE : 0;
+
+	if (rec->cfg.max_file != 0 && r->size + len + room > rec->cfg.max_file) {
+		drop(r, RECORD_DROP_FILE_LIMIT, payload);
+		return -1;
+	}
+	if (rec->cfg.max_dir != 0 && rec->dir_bytes + len > rec->cfg.max_dir) {
+		if (now_ns() - rec->last_prune_ns >= PRUNE_EVERY_NS || rec->last_prune_ns == 0)
+			prune(rec, len);
+		if (rec->dir_bytes + len > rec->cfg.max_dir) {
+			drop(r, RECORD_DROP_DIR_LIMIT, payload);
+			return -1;
+		}
+	}
+	if (write_line(r, line, len) != 0) {
+		drop(r, RECORD_DROP_DISK, payload);
+		return -1;
+	}
+	return 0;
+}
+
+static double seconds(const struct recording *r, uint64_t t)
+{
+	return t > r->t0_ns ? (double)(t - r->t0_ns) / 1e9 : 0.0;
+}
+
+/* An "m" line; reserve 0 for the end markers that use the room kept for them. */
+static int marker(struct recording *r, uint64_t t, const char *text, int reserve)
+{
+	char line[512];
+	size_t n = (size_t)snprintf(line, sizeof(line), "[%.6f, \"m\", \"", seconds(r, t));
+
+	n += json_text(line + n, (const unsigned char *)text, strlen(text), (unsigned char[4]){ 0 },
+		       &(size_t){ 0 });
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "\"]\n");
+	return emit(r, line, n, 0, reserve);
+}
+
+/* Tells in the file what was dropped since the last such marker, if it can. */
+static void mark_drops(struct recording *r, uint64_t t, int reserve)
+{
+	char text[256];
+	size_t i, n;
+
+	if (r->unmarked == 0)
+		return;
+	n = (size_t)snprintf(text, sizeof(text), "dropped %llu bytes (",
+			     (unsigned long long)r->unmarked);
+	for (i = 0; i < RECORD_DROP_REASONS && n < sizeof(text); i++)
+		if (r->dropped[i] > 0)
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s", n > 0 &&
+					      text[n - 1] != '(' ? ", " : "", drop_words[i]);
+	if (n < sizeof(text))
+		snprintf(text + n, sizeof(text) - n, ")");
+	if (marker(r, t, text, reserve) == 0)
+		r->unmarked = 0;
+}
+
+static void close_file(struct recording *r)
+{
+	struct recorder *rec = r->rec;
+
+	if (r->fd < 0)
+		return;
+	close(r->fd);
+	r->fd = -1;
+	if (r->wprev != NULL)
+		r->wprev->wnext = r->wnext;
+	else
+		rec->open = r->wnext;
+	if (r->wnext != NULL)
+		r->wnext->wprev = r->wprev;
+}
+
+static void open_file(struct recording *r)
+{
+	struct recorder *rec = r->rec;
+	mode_t mode = rec->cfg.group != (gid_t)-1 ? 0640 : 0600;
+	char name[sizeof(r->name)];
+	size_t hlen;
+	char *line;
+	int i;
+
+	memcpy(name, r->name, sizeof(name));
+	for (i = 1; i < 100; i++) {
+		r->fd = openat(rec->dirfd, r->name,
+			       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, mode);
+		if (r->fd >= 0 || errno != EEXIST)
+			break;
+		/* Two sessions of one identity in one second with one id prefix: unlikely. */
+		snprintf(r->name, sizeof(r->name), "%.*s-%d.cast", (int)(strlen(name) - 5), name, i);
+	}
+	if (r->fd < 0) {
+		r->failed = 1;
+		r->errno_last = errno;
+		return;
+	}
+	/* The umask may have narrowed the mode; the group is the admins'. */
+	if (rec->cfg.group != (gid_t)-1 && fchown(r->fd, (uid_t)-1, rec->cfg.group) != 0)
+		r->errno_last = errno;
+	fchmod(r->fd, mode);
+	r->wnext = rec->open;
+	r->wprev = NULL;
+	if (rec->open != NULL)
+		rec->open->wprev = r;
+	rec->open = r;
+	hlen = strlen(r->header);
+	line = malloc(hlen + 2);
+	if (line != NULL) {
+		memcpy(line, r->header, hlen);
+		line[hlen] = '\n';
+	}
+	if (line == NULL || emit(r, line, hlen + 1, 0, 1) != 0) {
+		/* Without its header the file is no asciicast: remove it. */
+		close_file(r);
+		unlinkat(rec->dirfd, r->name, 0);
+		r->failed = 1;
+	}
+	free(line);
+}
+
+/* One queued event into its file. */
+static void write_event(struct recorder *rec, const struct event *ev)
+{
+	struct recording *r = ev->r;
+	const unsigned char *data = (const unsigned char *)(ev + 1);
+	size_t n, len, stream;
+	uint64_t count;
+
+	if (ev->len == 0 && ev->kind != EV_DROPPED)
+		return;
+	if (r->fd < 0 && !r->failed)
+		open_file(r);
+	if (ev->kind == EV_DROPPED) {
+		memcpy(&count, data, sizeof(count));
+		r->dropped[RECORD_DROP_QUEUE] += count;
+		r->unmarked += count;
+		return;
+	}
+	if (r->failed) {
+		drop(r, RECORD_DROP_OPEN, ev->len);
+		return;
+	}
+	if (r->limited) {
+		drop(r, RECORD_DROP_FILE_LIMIT, ev->len);
+		return;
+	}
+	mark_drops(r, ev->t_ns, 1);
+	if (line_reserve(rec, (size_t)ev->len * 6 + 64) != 0) {
+		drop(r, RECORD_DROP_QUEUE, ev->len);
+		return;
+	}
+	n = (size_t)snprintf(rec->line, rec->line_cap, "[%.6f, \"%c\", \"", seconds(r, ev->t_ns),
+			     (char)ev->kind);
+	if (ev->kind == EV_RESIZE) {
+		memcpy(rec->line + n, data, ev->len);
+		n += ev->len;
+	} else {
+		stream = ev->kind == EV_STDERR;
+		len = json_text(rec->line + n, data, ev->len, r->carry[stream], &r->ncarry[stream]);
+		if (len == 0)
+			return; /* all of it is the start of a UTF-8 sequence, carried */
+		n += len;
+	}
+	memcpy(rec->line + n, "\"]\n", 3);
+	n += 3;
+	if (emit(r, rec->line, n, ev->len, 1) != 0 && !r->limited &&
+	    r->dropped[RECORD_DROP_FILE_LIMIT] > 0) {
+		r->limited = 1;
+		marker(r, ev->t_ns, "recording stopped: --record-max-file reached", 0);
+	}
+}
+
+/* The end: what was dropped, the status, and the file closed. */
+static void finish(struct recording *r)
+{
+	uint64_t t = now_ns();
+	char text[96];
+
+	if (r->fd < 0 && !r->failed)
+		open_file(r);
+	if (!r->failed) {
+		r->dropped[RECORD_DROP_QUEUE] += r->loop_unreported;
+		r->unmarked += r->loop_unreported;
+		mark_drops(r, t, 0);
+		snprintf(text, sizeof(text), "%s", r->status);
+		marker(r, t, text, 0);
+		if (r->fd >= 0 && fsync(r->fd) != 0 && r->errno_last == 0)
+			r->errno_last = errno;
+	} else {
+		r->dropped[RECORD_DROP_QUEUE] += r->loop_unreported;
+	}
+	close_file(r);
+}
+
+static void *writer_main(void *arg)
+{
+	struct recorder *rec = arg;
+	struct recording *ending, *r, *next;
+	size_t used;
+
+	pthread_mutex_lock(&rec->mu);
+	for (;;) {
+		while (rec->used == 0 && rec->ending == NULL && !rec->stop) {
+			rec->writer_waiting = 1;
+			pthread_cond_wait(&rec->cond, &rec->mu);
+		}
+		if (rec->used == 0 && rec->ending == NULL && rec->stop)
+			break;
+		/* Take what is there now; the loop adds only behind head. */
+		used = rec->used;
+		ending = rec->ending;
+		rec->ending = NULL;
+		rec->ending_tail = &rec->ending;
+		atomic_store_explicit(&rec->queued, used, memory_order_relaxed);
+		pthread_mutex_unlock(&rec->mu);
+
+		size_t tail = rec->tail, done = 0;
+		while (done < used) {
+			const struct event *ev = (const struct event *)(rec->ring + tail);
+			size_t step;
+
+			if (rec->cap - tail < sizeof(struct event) || ev->kind == 0) {
+				step = rec->cap - tail; /* the skip before a wrap */
+				tail = 0;
+			} else {
+				write_event(rec, ev);
+				step = sizeof(struct event) + pad8(ev->len);
+				tail += step;
+				if (tail == rec->cap)
+					tail = 0;
+			}
+			done += step;
+		}
+			for (r = ending; r != NULL; r = next) {
+			next = r->next;
+			finish(r);
+		}
+
+		pthread_mutex_lock(&rec->mu);
+		rec->tail = tail;
+		rec->used -= used;
+		atomic_store_explicit(&rec->queued, rec->used, memory_order_relaxed);
+		/* Finished recordings go back to the loop, which logs and frees them. */
+		for (r = ending; r != NULL; r = next) {
+			next = r->next;
+			r->next = rec->done;
+			rec->done = r;
+		}
+	}
+	pthread_mutex_unlock(&rec->mu);
+	return NULL;
+}
+
+/* ---- the loop's side: start, the timer, the end ---- */
+
+static void log_done(struct recording *r)
+{
+	char dropped[192] = "0", bytes[24], drops_by[160] = "";
+	uint64_t total = 0;
+	size_t i, n = 0;
+
+	for (i = 0; i < RECORD_DROP_REASONS; i++) {
+		if (r->dropped[i] == 0)
+			continue;
+		total += r->dropped[i];
+		n += (size_t)snprintf(drops_by + n, sizeof(drops_by) - n, "%s%s:%llu", n ? "," : "",
+				      record_drop_names[i], (unsigned long long)r->dropped[i]);
+		if (n >= sizeof(drops_by))
+			n = sizeof(drops_by) - 1;
+	}
+	snprintf(dropped, sizeof(dropped), "%llu", (unsigned long long)total);
+	snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)r->size);
+	struct log_field f[] = {
+		{ "file", r->name },
+		{ "bytes", bytes },
+		{ "dropped", dropped },
+		{ "why", drops_by[0] ? drops_by : NULL },
+		{ "error", r->errno_last ? strerror(r->errno_last) : NULL },
+		{ "status", r->status },
+	};
+	log_event(r->failed ? "recording-failed" : "recording-end", f, sizeof(f) / sizeof(f[0]));
+}
+
+/* Logs the recordings the writer finished and the drops since the last tick. */
+static void reap(struct recorder *rec)
+{
+	struct recording *done, *r, *next;
+	uint64_t now;
+	size_t i;
+
+	pthread_mutex_lock(&rec->mu);
+	done = rec->done;
+	rec->done = NULL;
+	pthread_mutex_unlock(&rec->mu);
+	for (i = 0; i < RECORD_DROP_REASONS; i++) {
+		now = atomic_load_explicit(&rec->dropped[i], memory_order_relaxed);
+		if (now == rec->reported[i])
+			continue;
+		char n[24];
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)(now - rec->reported[i]));
+		struct log_field f[] = {
+			{ "bytes", n },
+			{ "reason", record_drop_names[i] },
+			{ "why", drop_words[i] },
+		};
+		log_event("recording-drop", f, 3);
+		rec->reported[i] = now;
+	}
+	for (r = done; r != NULL; r = next) {
+		next = r->next;
+		log_done(r);
+		free(r->header);
+		free(r);
+	}
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	struct recorder *rec = lws_container_of(sul, struct recorder, sul);
+
+	reap(rec);
+	lws_sul_schedule(rec->ctx, 0, &rec->sul, tick, TICK_US);
+}
+
+/* Sums the sizes of the recordings already in the directory. */
+static uint64_t dir_size(int dirfd)
+{
+	struct dirent *de;
+	struct stat st;
+	uint64_t total = 0;
+	DIR *d;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t nl = strlen(de->d_name);
+
+		if (nl > 5 && strcmp(de->d_name + nl - 5, ".cast") == 0 &&
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
+}
+
+/* Creates or checks the directory; returns an O_DIRECTORY fd or -1 with err. */
+static int open_dir(const struct record_config *cfg, char *err, size_t errlen)
+{
+	mode_t mode = cfg->group != (gid_t)-1 ? 0750 : 0700;
+	struct stat st;
+	int fd;
+
+	if (mkdir(cfg->dir, mode) == 0 && cfg->group != (gid_t)-1 &&
+	    chown(cfg->dir, (uid_t)-1, cfg->group) != 0) {
+		snprintf(err, errlen, "%s: cannot give it group %d: %s", cfg->dir, (int)cfg->group,
+			 strerror(errno));
+		return -1;
+	}
+	fd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", cfg->dir, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: not owned by uid %d (ptyd's own account must own it)",
+			 cfg->dir, (int)geteuid());
+		goto fail;
+	}
+	if (st.st_mode & 0022) {
+		snprintf(err, errlen, "%s: writable by group or others (mode %03o): others could "
+			 "alter recordings", cfg->dir, (unsigned)(st.st_mode & 0777));
+		goto fail;
+	}
+	if (st.st_mode & 0005) {
+		snprintf(err, errlen, "%s: open to others (mode %03o): make it 0750 or 0700",
+			 cfg->dir, (unsigned)(st.st_mode & 0777));
+		goto fail;
+	}
+	if (cfg->group != (gid_t)-1 && st.st_gid != cfg->group &&
+	    fchown(fd, (uid_t)-1, cfg->group) != 0) {
+		snprintf(err, errlen, "%s: cannot give it group %d: %s", cfg->dir, (int)cfg->group,
+			 strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+struct recorder *recorder_new(struct lws_context *ctx, const struct record_config *cfg,
+			      char *err, size_t errlen)
+{
+	struct recorder *rec;
+	sigset_t all, old;
+	int rc;
+
+	rec = calloc(1, sizeof(*rec));
+	if (rec == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rec->cfg = *cfg;
+	rec->ctx = ctx;
+	rec->dirfd = -1;
+	rec->ending_tail = &rec->ending;
+	rec->cap = cfg->queue_bytes ? pad8(cfg->queue_bytes) : QUEUE_DEFAULT;
+	if (rec->cap < 2 * (sizeof(struct event) + EVENT_MAX))
+		rec->cap = 2 * (sizeof(struct event) + EVENT_MAX);
+	rec->ring = malloc(rec->cap);
+	rec->dir = strdup(cfg->dir);
+	if (rec->ring == NULL || rec->dir == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	rec->cfg.dir = rec->dir;
+	rec->dirfd = open_dir(cfg, err, errlen);
+	if (rec->dirfd < 0)
+		goto fail;
+	rec->dir_bytes = dir_size(rec->dirfd);
+	pthread_mutex_init(&rec->mu, NULL);
+	pthread_cond_init(&rec->cond, NULL);
+	/* The writer must never take a signal: they are the loop's (signalfd). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&rec->thread, NULL, writer_main, rec);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the writer thread: %s", strerror(rc));
+		pthread_mutex_destroy(&rec->mu);
+		pthread_cond_destroy(&rec->cond);
+		goto fail;
+	}
+	rec->thread_started = 1;
+	if (ctx != NULL)
+		lws_sul_schedule(ctx, 0, &rec->sul, tick, TICK_US);
+	return rec;
+fail:
+	if (rec->dirfd >= 0)
+		close(rec->dirfd);
+	free(rec->ring);
+	free(rec->dir);
+	free(rec);
+	return NULL;
+}
+
+void recorder_loop_gone(struct recorder *rec)
+{
+	if (rec == NULL || rec->ctx == NULL)
+		return;
+	lws_sul_cancel(&rec->sul);
+	rec->ctx = NULL;
+}
+
+void recorder_free(struct recorder *rec)
+{
+	if (rec == NULL)
+		return;
+	recorder_loop_gone(rec);
+	pthread_mutex_lock(&rec->mu);
+	rec->stop = 1;
+	pthread_cond_signal(&rec->cond);
+	pthread_mutex_unlock(&rec->mu);
+	pthread_join(rec->thread, NULL);
+	reap(rec);
+	if (rec->nactive > 0)
+		log_warnx("recording: %ld recordings were not ended", rec->nactive);
+	pthread_mutex_destroy(&rec->mu);
+	pthread_cond_destroy(&rec->cond);
+	close(rec->dirfd);
+	free(rec->line);
+	free(rec->ring);
+	free(rec->dir);
+	free(rec);
+}
+
+void recorder_stats(struct recorder *rec, struct recorder_stats *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (rec == NULL)
+		return;
+	out->started = atomic_load_explicit(&rec->started, memory_order_relaxed);
+	out->written = atomic_load_explicit(&rec->written, memory_order_relaxed);
+	out->queued = atomic_load_explicit(&rec->queued, memory_order_relaxed);
+	for (i = 0; i < RECORD_DROP_REASONS; i++)
+		out->dropped[i] = atomic_load_explicit(&rec->dropped[i], memory_order_relaxed);
+}
