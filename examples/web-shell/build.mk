@@ -1,4 +1,4 @@
-# examples/web-shell: xterm.js and its fit addon copied from node_modules (pinned by
+# examples/web-shell: xterm.js and its addons copied from node_modules (pinned by
 # package-lock.json, never committed), and web-shell.js rebuilt as one classic script for
 # pages opened from file:// (browsers refuse ES module imports there).
 WEB_DIR := examples/web-shell
@@ -20,6 +20,9 @@ $(WEB_VENDOR)/xterm.css: $(NPM_STAMP)
 $(WEB_VENDOR)/addon-fit.js: $(NPM_STAMP)
 	@mkdir -p $(@D)
 	cp node_modules/@xterm/addon-fit/lib/addon-fit.js $@
+# The maintained addons the page loads: wide characters (Unicode 11), links, search.
+WEB_ADDONS := unicode11 web-links search
+$(foreach a,$(WEB_ADDONS),$(eval $$(WEB_VENDOR)/addon-$(a).js: $$(NPM_STAMP) ; @mkdir -p $$(@D) && cp node_modules/@xterm/addon-$(a)/lib/addon-$(a).js $$@))
 $(WEB_VENDOR)/LICENSE.xterm: $(NPM_STAMP)
 	@mkdir -p $(@D)
 	cp node_modules/@xterm/xterm/LICENSE $@
@@ -28,4 +31,5 @@ $(WEB_VENDOR)/web-shell.classic.js: $(WEB_MODULES) $(WEB_DIR)/bundle-classic.mjs
 	node $(WEB_DIR)/bundle-classic.mjs $(WEB_DIR)/web-shell.js $@
 
 WEB_TARGETS += $(WEB_VENDOR)/xterm.js $(WEB_VENDOR)/xterm.css $(WEB_VENDOR)/addon-fit.js \
+	$(WEB_ADDONS:%=$(WEB_VENDOR)/addon-%.js) \
 	$(WEB_VENDOR)/LICENSE.xterm $(WEB_VENDOR)/web-shell.classic.js
