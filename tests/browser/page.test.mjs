@@ -1,12 +1,16 @@
 // tests/browser/page.test.mjs: the page in Debian's Chromium against the real stack (Caddy,
-// jwt-verify, ptyd on loopback): key generated in the page and trusted by jwt-verify, terminal
-// I/O through xterm.js, resize followed by `stty size`, exit status and reconnect, key storage
-// in IndexedDB, OpenSSL key import, the demo key button, and the page opened from file://.
+// jwt-verify, ptyd on loopback): key generated in the Keys dialog and trusted by jwt-verify,
+// terminal I/O through xterm.js, resize followed by `stty size`, exit status and reconnect, the
+// Run dialog, key storage in IndexedDB (loaded again by itself after a reload), OpenSSL key
+// import (clearing a stale error), the demo key button, and the page opened from file://.
+// Layout, accessibility, tabs and the key bar: page-layout.test.mjs; xterm.js addons and the
+// clipboard: page-terminal.test.mjs; files: page-files.test.mjs.
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openssl } from '../webshell-js/helpers.mjs';
+import { closeDialog, menu, openKeys, typeLine, waitState } from './page-ui.mjs';
 import { BUILD, openPage, startBrowser, startStack, waitTerminal } from './stack.mjs';
 
 const WORK = process.env.WS_WORK || '/tmp';
@@ -28,13 +32,6 @@ after(async () => {
   if (stack) await stack.stop();
 });
 
-// Types into the terminal as a user would (keyboard events into xterm's textarea).
-async function typeLine(p, text) {
-  await p.locator('.xterm-helper-textarea').focus();
-  await p.keyboard.type(text);
-  await p.keyboard.press('Enter');
-}
-
 function pageProblems(p) {
   // The demo key is absent unless a test writes it: that 404 is expected.
   return p.problems.filter((m) => !/404 \(Not Found\)/.test(m));
@@ -44,6 +41,10 @@ test('page over http: default URL is its own host; a generated key is shown as S
   page = await openPage(context, stack.pageUrl);
   assert.equal(await page.inputValue('#url'), stack.wsUrl);
   assert.equal(await page.isHidden('#key-demo'), true, 'no demo key button without demo-key.pem');
+  assert.equal(await page.isVisible('#welcome'), true, 'a first-run card, not a blank box');
+  assert.match(await page.textContent('#key-summary'), /No key/);
+  assert.match(await page.textContent('label[for=subject]'), /Identity/);
+  await page.click('#welcome-keys');
   await page.click('#key-generate');
   await page.waitForFunction(() => document.getElementById('public-key').value.includes('END PUBLIC KEY'));
   const pem = await page.inputValue('#public-key');
@@ -53,6 +54,8 @@ test('page over http: default URL is its own host; a generated key is shown as S
   await page.click('#key-copy');
   await page.waitForFunction(() => /copied to the clipboard/.test(document.getElementById('key-status').textContent));
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), pem, 'Copy puts the PEM on the clipboard');
+  await closeDialog(page);
+  assert.match(await page.textContent('#key-summary'), /Generated: EdDSA/);
   const file = join(stack.work, 'page-key.pem');
   writeFileSync(file, pem);
   keyFiles.push(file);
@@ -61,12 +64,16 @@ test('page over http: default URL is its own host; a generated key is shown as S
 
 test('connect: a prompt, then `echo hello` typed in the terminal prints hello', { skip }, async () => {
   await page.click('#connect-btn');
-  await page.waitForFunction(() => /Connected to/.test(document.getElementById('connect-status').textContent));
+  await waitState(page, 'open');
+  assert.match(await page.textContent('#connect-status'), /^Connected/);
+  assert.equal(await page.isHidden('#welcome'), true, 'the terminal replaces the first-run card');
   await waitTerminal(page, /[#$] ?$/m);
   await typeLine(page, 'echo hello');
   const text = await waitTerminal(page, /^hello$/m);
   assert.match(text, /echo hello\nhello\n/);
   await page.waitForFunction(() => document.title.includes('bash'), null, { timeout: 5000 });
+  assert.match(await page.textContent('.tab[aria-selected=true]'), /bash/, 'the tab shows the title');
+  await page.waitForFunction(() => / \u00b7 \d+ ms$/.test(document.getElementById('connect-status').textContent));
   assert.match(stack.servers.find((x) => x.name === 'ptyd').output(), /user=webshell\b/, 'ptyd got the user from jwt-verify');
   assert.ok(!/token=ey/.test(stack.logs()), 'no token in any log');
 });
@@ -109,13 +116,13 @@ test('exit shows the status; Enter reconnects to a new shell with a new token', 
   const pid1 = await page.evaluate(() => WebShell.execCommand('cat pid1', { privateKey: webShellApp.pair.privateKey }));
   await page.locator('.xterm-helper-textarea').focus();
   await page.keyboard.press('Enter');
-  await page.waitForFunction(() => /Connected to/.test(document.getElementById('connect-status').textContent));
+  await waitState(page, 'open');
   await typeLine(page, 'echo "second:$$"');
   const text = await waitTerminal(page, /^second:\d+$/m);
   const pid2 = /^second:(\d+)$/m.exec(text)[1];
   assert.notEqual(pid2, pid1.stdout.trim(), 'a new shell');
-  // The Reconnect button does the same.
-  await page.click('#reconnect-btn');
+  // The menu's Reconnect does the same.
+  await menu(page, 'reconnect');
   await page.waitForFunction(() => webShellApp.session.state === 'open');
   await typeLine(page, 'echo third-shell');
   await waitTerminal(page, /^third-shell$/m);
@@ -125,6 +132,8 @@ test('disconnect closes the shell; the page reports it', { skip }, async () => {
   await page.click('#disconnect-btn');
   await page.waitForFunction(() => document.getElementById('connect-status').textContent === 'Disconnected.');
   assert.equal(await page.evaluate(() => webShellApp.session.state), 'closed');
+  assert.equal(await page.isVisible('#connect-btn'), true);
+  assert.equal(await page.isHidden('#disconnect-btn'), true);
   // Connect again, then close(): the session ends for good and its terminal is removed.
   await page.click('#connect-btn');
   await page.waitForFunction(() => webShellApp.session.state === 'open');
@@ -133,28 +142,46 @@ test('disconnect closes the shell; the page reports it', { skip }, async () => {
     webShellApp.session.close();
   }));
   assert.deepEqual(detail, { code: 1000, reason: 'closed by the page', exitCode: null });
-  assert.equal(await page.locator('#terminal .xterm').count(), 0, 'xterm.js disposed');
+  assert.equal(await page.locator('.pane .xterm').count(), 0, 'xterm.js disposed');
   await page.click('#connect-btn');
   await page.waitForFunction(() => webShellApp.session.state === 'open');
-  assert.equal(await page.locator('#terminal .xterm').count(), 1, 'one terminal after reconnecting');
+  assert.equal(await page.locator('.pane .xterm').count(), 1, 'one terminal after reconnecting');
 });
 
-test('Programmatic Command Execution section: stdout, exit code and time taken', { skip }, async () => {
+// stdout and stderr apart where the server has the exec channel; merged (and said so) otherwise.
+async function checkStreams(p, stdout, stderr) {
+  const merged = await p.getAttribute('#stderr', 'data-merged');
+  if (merged === 'true') {
+    assert.equal(await p.textContent('#stdout'), stdout + stderr);
+  } else {
+    assert.equal(await p.textContent('#stdout'), stdout);
+    assert.equal(await p.textContent('#stderr'), stderr);
+  }
+}
+
+test('Run dialog: stdout and stderr, exit status and time taken', { skip }, async () => {
+  await menu(page, 'run');
   await page.fill('#command', 'echo "out:$((6*7))"; echo "err" >&2; exit 5');
   await page.click('#run-btn');
   await page.waitForFunction(() => document.getElementById('exit-code').value !== '');
-  assert.equal(await page.textContent('#stdout'), 'out:42\nerr\n');
+  await checkStreams(page, 'out:42\n', 'err\n');
   assert.equal(await page.evaluate(() => document.getElementById('exit-code').value), '5');
   assert.match(await page.evaluate(() => document.getElementById('duration').value), /^\d+ ms$/);
   assert.equal(await page.textContent('#exec-error'), '');
+  await closeDialog(page);
 });
 
 test('keys survive a reload in IndexedDB, still non-extractable; forget removes them', { skip }, async () => {
   const pem = await page.inputValue('#public-key');
+  await openKeys(page);
   await page.click('#key-save');
   await page.waitForFunction(() => /Saved in this browser/.test(document.getElementById('key-status').textContent));
   await page.reload();
   await page.waitForFunction(() => globalThis.webShellApp !== undefined);
+  // Loaded by itself: the next visit is one click from a terminal.
+  await page.waitForFunction(() => /Loaded the key saved in this browser/.test(document.getElementById('key-summary').textContent));
+  assert.equal(await page.inputValue('#public-key'), pem);
+  await page.click('#welcome-keys');
   await page.click('#key-load');
   await page.waitForFunction(() => /Loaded:/.test(document.getElementById('key-status').textContent));
   assert.equal(await page.inputValue('#public-key'), pem);
@@ -165,6 +192,7 @@ test('keys survive a reload in IndexedDB, still non-extractable; forget removes 
   await page.waitForFunction(() => /Forgot the saved key/.test(document.getElementById('key-status').textContent));
   await page.click('#key-load');
   await page.waitForFunction(() => /No key saved/.test(document.getElementById('key-status').textContent));
+  await closeDialog(page);
 });
 
 test('an OpenSSL private key imported in the page: public PEM as openssl prints it, and it connects', { skip }, async () => {
@@ -174,7 +202,8 @@ test('an OpenSSL private key imported in the page: public PEM as openssl prints 
   writeFileSync(file, pub);
   keyFiles.push(file);
   await stack.startVerifier(keyFiles);
-  await page.click('summary');
+  await page.click('#welcome-keys');
+  await page.click('#import-details summary');
   await page.fill('#import-pem', priv);
   await page.click('#key-import');
   await page.waitForFunction(() => /Imported:/.test(document.getElementById('key-status').textContent));
@@ -186,6 +215,7 @@ test('an OpenSSL private key imported in the page: public PEM as openssl prints 
   await page.click('#key-import');
   await page.waitForFunction(() => /traditional format/.test(document.getElementById('key-status').textContent));
   assert.match(await page.getAttribute('#key-status', 'class'), /error/);
+  await closeDialog(page);
 });
 
 test('demo key on a loopback host: "Use the demo key" then "Connect" gives a terminal', { skip }, async () => {
@@ -198,7 +228,7 @@ test('demo key on a loopback host: "Use the demo key" then "Connect" gives a ter
   const demo = await openPage(context, stack.pageUrl);
   await demo.waitForSelector('#key-demo', { state: 'visible' });
   await demo.click('#key-demo');
-  await demo.waitForFunction(() => /Demo key imported/.test(document.getElementById('key-status').textContent));
+  await demo.waitForFunction(() => /Demo key imported/.test(document.getElementById('key-summary').textContent));
   await demo.click('#connect-btn');
   await waitTerminal(demo, /[#$] ?$/m);
   await typeLine(demo, 'echo demo-ok');
@@ -213,15 +243,21 @@ test('page opened from file://: no module imports needed; terminal and command e
   assert.equal(await file.isHidden('#key-demo'), true, 'the demo key is never fetched from file://');
   await file.click('#connect-btn');
   await file.waitForFunction(() => /No key/.test(document.getElementById('connect-status').textContent));
+  assert.match(await file.textContent('#welcome-error'), /No key/);
   const priv = openssl(['genpkey', '-algorithm', 'ed25519']).toString();
   const pubFile = join(stack.work, 'file-page-pub.pem');
   writeFileSync(pubFile, openssl(['pkey', '-pubout'], priv));
   keyFiles.push(pubFile);
   await stack.startVerifier(keyFiles);
-  await file.click('summary');
+  await file.click('#welcome-keys');
+  await file.click('#import-details summary');
   await file.fill('#import-pem', priv);
   await file.click('#key-import');
   await file.waitForFunction(() => /Imported:/.test(document.getElementById('key-status').textContent));
+  await closeDialog(file);
+  // The red "No key" complaint is stale now: it goes.
+  assert.equal(await file.textContent('#welcome-error'), '');
+  assert.doesNotMatch(await file.getAttribute('#connect-status', 'class') || '', /error/);
   await file.click('#connect-btn');
   await file.waitForFunction(() => /no URL given/.test(document.getElementById('connect-status').textContent));
   await file.fill('#url', stack.wsUrl);
@@ -229,11 +265,13 @@ test('page opened from file://: no module imports needed; terminal and command e
   await waitTerminal(file, /[#$] ?$/m);
   await typeLine(file, 'echo from-file-page');
   await waitTerminal(file, /^from-file-page$/m);
+  await menu(file, 'run');
   await file.fill('#command', 'printf "%s\\n" file-exec; exit 9');
   await file.click('#run-btn');
   await file.waitForFunction(() => document.getElementById('exit-code').value !== '');
-  assert.equal(await file.textContent('#stdout'), 'file-exec\n');
+  await checkStreams(file, 'file-exec\n', '');
   assert.equal(await file.evaluate(() => document.getElementById('exit-code').value), '9');
+  await closeDialog(file);
   // The module itself stays an importable ES module for apps served over http.
   const exported = await page.evaluate(async () => Object.keys(await import('./web-shell.js')).sort());
   assert.deepEqual(exported, Object.keys(await file.evaluate(() => WebShell)).sort());

@@ -5,10 +5,10 @@
 
 (function keybarModule() {
   const KEYS = [
-    { label: 'Esc', name: 'Escape', aria: 'Escape' },
-    { label: 'Ctrl', mod: 'ctrl', aria: 'Control (applies to the next key)' },
-    { label: 'Alt', mod: 'alt', aria: 'Alt (applies to the next key)' },
-    { label: 'Tab', name: 'Tab', aria: 'Tab' },
+    { label: 'Esc', name: 'Escape' },
+    { label: 'Ctrl', mod: 'ctrl', title: 'Control: applies to the next key' },
+    { label: 'Alt', mod: 'alt', title: 'Alt: applies to the next key' },
+    { label: 'Tab', name: 'Tab' },
     { label: '\u2190', name: 'ArrowLeft', aria: 'Left arrow' },
     { label: '\u2191', name: 'ArrowUp', aria: 'Up arrow' },
     { label: '\u2193', name: 'ArrowDown', aria: 'Down arrow' },
@@ -60,7 +60,9 @@
         const b = document.createElement('button');
         b.type = 'button';
         b.textContent = key.label;
-        b.setAttribute('aria-label', key.aria);
+        // Words are their own names; symbols get one (a visible word must stay in the name).
+        if (key.aria) b.setAttribute('aria-label', key.aria);
+        if (key.title) b.title = key.title;
         b.dataset.key = key.mod || key.name;
         if (key.mod) b.setAttribute('aria-pressed', 'false');
         // Keep the focus (and the phone's keyboard) on the terminal while tapping.
