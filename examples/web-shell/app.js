@@ -1,6 +1,6 @@
 // app.js: the page's glue for index.html: tabs of terminals, the toolbar and its menu, the key,
 // files, run, sessions and settings dialogs. Classic script on top of globalThis.WebShell (the
-// module's classic build, so the page works from file://) and globalThis.WebShellPage (page/).
+// module's classic build, so the page works from file://) and globalThis.WebShellPage (page-*.js).
 'use strict';
 
 (function main() {

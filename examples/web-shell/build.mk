@@ -3,7 +3,8 @@
 # pages opened from file:// (browsers refuse ES module imports there).
 WEB_DIR := examples/web-shell
 WEB_VENDOR := $(WEB_DIR)/vendor
-WEB_MODULES := $(filter-out $(WEB_DIR)/app.js,$(wildcard $(WEB_DIR)/*.js))
+# The module's files: everything but the page's own scripts (app.js, page-*.js).
+WEB_MODULES := $(filter-out $(WEB_DIR)/app.js $(WEB_DIR)/page-%.js,$(wildcard $(WEB_DIR)/*.js))
 # npm gives package files a fixed old mtime; its own lock copy is fresh after every install.
 NPM_STAMP := node_modules/.package-lock.json
 

@@ -38,8 +38,10 @@ test('over https the host field defaults to wss://HOST/ws', { skip }, async () =
 });
 
 test('wss terminal with single-use tokens: connect, exit, reconnect twice, exec twice', { skip }, async () => {
+  await page.click('#welcome-keys');
   await page.click('#key-generate');
   await page.waitForFunction(() => document.getElementById('public-key').value.includes('END PUBLIC KEY'));
+  await page.keyboard.press('Escape');
   const file = join(stack.work, 'key.pem');
   writeFileSync(file, await page.inputValue('#public-key'));
   await stack.startVerifier([file], ['--single-use']);

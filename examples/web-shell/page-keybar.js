@@ -1,4 +1,4 @@
-// page/keybar.js: the on-screen key bar for phones and tablets: Esc, Tab, arrows and a few
+// page-keybar.js: the on-screen key bar for phones and tablets: Esc, Tab, arrows and a few
 // symbols as one tap each, and sticky Ctrl and Alt that apply to the next key, whether it comes
 // from the bar, a hardware keyboard or the phone's own keyboard. encodeKey() is pure.
 'use strict';

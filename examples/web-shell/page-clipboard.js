@@ -1,4 +1,4 @@
-// page/clipboard.js: the terminal's clipboard rules. Copy on select (really into the system
+// page-clipboard.js: the terminal's clipboard rules. Copy on select (really into the system
 // clipboard), Ctrl+Shift+C / Ctrl+Shift+V, paste by right-click, and OSC 52: a program's
 // clipboard writes are accepted, its clipboard reads ("?") are never answered, so no output
 // can read what the user copied elsewhere.

@@ -1,4 +1,4 @@
-// page/settings.js: the page's per-browser settings (font size, theme, key bar) in localStorage,
+// page-settings.js: the page's per-browser settings (font size, theme, key bar) in localStorage,
 // and the terminal themes. Settings only: keys, tokens and session ids never go here.
 'use strict';
 

@@ -1,4 +1,4 @@
-// page/files.js: uploads and downloads with a progress bar and a Cancel button each. The bytes
+// page-files.js: uploads and downloads with a progress bar and a Cancel button each. The bytes
 // travel over the module's exec channel (connect()/exec(): binary streams with flow control),
 // so they arrive exactly as sent, whatever their size. Transfers is the UI list; upload() and
 // download() do the work for one file.
