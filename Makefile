@@ -58,7 +58,7 @@ include services/jwt-verify/build.mk
 include services/ptyd/build.mk
 -include examples/web-shell/build.mk
 
-.PHONY: all asan deps test test-run bench bench-run fuzz demo install install-services install-app uninstall clean
+.PHONY: all asan deps check test test-run bench bench-run fuzz demo install install-services install-app uninstall clean
 
 all: $(addprefix $(BUILD)/,$(SERVICES)) $(WEB_TARGETS)
 
@@ -82,6 +82,11 @@ test: deps
 
 test-run: all $(PROGRAMS) $(ASAN_PROGRAMS)
 	@BUILD=$(BUILD) tests/run.sh $(T)
+
+# The fast tier: unit, service and protocol suites; no Chromium, debootstrap,
+# fuzzing or apt (tests/run.sh --fast says which suites are slow).
+check: all $(PROGRAMS) $(ASAN_PROGRAMS)
+	@BUILD=$(BUILD) tests/run.sh --fast $(T)
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-run

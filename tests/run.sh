@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Usage: tests/run.sh [PATTERN]
+# Usage: tests/run.sh [--fast] [PATTERN]
 # Summary: runs every test suite of web-shell and ends with one line
 # "N passed, N failed, N skipped" counting the test cases of all suites.
+# --fast (make check) runs only the fast tier: it leaves out the slow suites.
 #
 # Suites:
 #   - C unit tests: every executable in $BUILD/tests/, run twice: as built, and
@@ -12,6 +13,13 @@
 # Every suite prints TAP: "ok N - name", "not ok N - name", "# SKIP" for skips;
 # only unindented lines count. Any sanitizer report fails the suite.
 # A PATTERN keeps only suites whose name contains it.
+#
+# Tiers: a suite is slow (left out by --fast) when it lives in tests/browser/
+# (Chromium), its name holds "fuzz" (libFuzzer), or its first lines hold
+# "tier: slow" (e.g. debootstrap, apt). Everything else is the fast tier:
+# unit, service and protocol suites, under two minutes in all. --fast also
+# runs the "sanitize: yes" area suites once (plain build); the C unit tests
+# still run under ASan+UBSan too.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,7 +27,8 @@ BUILD=${BUILD:-build}
 [[ $BUILD = /* ]] || BUILD="$ROOT/$BUILD"
 LOGS="$BUILD/test-logs"
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-1500}
-PATTERN=${1:-}
+PATTERN=""
+FAST=0
 
 total_pass=0
 total_fail=0
@@ -27,7 +36,7 @@ total_skip=0
 failed_suites=()
 
 usage() {
-	sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 # run_suite NAME BUILD_DIR COMMAND...
@@ -93,6 +102,14 @@ run_suite() {
 	fi
 }
 
+# is_slow FILE: whether an area suite belongs to the slow tier (see the header).
+is_slow() {
+	case ${1#"$ROOT"/tests/} in
+	browser/* | *fuzz*) return 0 ;;
+	esac
+	head -n 15 "$1" | grep -q "^# tier: slow"
+}
+
 # suite_command FILE: how to run one area suite.
 suite_command() {
 	case $1 in
@@ -103,10 +120,22 @@ suite_command() {
 }
 
 main() {
-	if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-		usage
-		exit 0
-	fi
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		-h | --help)
+			usage
+			exit 0
+			;;
+		--fast) FAST=1 ;;
+		-*)
+			printf 'tests/run.sh: unknown option %s\n' "$1" >&2
+			usage >&2
+			exit 2
+			;;
+		*) PATTERN=$1 ;;
+		esac
+		shift
+	done
 	mkdir -p "$LOGS"
 	local t
 	for t in "$BUILD"/tests/*; do
@@ -122,9 +151,12 @@ main() {
 	local -a cmd
 	while IFS= read -r file; do
 		name=${file#"$ROOT"/tests/}
+		if [[ $FAST -eq 1 ]] && is_slow "$file"; then
+			continue
+		fi
 		mapfile -t cmd < <(suite_command "$file")
 		run_suite "$name" "$BUILD" "${cmd[@]}"
-		if head -n 5 "$file" | grep -q 'sanitize: yes'; then
+		if [[ $FAST -eq 0 ]] && head -n 5 "$file" | grep -q 'sanitize: yes'; then
 			run_suite "$name [asan+ubsan]" "$BUILD/asan" "${cmd[@]}"
 		fi
 	done < <(find "$ROOT/tests" -mindepth 2 -maxdepth 2 -type f \

@@ -8,6 +8,7 @@
 # namespace, and through Caddy: a token from a key made here gets a shell as
 # the shell user, a bad token gets a 401 with its reason, the token is in no
 # log, and a second run changes nothing. Changes nothing on the host.
+# tier: slow (debootstrap and apt inside a chroot; make check leaves it out)
 set -euo pipefail
 # shellcheck source=tests/lib/tap.sh
 source "$WS_ROOT/tests/lib/tap.sh"
