@@ -1,13 +1,85 @@
 /*
- * args.c: bounded number and listen-address parsing for the services' flags.
+ * args.c: the services' command line: bounded numbers and listen addresses,
+ * usage and help, version, and flag errors (exit 2).
  */
 #include "args.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libwebsockets.h>
+
+static const char *args_name = "web-shell";
+static const char *args_usage = "";
+
+void args_program(const char *name, const char *usage)
+{
+	args_name = name;
+	args_usage = usage;
+}
+
+void args_help(void)
+{
+	fputs(args_usage, stdout);
+	exit(0);
+}
+
+void args_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", args_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%s", args_usage);
+	exit(2);
+}
+
+void args_getopt_error(int c, char **argv)
+{
+	/* A short option in a cluster ("-vx") is named by optopt, not argv. */
+	if (optopt != 0 && optopt < 256)
+		args_usage_error("-%c: %s", optopt, c == ':' ? "needs a value" : "unknown option");
+	args_usage_error("%s: %s", argv[optind - 1], c == ':' ? "needs a value" : "unknown option");
+}
+
+char *args_lws_version(char *dst, size_t cap)
+{
+	const char *v = lws_get_library_version();
+	size_t n = strspn(v, "0123456789.");
+
+	/* The release number only: lws appends "-" and its git describe. */
+	while (n > 0 && v[n - 1] == '.')
+		n--;
+	snprintf(dst, cap, "%.*s", (int)n, v);
+	return dst;
+}
+
+void args_version(const char *version)
+{
+	char lws[32];
+
+	printf("%s %s (libwebsockets %s)\n", args_name, version,
+	       args_lws_version(lws, sizeof(lws)));
+	exit(0);
+}
+
+long long args_number_flag(const char *flag, const char *s, long long min, long long max)
+{
+	const char *errstr;
+	long long v;
+
+	if (args_parse_number(s, min, max, &v, &errstr) != 0)
+		args_usage_error("%s %s: %s (allowed %lld..%lld)", flag, s, errstr, min, max);
+	return v;
+}
 
 int args_parse_number(const char *s, long long min, long long max, long long *out,
 		      const char **errstr)

@@ -40,9 +40,28 @@ int log_format_parse(const char *name, enum log_format *out)
 	return 0;
 }
 
-char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+/* Appends esc (n bytes) at *o unless it and a possible ellipsis no longer fit. */
+static int put_escape(char *dst, size_t dstlen, size_t *o, const char *esc, size_t n)
 {
 	static const char ellipsis[] = "...";
+
+	/* Keep room for the ellipsis and the NUL in case more follows. */
+	if (*o + n + sizeof(ellipsis) > dstlen) {
+		if (dstlen >= sizeof(ellipsis)) {
+			size_t at = *o < dstlen - sizeof(ellipsis) ? *o : dstlen - sizeof(ellipsis);
+			memcpy(dst + at, ellipsis, sizeof(ellipsis));
+		} else {
+			dst[0] = '\0';
+		}
+		return -1;
+	}
+	memcpy(dst + *o, esc, n);
+	*o += n;
+	return 0;
+}
+
+char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
 	size_t o = 0, i;
 
 	if (dstlen == 0)
@@ -66,18 +85,84 @@ char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
 			esc[0] = (char)c;
 			n = 1;
 		}
-		/* Keep room for the ellipsis and the NUL in case more follows. */
-		if (o + n + sizeof(ellipsis) > dstlen) {
-			if (dstlen >= sizeof(ellipsis)) {
-				size_t at = o < dstlen - sizeof(ellipsis) ? o : dstlen - sizeof(ellipsis);
-				memcpy(dst + at, ellipsis, sizeof(ellipsis));
-			} else {
-				dst[0] = '\0';
-			}
+		if (put_escape(dst, dstlen, &o, esc, n) != 0)
 			return dst;
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+/*
+ * Decodes one UTF-8 sequence at s (n bytes available): returns its length and
+ * sets *cp, or 0 when it is not well-formed (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF).
+ */
+static size_t utf8_decode(const unsigned char *s, size_t n, unsigned long *cp)
+{
+	size_t len, i;
+	unsigned long v, min;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2, v = s[0] & 0x1f, min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3, v = s[0] & 0x0f, min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4, v = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+char *log_escape_json(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0, i = 0;
+
+	if (dstlen == 0)
+		return dst;
+	while (i < srclen) {
+		unsigned char c = s[i];
+		unsigned long cp;
+		char esc[16];
+		size_t n, used = 1;
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			esc[0] = '\\';
+			esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+			n = 2;
+		} else if (c < 0x20 || c == 0x7f) {
+			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
+		} else if (c < 0x80) {
+			esc[0] = (char)c;
+			n = 1;
+		} else if ((used = utf8_decode(s + i, srclen - i, &cp)) == 0) {
+			used = 1;
+			n = (size_t)snprintf(esc, sizeof(esc), "\\ufffd");
+		} else if (cp > 0xffff) {
+			cp -= 0x10000;
+			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04lx\\u%04lx", 0xd800 + (cp >> 10),
+					     0xdc00 + (cp & 0x3ff));
+		} else {
+			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04lx", cp);
 		}
-		memcpy(dst + o, esc, n);
-		o += n;
+		if (put_escape(dst, dstlen, &o, esc, n) != 0)
+			return dst;
+		i += used;
 	}
 	dst[o] = '\0';
 	return dst;
@@ -122,29 +207,16 @@ void log_event(const char *event, const struct log_field *fields, size_t nfields
 	for (i = 0; i < nfields; i++) {
 		if (fields[i].value == NULL)
 			continue;
-		log_escape(value, sizeof(value), fields[i].value, strlen(fields[i].value));
-		if (log_fmt == LOG_FORMAT_JSON)
-			/* The escaping above is also valid JSON once \x is spelled \u00. */
-			line_append(line, sizeof(line), &len, ",\"%s\":\"", fields[i].key);
-		else if (text_needs_quotes(value))
-			line_append(line, sizeof(line), &len, " %s=\"", fields[i].key);
-		else
-			line_append(line, sizeof(line), &len, " %s=", fields[i].key);
-
 		if (log_fmt == LOG_FORMAT_JSON) {
-			const char *p;
-			for (p = value; *p; p++) {
-				if (p[0] == '\\' && p[1] == 'x') {
-					line_append(line, sizeof(line), &len, "\\u00");
-					p++;
-				} else {
-					line_append(line, sizeof(line), &len, "%c", *p);
-				}
-			}
-			line_append(line, sizeof(line), &len, "\"");
+			log_escape_json(value, sizeof(value), fields[i].value,
+					strlen(fields[i].value));
+			line_append(line, sizeof(line), &len, ",\"%s\":\"%s\"", fields[i].key, value);
 		} else {
-			line_append(line, sizeof(line), &len, "%s%s", value,
-				    text_needs_quotes(value) ? "\"" : "");
+			log_escape(value, sizeof(value), fields[i].value, strlen(fields[i].value));
+			if (text_needs_quotes(value))
+				line_append(line, sizeof(line), &len, " %s=\"%s\"", fields[i].key, value);
+			else
+				line_append(line, sizeof(line), &len, " %s=%s", fields[i].key, value);
 		}
 	}
 	if (log_fmt == LOG_FORMAT_JSON)

@@ -56,6 +56,14 @@ _Noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
 
 /*
+ * As log_escape(), for a JSON string's contents (RFC 8259 section 7): '"' and
+ * '\\' escaped, \n \r \t short, other control bytes \u00XX, valid UTF-8
+ * as \uXXXX (surrogate pairs above U+FFFF) so lines stay ASCII, and each byte
+ * of invalid UTF-8 as \ufffd. Output cut at a whole escape, then "...".
+ */
+char *log_escape_json(char *dst, size_t dstlen, const char *src, size_t srclen);
+
+/*
  * Routes libwebsockets' own errors and warnings through this module, so a
  * service writes one format only. Call after log_init().
  */

@@ -7,17 +7,16 @@
  */
 #include "http.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 
+#include "httpreply.h"
 #include "jwt.h"
 #include "log.h"
 #include "verify_metrics.h"
+#include "sigwatch.h"
 
 /* Header values we copy out are bounded by the 16 KiB header limit. */
 #define HDR_MAX (16 * 1024)
@@ -273,8 +272,7 @@ static void log_decision(struct lws *wsi, const struct decision *d)
 	char client[128], status[8], us[24], key[KEY_PREFIX + 1] = "";
 	const char *alg = d->jwt.alg != JWT_ALG_UNSET ? jwt_alg_name(d->jwt.alg) : NULL;
 
-	if (lws_hdr_copy(wsi, client, sizeof(client), WSI_TOKEN_X_FORWARDED_FOR) <= 0)
-		lws_get_peer_simple(wsi, client, sizeof(client));
+	http_client_addr(wsi, client, sizeof(client));
 	if (d->jwt.key != NULL)
 		snprintf(key, sizeof(key), "%.*s", KEY_PREFIX, d->jwt.key->thumb);
 	snprintf(status, sizeof(status), "%u", d->status);
@@ -293,59 +291,20 @@ static void log_decision(struct lws *wsi, const struct decision *d)
 	log_event("decision", f, sizeof(f) / sizeof(f[0]));
 }
 
-/* Writes the whole answer (status line, headers, body) in one lws_write. */
+/* The answer: 200 with X-Webshell-User, or the status with the reason as its body. */
 static int answer(struct lws *wsi, const struct decision *d)
 {
-	static const char challenge[] = "Bearer error=\"invalid_token\"";
-	unsigned char buf[LWS_PRE + 1024];
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-	char body[128], clen[16];
-	int blen = 0;
+	char body[128] = "";
+	struct http_header extra[] = {
+		{ "x-webshell-user:", d->status == 200 ? d->user : NULL },
+		{ "www-authenticate:", d->status == 401 ? "Bearer error=\"invalid_token\"" : NULL },
+		{ "allow:", d->status == 405 ? "GET" : NULL },
+	};
 
 	if (d->status != 200)
-		blen = snprintf(body, sizeof(body), "%s\n", d->reason);
-	snprintf(clen, sizeof(clen), "%d", blen);
-	if (lws_add_http_header_status(wsi, d->status, &p, end) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-					 (const unsigned char *)clen, (int)strlen(clen), &p, end) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-					 (const unsigned char *)"no-store", 8, &p, end))
-		return -1;
-	if (d->status == 200 &&
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-webshell-user:",
-					(const unsigned char *)d->user, (int)strlen(d->user), &p, end))
-		return -1;
-	if (blen > 0 &&
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-					 (const unsigned char *)"text/plain; charset=utf-8", 25, &p,
-					 end))
-		return -1;
-	if (d->status == 401 &&
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
-					(const unsigned char *)challenge, (int)sizeof(challenge) - 1,
-					&p, end))
-		return -1;
-	if (d->status == 405 &&
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
-					(const unsigned char *)"GET", 3, &p, end))
-		return -1;
-	if (d->close) {
-		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-						 (const unsigned char *)"close", 5, &p, end))
-			return -1;
-	}
-	if (lws_finalize_http_header(wsi, &p, end))
-		return -1;
-	if (blen > 0) {
-		if (end - p < blen)
-			return -1;
-		memcpy(p, body, (size_t)blen);
-		p += blen;
-	}
-	/* Headers and body in one write: lws counts no body bytes for this type. */
-	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
-		return -1;
-	return 0;
+		snprintf(body, sizeof(body), "%s\n", d->reason);
+	return http_reply(wsi, d->status, "text/plain; charset=utf-8", body, extra,
+			  sizeof(extra) / sizeof(extra[0]), d->close);
 }
 
 /*
@@ -379,17 +338,10 @@ static int handle(struct lws *wsi, int upgrade)
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			 void *in, size_t len)
 {
-	int one = 1, fd;
-
 	(void)user;
 	(void)len;
+	/* No TCP_NODELAY here: lws sets it on every accepted TCP socket (seen with strace). */
 	switch (reason) {
-	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-		/* Answers are one small write each: never wait for Nagle. */
-		fd = (int)(lws_intptr_t)in;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
-			log_warn("TCP_NODELAY on an accepted socket");
-		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		/*
 		 * Caddy forwards the WebSocket handshake headers on the auth
@@ -408,5 +360,6 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 
 const struct lws_protocols http_protocols[] = {
 	{ "http", callback_http, 0, 0, 0, NULL, 0 },
+	SIGWATCH_PROTOCOL,
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "metrics_http.h"
 #include "replay.h"
 #include "verify_metrics.h"
+#include "sigwatch.h"
 
 #define JWT_VERIFY_VERSION "0.1.0"
 #define MAX_KEYS 16
@@ -57,67 +57,37 @@ struct options {
 	enum log_format log_format;
 };
 
-static volatile sig_atomic_t got_hup, got_term;
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: jwt-verify --key FILE [--key FILE ...] [--listen ADDR:PORT] [--audience AUD]\n"
-		"                  [--leeway SECONDS] [--max-lifetime SECONDS] [--single-use] [--check]\n"
-		"                  [--log-format text|json] [--metrics ADDR:PORT|unix:PATH]\n"
-		"                  [--metrics-allow-remote] [--help] [--version]\n"
-		"\n"
-		"Answers Caddy's forward_auth: GET /verify with a JWT gets 200 and X-Webshell-User,\n"
-		"anything else 401 with the reason.\n"
-		"\n"
-		"  --key FILE             PEM public key (Ed25519, RSA >= 2048, P-256/384/521); up to %d\n"
-		"  --listen ADDR:PORT     where to listen (default 127.0.0.1:9222)\n"
-		"  --audience AUD         require this aud claim\n"
-		"  --leeway SECONDS       clock skew allowed (default 30, at most 3600)\n"
-		"  --max-lifetime SECONDS longest exp - now accepted (default 3600)\n"
-		"  --single-use           require jti and refuse a jti seen before\n"
-		"  --check                load the keys, print type and RFC 7638 thumbprint, exit 0/1\n"
-		"  --log-format FORMAT    text (default) or json\n"
-		"  --metrics ADDR         serve Prometheus metrics at http://ADDR/metrics (loopback or\n"
-		"                         unix:PATH; off by default)\n"
-		"  --metrics-allow-remote let --metrics listen on a non-loopback address\n"
-		"  --help, --version\n",
-		MAX_KEYS);
-}
-
-/* Usage errors exit 2, after one line naming the problem and the usage. */
-static _Noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static _Noreturn void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "jwt-verify: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	usage(stderr);
-	exit(2);
-}
-
-static long long number_arg(const char *name, const char *s, long long min, long long max)
-{
-	const char *errstr;
-	long long v;
-
-	if (args_parse_number(s, min, max, &v, &errstr) == -1)
-		usage_error("%s %s: %s (allowed %lld..%lld)", name, s, errstr, min, max);
-	return v;
-}
+static const char usage_text[] =
+	"usage: jwt-verify --key FILE [--key FILE ...] [--listen ADDR:PORT] [--audience AUD]\n"
+	"                  [--leeway SECONDS] [--max-lifetime SECONDS] [--single-use] [--check]\n"
+	"                  [--log-format text|json] [--metrics ADDR:PORT|unix:PATH]\n"
+	"                  [--metrics-allow-remote] [--help] [--version]\n"
+	"\n"
+	"Answers Caddy's forward_auth: GET /verify with a JWT gets 200 and X-Webshell-User,\n"
+	"anything else 401 with the reason.\n"
+	"\n"
+	"  --key FILE             PEM public key (Ed25519, RSA >= 2048, P-256/384/521); up to 16\n"
+	"  --listen ADDR:PORT     where to listen (default 127.0.0.1:9222)\n"
+	"  --audience AUD         require this aud claim\n"
+	"  --leeway SECONDS       clock skew allowed (default 30, at most 3600)\n"
+	"  --max-lifetime SECONDS longest exp - now accepted (default 3600)\n"
+	"  --single-use           require jti and refuse a jti seen before\n"
+	"  --check                load the keys, print type and RFC 7638 thumbprint, exit 0/1\n"
+	"  --log-format FORMAT    text (default) or json\n"
+	"  --metrics ADDR         serve Prometheus metrics at http://ADDR/metrics (loopback or\n"
+	"                         unix:PATH; off by default)\n"
+	"  --metrics-allow-remote let --metrics listen on a non-loopback address\n"
+	"  -h, --help             this help\n"
+	"  --version              version of jwt-verify and of libwebsockets\n";
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_KEY = 256, O_LISTEN, O_AUDIENCE, O_LEEWAY, O_MAXLIFE, O_SINGLE, O_CHECK,
-	       O_LOGFMT, O_HELP, O_VERSION, O_METRICS, O_METRICS_REMOTE };
+	       O_LOGFMT, O_VERSION, O_METRICS, O_METRICS_REMOTE };
 	static const struct option longopts[] = {
 		{ "audience", required_argument, NULL, O_AUDIENCE },
 		{ "check", no_argument, NULL, O_CHECK },
-		{ "help", no_argument, NULL, O_HELP },
+		{ "help", no_argument, NULL, 'h' },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "leeway", required_argument, NULL, O_LEEWAY },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -132,55 +102,52 @@ static void parse_options(int argc, char **argv, struct options *o)
 	const char *errstr;
 	int c;
 
+	_Static_assert(MAX_KEYS == 16, "the usage text says up to 16 keys");
 	memset(o, 0, sizeof(*o));
 	o->listen_arg = "127.0.0.1:9222";
 	o->leeway = 30;
 	o->max_lifetime = 3600;
 	o->log_format = LOG_FORMAT_TEXT;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_AUDIENCE:
 			if (optarg[0] == '\0')
-				usage_error("--audience: empty");
+				args_usage_error("--audience: empty");
 			o->audience = optarg;
 			break;
 		case O_CHECK: o->check = 1; break;
-		case O_HELP: usage(stdout); exit(0);
+		case 'h': args_help();
 		case O_KEY:
 			if (o->nkeys == MAX_KEYS)
-				usage_error("--key %s: too many keys", optarg);
+				args_usage_error("--key %s: too many keys", optarg);
 			o->keys[o->nkeys++] = optarg;
 			break;
-		case O_LEEWAY: o->leeway = number_arg("--leeway", optarg, 0, 3600); break;
+		case O_LEEWAY: o->leeway = args_number_flag("--leeway", optarg, 0, 3600); break;
 		case O_LISTEN: o->listen_arg = optarg; break;
 		case O_LOGFMT:
 			if (log_format_parse(optarg, &o->log_format) == -1)
-				usage_error("--log-format %s: must be text or json", optarg);
+				args_usage_error("--log-format %s: must be text or json", optarg);
 			break;
 		case O_MAXLIFE:
-			o->max_lifetime = number_arg("--max-lifetime", optarg, 1, 31 * 24 * 3600);
+			o->max_lifetime = args_number_flag("--max-lifetime", optarg, 1, 31 * 24 * 3600);
 			break;
 		case O_METRICS: o->metrics_arg = optarg; break;
 		case O_METRICS_REMOTE: o->metrics_allow_remote = 1; break;
 		case O_SINGLE: o->single_use = 1; break;
-		case O_VERSION:
-			printf("jwt-verify %s (libwebsockets %s)\n", JWT_VERIFY_VERSION,
-			       lws_get_library_version());
-			exit(0);
-		case ':': usage_error("%s: needs a value", argv[optind - 1]);
-		default: usage_error("%s: unknown option", argv[optind - 1]);
+		case O_VERSION: args_version(JWT_VERIFY_VERSION);
+		default: args_getopt_error(c, argv);
 		}
 	}
 	if (optind < argc)
-		usage_error("%s: unexpected argument", argv[optind]);
+		args_usage_error("%s: unexpected argument", argv[optind]);
 	if (o->nkeys == 0)
-		usage_error("--key FILE is required");
+		args_usage_error("--key FILE is required");
 	if (args_parse_listen(o->listen_arg, 0, &o->listen, &errstr) == -1)
-		usage_error("--listen %s: %s", o->listen_arg, errstr);
+		args_usage_error("--listen %s: %s", o->listen_arg, errstr);
 	if (o->metrics_arg != NULL &&
 	    metrics_parse_addr(o->metrics_arg, o->metrics_allow_remote, &o->metrics, &errstr) == -1)
-		usage_error("--metrics %s: %s", o->metrics_arg, errstr);
+		args_usage_error("--metrics %s: %s", o->metrics_arg, errstr);
 }
 
 /* --check: one line per key, then the verdict. */
@@ -241,29 +208,6 @@ static int probe_listen(const struct listen_addr *l, char *err, size_t errlen)
 	return rc;
 }
 
-static void on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		got_hup = 1;
-	else
-		got_term = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: the signal must break lws out of poll(). */
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-}
-
 /* SIGHUP: load the whole set anew; on any error keep the old one. */
 static void reload_keys(const struct options *o, struct verifier *v)
 {
@@ -296,13 +240,22 @@ static void log_keys(const struct keyset *ks)
 	}
 }
 
-/* Wakes the loop regularly so a signal that races poll() is seen soon. */
-static struct lws_context *tick_ctx;
-static lws_sorted_usec_list_t tick_sul;
+/* What the loop needs besides the verifier: set by signals. */
+struct service {
+	const struct options *o;
+	struct verifier *v;
+	int stop;
+};
 
-static void tick(lws_sorted_usec_list_t *sul)
+/* SIGTERM/SIGINT end the loop; SIGHUP reloads the keys. */
+static void on_signal(void *arg, int sig)
 {
-	lws_sul_schedule(tick_ctx, 0, sul, tick, 250 * LWS_US_PER_MS);
+	struct service *svc = arg;
+
+	if (sig == SIGHUP)
+		reload_keys(svc->o, svc->v);
+	else
+		svc->stop = 1;
 }
 
 int main(int argc, char **argv)
@@ -312,9 +265,12 @@ int main(int argc, char **argv)
 	struct metrics *reg = NULL;
 	struct verifier v;
 	struct options o;
+	struct service svc;
 	char err[512];
-	int rc = 1;
+	int rc = 1, sigfd;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, 0 };
 
+	args_program("jwt-verify", usage_text);
 	log_init("jwt-verify", LOG_FORMAT_TEXT, 0);
 	parse_options(argc, argv, &o);
 	log_init("jwt-verify", o.log_format, 0);
@@ -336,6 +292,7 @@ int main(int argc, char **argv)
 		fatalx("cannot listen on %s: %s", o.listen_arg, err);
 
 	log_route_lws();
+	sigfd = sigwatch_open(sigs);
 	memset(&info, 0, sizeof(info));
 	info.port = o.listen.port;
 	info.iface = o.listen.host;
@@ -355,23 +312,18 @@ int main(int argc, char **argv)
 	    ((reg = metrics_new()) == NULL || verify_metrics_init(reg, &v) != 0 ||
 	     metrics_listen(ctx, reg, &o.metrics) != 0))
 		fatalx("cannot serve metrics on %s", o.metrics_arg);
-	tick_ctx = ctx;
-	tick(&tick_sul);
-	install_signals();
+	svc = (struct service){ .o = &o, .v = &v };
+	if (sigwatch_adopt(lws_get_vhost_by_name(ctx, "default"), sigfd, on_signal, &svc) != 0)
+		fatalx("cannot watch signals");
 	log_keys(v.keys);
 	log_info("listening on %s%s%s", o.listen_arg, o.single_use ? ", single-use" : "",
 		 o.audience ? ", audience required" : "");
 
-	while (!got_term) {
+	while (!svc.stop)
 		if (lws_service(ctx, 0) < 0)
 			break;
-		if (got_hup) {
-			got_hup = 0;
-			reload_keys(&o, &v);
-		}
-	}
 	/* Only a signal ends the loop cleanly; lws_service() failing is an error. */
-	rc = got_term ? 0 : 1;
+	rc = svc.stop ? 0 : 1;
 	log_info("stopping%s", rc ? " (event loop failed)" : "");
 	lws_context_destroy(ctx);
 	metrics_free(reg);

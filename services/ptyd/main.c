@@ -14,11 +14,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "sigwatch.h"
 
 static const char usage_text[] =
 	"usage: ptyd [--listen ADDR:PORT | --listen unix:PATH] [--max-clients N]\n"
@@ -26,30 +26,6 @@ static const char usage_text[] =
 	"            [--title TEXT] [--term NAME] [--cwd DIR] [--ping-interval SECONDS]\n"
 	"            [--index FILE] [--allow-root] [--verbose] [--help] [--version]\n"
 	"            [-- COMMAND [ARG...]]\n";
-
-static _Noreturn void usage(int status)
-{
-	fputs(usage_text, status == 0 ? stdout : stderr);
-	exit(status);
-}
-
-static _Noreturn void bad_flag(const char *fmt, const char *a, const char *b)
-{
-	fprintf(stderr, "ptyd: ");
-	fprintf(stderr, fmt, a, b);
-	fprintf(stderr, "\n");
-	usage(2);
-}
-
-static long long number_flag(const char *name, const char *v, long long max)
-{
-	const char *err;
-	long long n;
-
-	if (args_parse_number(v, 0, max, &n, &err) != 0)
-		bad_flag("--%s: %s", name, err);
-	return n;
-}
 
 enum {
 	OPT_LISTEN = 256, OPT_MAX_CLIENTS, OPT_IDLE, OPT_MAX_SESSION, OPT_ORIGIN, OPT_TITLE,
@@ -85,7 +61,7 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 		fatalx("default listen address: %s", err);
 	cfg->term = "xterm-256color";
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+hv", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:hv", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ALLOW_ROOT:
 			cfg->allow_root = 1;
@@ -95,35 +71,35 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			break;
 		case OPT_CWD:
 			if (stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
-				bad_flag("--cwd: %s: %s", optarg, "not a directory");
+				args_usage_error("--cwd: %s: not a directory", optarg);
 			cfg->cwd = optarg;
 			break;
 		case 'h':
-			usage(0);
+			args_help();
 		case OPT_IDLE:
-			cfg->idle_timeout = number_flag("idle-timeout", optarg, 31 * 24 * 3600);
+			cfg->idle_timeout = args_number_flag("--idle-timeout", optarg, 0, 31 * 24 * 3600);
 			break;
 		case OPT_INDEX:
 			if (stat(optarg, &st) != 0 || !S_ISREG(st.st_mode) || access(optarg, R_OK) != 0)
-				bad_flag("--index: %s: %s", optarg, "not a readable file");
+				args_usage_error("--index: %s: not a readable file", optarg);
 			cfg->index = optarg;
 			break;
 		case OPT_LISTEN:
 			if (args_parse_listen(optarg, 1, &cfg->listen, &err) != 0)
-				bad_flag("--listen %s: %s", optarg, err);
+				args_usage_error("--listen %s: %s", optarg, err);
 			break;
 		case OPT_MAX_CLIENTS:
-			cfg->max_clients = number_flag("max-clients", optarg, 1000000);
+			cfg->max_clients = args_number_flag("--max-clients", optarg, 0, 1000000);
 			break;
 		case OPT_MAX_SESSION:
-			cfg->max_session = number_flag("max-session", optarg, 366 * 24 * 3600);
+			cfg->max_session = args_number_flag("--max-session", optarg, 0, 366 * 24 * 3600);
 			break;
 		case OPT_PING:
-			cfg->ping_interval = number_flag("ping-interval", optarg, 3600);
+			cfg->ping_interval = args_number_flag("--ping-interval", optarg, 0, 3600);
 			break;
 		case OPT_TERM:
 			if (optarg[0] == '\0' || strpbrk(optarg, "=/ \t\n") != NULL)
-				bad_flag("--term: %s: %s", optarg, "not a terminal name");
+				args_usage_error("--term: %s: not a terminal name", optarg);
 			cfg->term = optarg;
 			break;
 		case OPT_TITLE:
@@ -133,12 +109,9 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			cfg->verbose++;
 			break;
 		case OPT_VERSION:
-			printf("ptyd %s (libwebsockets %s)\n", PTYD_VERSION, lws_get_library_version());
-			exit(0);
-		case ':':
-			bad_flag("%s: %s", argv[optind - 1], "needs a value");
+			args_version(PTYD_VERSION);
 		default:
-			bad_flag("%s: %s", argv[optind - 1], "unknown option");
+			args_getopt_error(c, argv);
 		}
 	}
 	return optind;
@@ -257,26 +230,6 @@ static unsigned int raise_nofile(void)
 	return rl.rlim_cur > 1048576 ? 1048576 : (unsigned int)rl.rlim_cur;
 }
 
-/* SIGCHLD, SIGTERM, SIGINT, SIGHUP arrive on a signalfd served by the loop. */
-static int setup_signals(void)
-{
-	sigset_t mask;
-	int fd;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
-		fatal("sigprocmask");
-	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		fatal("signalfd");
-	return fd;
-}
-
 static void start_server(struct ptyd *srv, unsigned int nofile)
 {
 	static lws_retry_bo_t retry;
@@ -323,7 +276,9 @@ int main(int argc, char **argv)
 	const char *title = NULL;
 	unsigned int nofile;
 	int first, sigfd;
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0 };
 
+	args_program("ptyd", usage_text);
 	log_init("ptyd", LOG_FORMAT_TEXT, 0);
 	first = parse_flags(argc, argv, &srv.cfg, &title);
 	log_init("ptyd", LOG_FORMAT_TEXT, srv.cfg.verbose);
@@ -336,9 +291,10 @@ int main(int argc, char **argv)
 	/* Shells that daemonise end up ours, so we reap them: no zombies. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
 		log_warn("cannot become a subreaper");
-	sigfd = setup_signals();
+	/* SIGCHLD, SIGTERM, SIGINT, SIGHUP arrive as loop events (ws_on_signal). */
+	sigfd = sigwatch_open(sigs);
 	start_server(&srv, nofile);
-	if (ws_adopt(&srv, sigfd, "ptyd-signal", NULL) == NULL)
+	if (sigwatch_adopt(srv.vh, sigfd, ws_on_signal, &srv) != 0)
 		fatalx("cannot watch signals");
 
 	if (srv.cfg.listen.is_unix)

@@ -101,6 +101,8 @@ struct session {
 extern const struct lws_protocols ptyd_protocols[];
 /* Adopts fd as a raw watcher bound to protocol name; NULL on failure. */
 struct lws *ws_adopt(struct ptyd *srv, int fd, const char *protocol, void *opaque);
+/* SIGCHLD reaps, SIGTERM/SIGINT start the shutdown, SIGHUP is logged (sigwatch_fn). */
+void ws_on_signal(void *arg, int sig);
 
 /*
  * session.c. A session is created at the upgrade (session_new: reads the

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "httpreply.h"
 #include "log.h"
 #include "spawn.h"
 
@@ -34,28 +35,6 @@ static void sul_kill_cb(lws_sorted_usec_list_t *sul);
 static void fmt_ul(char *buf, size_t cap, unsigned long long v)
 {
 	snprintf(buf, cap, "%llu", v);
-}
-
-/* The client's address: X-Forwarded-For's first entry when present (Caddy sets it). */
-static void peer_from(struct lws *ws, char *dst, size_t cap)
-{
-	char xff[256];
-	int n = lws_hdr_copy(ws, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
-
-	if (n > 0) {
-		size_t len = strcspn(xff, ",");
-		while (len > 0 && xff[len - 1] == ' ')
-			len--;
-		if (len >= cap)
-			len = cap - 1;
-		memcpy(dst, xff, len);
-		dst[len] = '\0';
-		return;
-	}
-	dst[0] = '\0';
-	lws_get_peer_simple(ws, dst, cap);
-	if (dst[0] == '\0')
-		snprintf(dst, cap, "unix"); /* a unix socket has no peer address */
 }
 
 /* X-Webshell-User when valid (proto_user_valid), else "". */
@@ -88,7 +67,7 @@ struct session *session_new(struct ptyd *srv, struct lws *ws)
 	s->ws = ws;
 	s->master = -1;
 	s->t_start = s->t_input = lws_now_usecs();
-	peer_from(ws, s->peer, sizeof(s->peer));
+	http_client_addr(ws, s->peer, sizeof(s->peer));
 	user_from(ws, s->user, sizeof(s->user));
 	s->next = srv->sessions;
 	if (srv->sessions != NULL)

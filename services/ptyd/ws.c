@@ -7,17 +7,16 @@
 #include "ptyd.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "httpreply.h"
 #include "log.h"
+#include "sigwatch.h"
 
 struct ws_pss {
 	struct session *s;
@@ -28,33 +27,11 @@ static struct ptyd *ws_srv(struct lws *wsi)
 	return lws_context_user(lws_get_context(wsi));
 }
 
-/* A complete small HTTP answer. Returns 0, or -1 when the socket failed. */
-static int http_reply(struct lws *wsi, unsigned int status, const char *ctype, const char *body)
-{
-	unsigned char buf[LWS_PRE + 2048];
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-	size_t len = strlen(body);
-
-	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-					 (const unsigned char *)"no-store", 8, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
-		return -1;
-	if (len > sizeof(buf) - LWS_PRE)
-		len = sizeof(buf) - LWS_PRE;
-	memcpy(start, body, len);
-	if (lws_write(wsi, start, len, LWS_WRITE_HTTP_FINAL) != (int)len)
-		return -1;
-	return 0;
-}
-
 static void log_refusal(struct lws *wsi, int status, const char *reason)
 {
 	char peer[PTYD_PEER_MAX], code[8];
-	int n = lws_hdr_copy(wsi, peer, sizeof(peer), WSI_TOKEN_X_FORWARDED_FOR);
 
-	if (n <= 0 && lws_get_peer_simple(wsi, peer, sizeof(peer)) == NULL)
-		snprintf(peer, sizeof(peer), "-");
+	http_client_addr(wsi, peer, sizeof(peer));
 	snprintf(code, sizeof(code), "%d", status);
 	struct log_field f[] = { { "peer", peer }, { "status", code }, { "reason", reason } };
 	log_event("refused", f, 3);
@@ -67,7 +44,8 @@ static int refuse(struct lws *wsi, unsigned int status, const char *reason)
 
 	log_refusal(wsi, (int)status, reason);
 	snprintf(body, sizeof(body), "%s\n", reason);
-	if (http_reply(wsi, status, "text/plain; charset=utf-8", body) != 0)
+	/* lws ends the connection after answering an upgrade request: say so. */
+	if (http_reply(wsi, status, "text/plain; charset=utf-8", body, NULL, 0, 1) != 0)
 		return -1;
 	return 1;
 }
@@ -121,18 +99,19 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_HTTP:
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 &&
 		    lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) <= 0) {
-			n = http_reply(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", "GET only\n");
+			n = http_reply(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", "GET only\n",
+				       &(struct http_header){ "allow:", "GET, HEAD" }, 1, 0);
 		} else if (strcmp(path, "/token") == 0) {
 			/* ttyd's exact body: its web client fetches it before connecting. */
 			n = http_reply(wsi, HTTP_STATUS_OK, "application/json;charset=utf-8",
-				       "{\"token\": \"\"}");
+				       "{\"token\": \"\"}", NULL, 0, 0);
 		} else if (strcmp(path, "/") == 0 && srv->cfg.index != NULL) {
 			n = lws_serve_http_file(wsi, srv->cfg.index, "text/html", NULL, 0);
 			if (n < 0)
 				return -1;
 			return 0;
 		} else {
-			n = http_reply(wsi, HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n");
+			n = http_reply(wsi, HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n", NULL, 0, 0);
 		}
 		if (n != 0)
 			return -1;
@@ -154,8 +133,7 @@ static int callback_tty(struct lws *wsi, enum lws_callback_reasons reason, void 
 
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
-		/* Keystrokes and their echo are tiny: never hold them back (Nagle). */
-		setsockopt(lws_get_socket_fd(wsi), IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+		/* No TCP_NODELAY here: lws sets it on every accepted TCP socket. */
 		pss->s = session_new(srv, wsi);
 		if (pss->s == NULL) {
 			log_warnx("cannot allocate a session");
@@ -225,8 +203,9 @@ static void shutdown_deadline(lws_sorted_usec_list_t *sul)
 	srv->done = 1;
 }
 
-static void on_signal(struct ptyd *srv, int sig)
+void ws_on_signal(void *arg, int sig)
 {
+	struct ptyd *srv = arg;
 	int st;
 	pid_t pid;
 
@@ -256,27 +235,6 @@ static void on_signal(struct ptyd *srv, int sig)
 	}
 }
 
-static int callback_signal(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			   void *in, size_t len)
-{
-	struct ptyd *srv = ws_srv(wsi);
-	struct signalfd_siginfo si[8];
-	ssize_t n;
-	size_t i;
-
-	(void)user;
-	(void)in;
-	(void)len;
-	if (reason != LWS_CALLBACK_RAW_RX_FILE)
-		return 0;
-	n = read(lws_get_socket_fd(wsi), si, sizeof(si));
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	for (i = 0; i < (size_t)n / sizeof(si[0]); i++)
-		on_signal(srv, (int)si[i].ssi_signo);
-	return 0;
-}
-
 const struct lws_protocols ptyd_protocols[] = {
 	{ "http", callback_http, 0, 0, 0, NULL, 0 },
 	/* rx_buffer_size bounds each RECEIVE chunk and is allocated per
@@ -284,7 +242,7 @@ const struct lws_protocols ptyd_protocols[] = {
 	 * tx is left unbounded so one output frame goes out in one send(). */
 	{ "tty", callback_tty, sizeof(struct ws_pss), 512, 0, NULL, 1 << 20 },
 	{ "ptyd-pty", callback_pty, 0, 0, 0, NULL, 0 },
-	{ "ptyd-signal", callback_signal, 0, 0, 0, NULL, 0 },
+	SIGWATCH_PROTOCOL,
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 

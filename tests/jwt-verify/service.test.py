@@ -57,7 +57,10 @@ def startup_errors():
     t.ok(rc == 0 and "--max-lifetime SECONDS" in out and "--single-use" in out,
          "--help: usage on stdout, exit 0", out)
     rc, out, err = run("--version")
-    t.ok(rc == 0 and out.startswith("jwt-verify "), "--version: exit 0", out)
+    t.ok(rc == 0 and re.fullmatch(r"jwt-verify \S+ \(libwebsockets \d+\.\d+\.\d+\)\n", out),
+         "--version: exit 0, a clean library version", out)
+    rc, out, err = run("-h")
+    t.ok(rc == 0 and out.startswith("usage: jwt-verify") and err == "", "-h: help, exit 0", out)
 
 
 def check_flag():
@@ -304,6 +307,13 @@ def logs(s):
     t.ok(token not in log and sig not in log and "secretpath" not in log
          and token.split(".")[1] not in log,
          "log never holds the token, its signature or X-Forwarded-Uri")
+    for xff, want in (("192.0.2.1, 198.51.100.20", "198.51.100.20"), ("2001:db8::1", "2001:db8::1"),
+                      ("not-an-address", "127.0.0.1"), ("192.0.2.1,", "127.0.0.1")):
+        s.get("/verify?token=bad", headers={"X-Forwarded-For": xff})
+        time.sleep(0.05)
+        t.ok(s.lines()[-1].endswith(f"client={want} us=" + s.lines()[-1].rsplit("us=", 1)[1]),
+             f"client from X-Forwarded-For {xff!r}: the last entry when it is an address, "
+             f"else the peer ({want})", s.lines()[-1])
     n = len(s.lines())
     s.get("/verify?token=bad")
     time.sleep(0.1)
@@ -313,7 +323,8 @@ def logs(s):
 def json_logs():
     s = Server("--key", fix("ed25519.pub.pem"), "--log-format", "json", name="json")
     try:
-        s.get("/verify?token=" + tok(claims={"sub": "zoë\\"}), headers={"X-Forwarded-For": "a\tb"})
+        s.get("/verify?token=" + tok(claims={"sub": "zoë\\", "jti": "a\tb"}),
+              headers={"X-Forwarded-For": "a\tb"})
         s.get("/verify?token=" + tok(claims={"sub": "bob"}))
         time.sleep(0.2)
         lines = s.log().splitlines()
@@ -324,7 +335,8 @@ def json_logs():
             t.diag(f"{e}: {lines}")
         t.ok(parsed and len(parsed) == len(lines), "json log: every line is one JSON object", lines)
         dec = [p for p in parsed if p.get("event") == "decision"]
-        t.ok(len(dec) == 2 and dec[0]["reason"] == "invalid sub" and dec[0]["client"] == "a\tb"
+        t.ok(len(dec) == 2 and dec[0]["reason"] == "invalid sub" and dec[0]["jti"] == "a\tb"
+             and dec[0]["client"] == "127.0.0.1"
              and dec[1]["sub"] == "bob" and dec[1]["decision"] == "allow"
              and dec[1]["alg"] == "EdDSA" and int(dec[1]["us"]) >= 0,
              "json log: decision fields, untrusted strings escaped", dec)
