@@ -34,8 +34,14 @@
 #define QUEUE_DEFAULT (8u << 20)
 /* Largest event payload; bigger output is queued as several events. */
 #define EVENT_MAX (64u << 10)
-/* Room kept in a file for the end markers once --record-max-file is near. */
+/*
+ * Room kept in a file for the drop and end markers: below --record-max-file,
+ * and on disk, preallocated past the end (fallocate KEEP_SIZE) so that a full
+ * disk still lets the file say what it lost and how the session ended.
+ */
 #define FILE_RESERVE 512
+/* Disk space preallocated ahead at a time, beyond the reserve. */
+#define PREALLOC_STEP (64u << 10)
 /* How often the loop looks for finished recordings and new drops, in us. */
 #define TICK_US (500 * LWS_US_PER_MS)
 /* Shortest time between two directory scans for --record-max-dir, in ns. */
@@ -81,6 +87,8 @@ struct recording {
 	int limited;               /* --record-max-file reached: marker written */
 	int errno_last;            /* last write error */
 	uint64_t size;             /* bytes in the file */
+	uint64_t allocated;        /* bytes preallocated from 0 on (0: none yet) */
+	int no_prealloc;           /* the file system cannot preallocate */
 	uint64_t dropped[RECORD_DROP_REASONS];
 	uint64_t unmarked;         /* dropped bytes not yet told in an "m" line */
 	unsigned char carry[2][4]; /* an incomplete UTF-8 sequence per stream (o, e) */
@@ -621,7 +629,22 @@ static int emit(struct recording *r, const char *line, size_t len, uint64_t payl
 		drop(r, RECORD_DROP_FILE_LIMIT, payload);
 		return -1;
 	}
-	if (rec->cfg.max_dir != 0 && rec->dir_bytes + len > rec->cfg.max_dir) {
+	/* Never write into the room preallocated for the markers; grow it first. */
+	if (reserve && !r->no_prealloc && r->size + len + FILE_RESERVE > r->allocated) {
+		uint64_t want = r->size + len + FILE_RESERVE + PREALLOC_STEP;
+
+		if (fallocate(r->fd, FALLOC_FL_KEEP_SIZE, (off_t)r->size,
+			      (off_t)(want - r->size)) == 0) {
+			r->allocated = want;
+		} else if (errno == EOPNOTSUPP || errno == ENOSYS) {
+			r->no_prealloc = 1;
+		} else {
+			r->errno_last = errno;
+			drop(r, RECORD_DROP_DISK, payload);
+			return -1;
+		}
+	}
+	if (reserve && rec->cfg.max_dir != 0 && rec->dir_bytes + len > rec->cfg.max_dir) {
 		if (now_ns() - rec->last_prune_ns >= PRUNE_EVERY_NS || rec->last_prune_ns == 0)
 			prune(rec, len);
 		if (rec->dir_bytes + len > rec->cfg.max_dir) {
