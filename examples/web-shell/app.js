@@ -9,6 +9,10 @@
   const $ = (id) => document.getElementById(id);
   const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
   const LIVE = new Set(['connecting', 'open', 'reconnecting']);
+  // web-shell.js with resumable sessions, addon set-up, session listing and file helpers.
+  // (An older build still works: the page then loads the addons itself.)
+  const MODERN = typeof W.listSessions === 'function';
+  const TABS_KEY = 'web-shell.page.tabs';
 
   const state = {
     pair: null,
@@ -192,8 +196,56 @@
 
   let tabCount = 0;
 
-  function createTab() {
-    const n = ++tabCount;
+  function sessionStore() {
+    try {
+      return globalThis.sessionStorage || null;
+    } catch {
+      return null; // disabled (opaque origins)
+    }
+  }
+
+  // Each tab keeps its own session in this browser tab's sessionStorage (the module stores the
+  // id under a key of its own; the tab's number keeps tabs on the same machine apart), so a
+  // reload brings every tab back to its shell. Nothing of it goes to localStorage or a URL.
+  function tabStorage(tab) {
+    const ss = sessionStore();
+    if (!ss) return null;
+    const k = (key) => `${key}#tab-${tab.n}`;
+    return {
+      getItem: (key) => ss.getItem(k(key)),
+      setItem: (key, value) => ss.setItem(k(key), value),
+      removeItem: (key) => ss.removeItem(k(key)),
+    };
+  }
+
+  function hasStoredSession(n) {
+    const ss = sessionStore();
+    if (!ss) return false;
+    for (let i = 0; i < ss.length; i++) if (ss.key(i).endsWith(`#tab-${n}`)) return true;
+    return false;
+  }
+
+  function saveTabSlots() {
+    const ss = sessionStore();
+    try {
+      if (ss) ss.setItem(TABS_KEY, JSON.stringify(state.tabs.map((t) => t.n)));
+    } catch {
+      // storage full or disabled: a reload then opens one tab
+    }
+  }
+
+  function storedTabSlots() {
+    try {
+      const slots = JSON.parse((sessionStore() || { getItem: () => null }).getItem(TABS_KEY) || '[]');
+      return Array.isArray(slots) ? slots.filter((n) => Number.isInteger(n) && n > 0 && n < 1000) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  function createTab(slot) {
+    const n = slot || tabCount + 1;
+    tabCount = Math.max(tabCount, n);
     const button = document.createElement('button');
     button.type = 'button';
     button.role = 'tab';
@@ -228,6 +280,7 @@
     $('tabs').appendChild(button);
     $('terminals').appendChild(pane);
     state.tabs.push(tab);
+    saveTabSlots();
     activateTab(tab);
     return tab;
   }
@@ -265,6 +318,7 @@
     tab.pane.remove();
     const i = state.tabs.indexOf(tab);
     state.tabs.splice(i, 1);
+    saveTabSlots();
     if (state.tabs.length === 0) createTab();
     else if (state.active === tab) activateTab(state.tabs[Math.min(i, state.tabs.length - 1)]);
   }
@@ -287,6 +341,20 @@
 
   // ---- terminals -----------------------------------------------------------------------
 
+  function clipboardAddon() {
+    return MODERN && globalThis.ClipboardAddon ? globalThis.ClipboardAddon.ClipboardAddon : undefined;
+  }
+
+  // The addons the module sets up the safe way (web-shell.js with addon support).
+  function addonClasses() {
+    if (!MODERN) return {};
+    return {
+      Unicode11Addon: globalThis.Unicode11Addon.Unicode11Addon,
+      WebLinksAddon: globalThis.WebLinksAddon.WebLinksAddon,
+      ClipboardAddon: clipboardAddon(),
+    };
+  }
+
   function terminalOptions() {
     return { ...P.settings.terminalOptions(state.settings), allowProposedApi: true, linkHandler: {
       activate: (_ev, uri) => openLink(uri), allowNonHttpProtocols: false,
@@ -297,10 +365,11 @@
   // links, search, clipboard rules, the key bar's modifiers, latency and the shell's directory.
   function setupTerminal(tab, term) {
     const add = (d) => tab.disposables.push(d);
-    const unicode = new globalThis.Unicode11Addon.Unicode11Addon();
-    term.loadAddon(unicode);
-    term.unicode.activeVersion = '11';
-    term.loadAddon(new globalThis.WebLinksAddon.WebLinksAddon((_ev, uri) => openLink(uri)));
+    if (!MODERN) {
+      term.loadAddon(new globalThis.Unicode11Addon.Unicode11Addon());
+      term.unicode.activeVersion = '11';
+      term.loadAddon(new globalThis.WebLinksAddon.WebLinksAddon((_ev, uri) => openLink(uri)));
+    }
     tab.search = new globalThis.SearchAddon.SearchAddon();
     term.loadAddon(tab.search);
     add(tab.search.onDidChangeResults((r) => {
@@ -309,7 +378,9 @@
 
     const copyError = (e) => setStatus(tab, tab.status.state, `Copy failed: ${e.message}`);
     add(P.clipboard.copyOnSelect(term, tab.pane, copyError));
-    add(P.clipboard.handleOsc52(term, (text) => P.clipboard.copyText(text).catch(copyError)));
+    // OSC 52: the module swallows reads; writes go through the clipboard addon when there is
+    // one, else through the page's own rule (which answers no read either).
+    if (!clipboardAddon()) add(P.clipboard.handleOsc52(term, (text) => P.clipboard.copyText(text).catch(copyError)));
     tab.pane.addEventListener('contextmenu', (e) => {
       e.preventDefault();
       P.clipboard.readText().then((text) => { if (text) term.paste(text); }, (err) => {
@@ -397,7 +468,9 @@
     }
     for (const d of tab.disposables.splice(0)) d.dispose();
     const options = connectOptions();
-    const session = W.connectTerminal(tab.pane, { ...options, ...extra, terminalOptions: terminalOptions() });
+    const session = W.connectTerminal(tab.pane, {
+      ...options, ...addonClasses(), ...extra, terminalOptions: terminalOptions(), storage: tabStorage(tab),
+    });
     tab.session = session;
     setupTerminal(tab, session.terminal);
     wireSession(tab, session);
@@ -410,6 +483,13 @@
     if (!tab.session) return;
     tab.session.disconnect();
     setStatus(tab, 'closed', 'Disconnected.');
+  }
+
+  // Leaves the shell running on the machine (Sessions… attaches to it again).
+  function detachTab(tab) {
+    if (!tab.session || typeof tab.session.detach !== 'function') return;
+    tab.session.detach();
+    setStatus(tab, 'closed', 'Detached: the shell keeps running.');
   }
 
   // ---- search --------------------------------------------------------------------------
@@ -505,6 +585,7 @@
     run: () => openDialog('run-dialog'),
     search: () => openSearch(),
     reconnect: guarded(showConnectError, () => state.active && state.active.session && state.active.session.reconnect()),
+    detach: () => state.active && detachTab(state.active),
     settings: () => openDialog('settings-dialog'),
   };
 
@@ -561,7 +642,12 @@
         what.textContent = `${s.title || 'shell'} \u2014 ${s.state}, started ${formatAge(s.started)}` +
           (s.lastInput ? `, last input ${formatAge(s.lastInput)}` : '');
         li.appendChild(what);
-        if (!open.has(s.id)) {
+        if (open.has(s.id)) {
+          const here = document.createElement('span');
+          here.className = 'hint';
+          here.textContent = 'open here';
+          li.appendChild(here);
+        } else {
           const attach = document.createElement('button');
           attach.type = 'button';
           attach.textContent = 'Attach';
@@ -572,6 +658,20 @@
             await connectTab(tab, { session: s.id });
           }));
           li.appendChild(attach);
+          const end = document.createElement('button');
+          end.type = 'button';
+          end.textContent = 'End';
+          end.setAttribute('aria-label', `End ${s.title || 'shell'} started ${formatAge(s.started)}`);
+          end.addEventListener('click', guarded((m) => setText($('sessions-status'), m, true), async () => {
+            const conn = await W.connect(connectOptions());
+            try {
+              await conn.endSession(s.id);
+            } finally {
+              conn.close();
+            }
+            await refreshSessions();
+          }));
+          li.appendChild(end);
         }
         list.appendChild(li);
       }
@@ -599,9 +699,11 @@
   }
 
   async function execConnection() {
-    if (typeof W.connect !== 'function') throw new Error('this version of web-shell.js has no exec channel (connect())');
-    return W.connect(connectOptions());
+    if (typeof W.uploadFile !== 'function') throw new Error('this version of web-shell.js cannot transfer files');
+    return W.connect({ ...connectOptions(), method: 'channel' });
   }
+
+  const progressOf = (item) => ({ loaded, total }) => item.progress(loaded, total);
 
   async function uploadFiles(files) {
     const list = Array.from(files);
@@ -613,7 +715,7 @@
         const path = P.files.joinPath(dir, file.name);
         const item = transfers.add(`\u2191 ${file.name}`);
         try {
-          await P.files.upload(conn, file, path, { signal: item.signal, onProgress: item.progress });
+          await W.uploadFile(P.files.machinePath(path), file, { connection: conn, signal: item.signal, onProgress: progressOf(item) });
           item.done(`Uploaded to ${path}`);
         } catch (e) {
           item.fail(e);
@@ -630,7 +732,7 @@
     const name = P.files.baseName(path);
     const item = transfers.add(`\u2193 ${name}`);
     try {
-      const blob = await P.files.download(conn, path, { signal: item.signal, onProgress: item.progress });
+      const blob = await W.downloadFile(P.files.machinePath(path), { connection: conn, signal: item.signal, onProgress: progressOf(item) });
       const a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
       a.download = name;
@@ -714,16 +816,32 @@
     $('duration').value = '';
     $('stdout').textContent = '';
     $('stderr').textContent = '';
+    let onMachine = null;
     try {
-      const r = await W.execCommand($('command').value, { ...options, signal: runAbort.signal });
+      let r;
+      let merged;
+      if (MODERN) {
+        const conn = await W.connect(options);
+        try {
+          merged = conn.method !== 'channel';
+          r = await conn.exec($('command').value, { signal: runAbort.signal, timeoutMs: 0 });
+        } finally {
+          conn.close();
+        }
+      } else {
+        r = await W.execCommand($('command').value, { ...options, signal: runAbort.signal });
+        merged = r.stderr === undefined;
+      }
       $('stdout').textContent = r.stdout;
-      $('stderr').textContent = r.stderr !== undefined ? r.stderr : '';
-      $('stderr').dataset.merged = r.stderr === undefined ? 'true' : 'false';
+      $('stderr').textContent = r.stderr || '';
+      $('stderr').dataset.merged = String(merged);
       $('exit-code').value = describeStatus(r);
+      if (Number.isFinite(r.durationMs)) onMachine = r.durationMs;
     } catch (e) {
       setText($('exec-error'), e.message, true);
     } finally {
-      $('duration').value = `${Math.round(performance.now() - started)} ms`;
+      const total = Math.round(performance.now() - started);
+      $('duration').value = onMachine === null ? `${total} ms` : `${total} ms (${Math.round(onMachine)} ms on the machine)`;
       $('run-btn').disabled = false;
       $('run-cancel').disabled = true;
       runAbort = null;
@@ -819,8 +937,21 @@
   else if (/^https?:$/.test(location.protocol)) $('url').value = W.resolveUrl('', { base: location.href });
   if (params.get('user')) $('subject').value = params.get('user');
 
-  createTab();
+  // After a reload, every tab comes back; those that had a shell reattach to it once a key is
+  // at hand (the one saved in this browser, loaded by itself).
+  const slots = storedTabSlots();
+  if (slots.length) {
+    for (const n of slots) createTab(n);
+    activateTab(state.tabs[0]);
+  } else {
+    createTab();
+  }
   applySettings();
-  loadSavedKey();
+  loadSavedKey().then(() => {
+    if (!state.pair) return;
+    for (const tab of state.tabs) {
+      if (!tab.session && hasStoredSession(tab.n)) guarded((m) => setStatus(tab, 'error', m), () => connectTab(tab))();
+    }
+  });
   offerDemoKey();
 }());

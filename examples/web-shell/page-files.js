@@ -1,16 +1,18 @@
-// page-files.js: uploads and downloads with a progress bar and a Cancel button each. The bytes
-// travel over the module's exec channel (connect()/exec(): binary streams with flow control),
-// so they arrive exactly as sent, whatever their size. Transfers is the UI list; upload() and
-// download() do the work for one file.
+// page-files.js: the transfer list (a progress bar and a Cancel button per upload or download)
+// and the path rules of the Files dialog. The bytes travel through the module's uploadFile() and
+// downloadFile() over the exec channel: exactly as sent, whatever their size.
 'use strict';
 
 (function filesModule() {
-  /** A POSIX shell word for a path: '~' and '~/...' expand to the home directory, the rest is quoted. */
-  function shellPath(path) {
-    const quote = (s) => `'${s.replace(/'/g, "'\\''")}'`;
-    if (path === '~' || path === '') return '"$HOME"';
-    if (path.startsWith('~/')) return `"$HOME"/${quote(path.slice(2))}`;
-    return quote(path);
+  /**
+   * A path as typed (absolute, relative to home, "~" or "~/...") to what the module's file
+   * helpers take: absolute, or relative to the account's home directory.
+   */
+  function machinePath(path) {
+    const p = String(path).trim();
+    if (p === '~' || p === '~/') return '.';
+    if (p.startsWith('~/')) return p.slice(2);
+    return p;
   }
 
   /** dir joined with a file name (a name is never a path: browsers give base names only). */
@@ -23,70 +25,6 @@
   function baseName(path) {
     const parts = String(path).replace(/\/+$/, '').split('/');
     return parts[parts.length - 1] || 'download';
-  }
-
-  function statusError(r, what) {
-    if (r.exitCode === 0) return null;
-    const err = new TextDecoder().decode(r.stderr || new Uint8Array()).trim();
-    const how = r.signal ? `killed by signal ${r.signal}` : `status ${r.exitCode}`;
-    return new Error(`${what} failed (${how})${err ? ': ' + err : ''}`);
-  }
-
-  /**
-   * Uploads file (a File or Blob with .name) to path on the machine through conn (from the
-   * module's connect()). It is written beside the target first and renamed into place once
-   * complete, so a cancelled or failed upload leaves no partial file behind.
-   * onProgress(bytesSent, total).
-   */
-  async function upload(conn, file, path, { signal, onProgress = () => {} } = {}) {
-    const target = shellPath(path);
-    const script = `f=${target}; t="$f.part.$$"; trap 'rm -f -- "$t"' EXIT; trap 'exit 143' HUP INT TERM; ` +
-      'cat > "$t" && mv -f -- "$t" "$f" && trap - EXIT';
-    let sent = 0;
-    const total = file.size;
-    onProgress(0, total);
-    const counter = new TransformStream({
-      transform(chunk, controller) {
-        sent += chunk.byteLength;
-        onProgress(sent, total);
-        controller.enqueue(chunk);
-      },
-    });
-    const r = await conn.exec(script, { stdin: file.stream().pipeThrough(counter), encoding: 'binary', signal, timeoutMs: 0 });
-    const err = statusError(r, `upload of ${file.name}`);
-    if (err) throw err;
-    onProgress(total, total);
-  }
-
-  /**
-   * Downloads path from the machine through conn: resolves to a Blob with exactly its bytes.
-   * onProgress(bytesReceived, total) (total from stat before the transfer).
-   */
-  async function download(conn, path, { signal, onProgress = () => {} } = {}) {
-    const target = shellPath(path);
-    const st = await conn.exec(`stat -L -c %s -- ${target}`, { encoding: 'binary', signal });
-    const stErr = statusError(st, `download of ${path}`);
-    if (stErr) throw stErr;
-    const total = Number(new TextDecoder().decode(st.stdout).trim());
-    const parts = [];
-    let received = 0;
-    onProgress(0, total);
-    const r = await conn.exec(`exec cat -- ${target}`, {
-      encoding: 'binary',
-      signal,
-      timeoutMs: 0,
-      maxOutputBytes: 0,
-      onStdout(chunk) {
-        parts.push(chunk.slice());
-        received += chunk.byteLength;
-        onProgress(received, total);
-      },
-    });
-    const err = statusError(r, `download of ${path}`);
-    if (err) throw err;
-    // Without onStdout support the bytes come in the result instead.
-    if (parts.length === 0 && r.stdout && r.stdout.byteLength) parts.push(r.stdout);
-    return new Blob(parts, { type: 'application/octet-stream' });
   }
 
   function formatBytes(n) {
@@ -164,6 +102,6 @@
   }
 
   globalThis.WebShellPage = Object.assign(globalThis.WebShellPage || {}, {
-    files: { upload, download, shellPath, joinPath, baseName, formatBytes, Transfers },
+    files: { machinePath, joinPath, baseName, formatBytes, Transfers },
   });
 }());

@@ -64,7 +64,7 @@ test('upload with the picker: 10 MB into the chosen directory, exact bytes, with
   const got = readFileSync(join(upDir, 'random-10m.bin'));
   assert.equal(got.length, SIZE);
   assert.equal(sha256(got), sha256(payload), 'byte for byte');
-  assert.deepEqual(readdirSync(upDir).filter((n) => n.includes('.part')), [], 'no temporary file left');
+  assert.deepEqual(readdirSync(upDir).filter((n) => n.includes('.upload.')), [], 'no temporary file left');
 });
 
 test('download: the same 10 MB file comes back byte for byte', { skip }, async () => {

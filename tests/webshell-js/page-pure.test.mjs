@@ -1,9 +1,8 @@
 // tests/webshell-js/page-pure.test.mjs: the page's pure parts in node (fast tier): the key bar's
 // bytes (as xterm and a VT keyboard send them), the OSC 52 rule (writes decoded, queries and
-// malformed payloads refused), shell quoting of transfer paths (checked by a real sh), and the
+// malformed payloads refused), the Files dialog's path rules, and the
 // settings filter (only known keys with valid values reach localStorage).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { MODULE } from './helpers.mjs';
 
@@ -50,14 +49,11 @@ test('OSC 52: writes decoded as UTF-8; queries, bad selections and bad base64 gi
   assert.deepEqual(written, ['z']);
 });
 
-test('transfer paths: quoted for sh whatever the name, ~ means home', () => {
-  const home = '/home/someone';
-  const sh = (word) => execFileSync('sh', ['-c', `printf '%s' ${word}`], { env: { HOME: home }, encoding: 'utf8' });
-  for (const p of ["/tmp/it's here", '/tmp/$(rm -rf x)`y`', '/tmp/a b\nc', '-n', '/tmp/*']) {
-    assert.equal(sh(files.shellPath(p)), p);
-  }
-  assert.equal(sh(files.shellPath('~')), home);
-  assert.equal(sh(files.shellPath('~/x y')), `${home}/x y`);
+test('transfer paths: "~" and "~/..." are the home directory, names never climb out', () => {
+  assert.equal(files.machinePath('~'), '.');
+  assert.equal(files.machinePath('~/notes/a b.txt'), 'notes/a b.txt');
+  assert.equal(files.machinePath('/var/log/syslog'), '/var/log/syslog');
+  assert.equal(files.machinePath('rel/x'), 'rel/x');
   assert.equal(files.joinPath('', 'a.txt'), '~/a.txt');
   assert.equal(files.joinPath('/srv/', 'a.txt'), '/srv/a.txt');
   assert.equal(files.joinPath('/srv', '../a/b'), '/srv/.._a_b', 'a name never climbs out');
