@@ -1,6 +1,7 @@
 /*
  * main.c: ptyd's entry: flags, the command and its environment, limits,
- * signals, the listener and the one event loop, and shutdown.
+ * signals (a signalfd served by the loop), the listener and the one event
+ * loop, and shutdown.
  */
 #include "ptyd.h"
 
@@ -15,34 +16,70 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "ptyio.h"
 #include "sigwatch.h"
 
 static const char usage_text[] =
 	"usage: ptyd [--listen ADDR:PORT | --listen unix:PATH] [--max-clients N]\n"
-	"            [--idle-timeout SECONDS] [--max-session SECONDS] [--check-origin ORIGIN]\n"
+	"            [--idle-timeout SECONDS] [--max-session SECONDS] [--detach-timeout SECONDS]\n"
+	"            [--replay-buffer BYTES] [--replay-total BYTES] [--check-origin ORIGIN]...\n"
 	"            [--title TEXT] [--term NAME] [--cwd DIR] [--ping-interval SECONDS]\n"
-	"            [--index FILE] [--allow-root] [--verbose] [--help] [--version]\n"
-	"            [-- COMMAND [ARG...]]\n";
+	"            [--index FILE] [--log-format text|json] [--allow-root] [--verbose]\n"
+	"            [--help] [--version] [-- COMMAND [ARG...]]\n"
+	"\n"
+	"Serves a terminal over WebSocket (ttyd's protocol, subprotocol \"tty\", at /ws)\n"
+	"behind Caddy and jwt-verify. Each connection starts COMMAND (default: the\n"
+	"running user's login shell) on a PTY; a client that asks for a session\n"
+	"(docs/protocol.md) can drop and resume it.\n"
+	"\n"
+	"  --listen ADDR:PORT       where to listen (default 127.0.0.1:7681); unix:PATH\n"
+	"                           for a unix socket\n"
+	"  --max-clients N          refuse upgrades beyond N open connections (0: no limit)\n"
+	"  --idle-timeout SECONDS   end a session after SECONDS without typed input\n"
+	"                           (resizes, pings, reconnects don't count; 0: off)\n"
+	"  --max-session SECONDS    end a session after SECONDS (0: off)\n"
+	"  --detach-timeout SECONDS how long a resumable session waits for its client to\n"
+	"                           come back (default 300; 0: sessions end with their\n"
+	"                           connection)\n"
+	"  --replay-buffer BYTES    output kept per session for resuming (default 262144)\n"
+	"  --replay-total BYTES     output kept by all sessions together (default\n"
+	"                           134217728); at the total, buffers stop growing and\n"
+	"                           keep less history\n"
+	"  --check-origin ORIGIN    accept upgrades only with this Origin (repeatable)\n"
+	"  --title TEXT             window title (default: \"COMMAND (HOSTNAME)\")\n"
+	"  --term NAME              TERM for the command (default xterm-256color)\n"
+	"  --cwd DIR                directory to start in (default: the user's home)\n"
+	"  --ping-interval SECONDS  WebSocket pings; silent peers are dropped after 3x\n"
+	"  --index FILE             file served at / (default: 404)\n"
+	"  --log-format FORMAT      text (default) or json\n"
+	"  --allow-root             allow running as root (every shell would be root's)\n"
+	"  -v, --verbose            debug lines, libwebsockets notices\n"
+	"  -h, --help, --version\n";
 
 enum {
 	OPT_LISTEN = 256, OPT_MAX_CLIENTS, OPT_IDLE, OPT_MAX_SESSION, OPT_ORIGIN, OPT_TITLE,
-	OPT_TERM, OPT_CWD, OPT_PING, OPT_INDEX, OPT_ALLOW_ROOT, OPT_VERSION,
+	OPT_TERM, OPT_CWD, OPT_PING, OPT_INDEX, OPT_ALLOW_ROOT, OPT_VERSION, OPT_DETACH,
+	OPT_REPLAY_BUFFER, OPT_REPLAY_TOTAL, OPT_LOG_FORMAT,
 };
 
 static const struct option long_opts[] = {
 	{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
 	{ "check-origin", required_argument, NULL, OPT_ORIGIN },
 	{ "cwd", required_argument, NULL, OPT_CWD },
+	{ "detach-timeout", required_argument, NULL, OPT_DETACH },
 	{ "help", no_argument, NULL, 'h' },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "index", required_argument, NULL, OPT_INDEX },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-session", required_argument, NULL, OPT_MAX_SESSION },
 	{ "ping-interval", required_argument, NULL, OPT_PING },
+	{ "replay-buffer", required_argument, NULL, OPT_REPLAY_BUFFER },
+	{ "replay-total", required_argument, NULL, OPT_REPLAY_TOTAL },
 	{ "term", required_argument, NULL, OPT_TERM },
 	{ "title", required_argument, NULL, OPT_TITLE },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -60,6 +97,9 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 	if (args_parse_listen("127.0.0.1:7681", 1, &cfg->listen, &err) != 0)
 		fatalx("default listen address: %s", err);
 	cfg->term = "xterm-256color";
+	cfg->detach_timeout = PTYD_DETACH_TIMEOUT_DEFAULT;
+	cfg->replay_buffer = PTYD_REPLAY_BUFFER_DEFAULT;
+	cfg->replay_total = PTYD_REPLAY_TOTAL_DEFAULT;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hv", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -67,11 +107,28 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			cfg->allow_root = 1;
 			break;
 		case OPT_ORIGIN:
-			cfg->check_origin = optarg;
+			if (cfg->norigins == PTYD_ORIGINS_MAX)
+				args_usage_error("--check-origin %s: %s", optarg, "too many origins");
+			if (optarg[0] == '\0')
+				args_usage_error("--check-origin: empty");
+			cfg->check_origin[cfg->norigins++] = optarg;
+			break;
+		case OPT_DETACH:
+			cfg->detach_timeout = args_number_flag("--detach-timeout", optarg, 0, 31 * 24 * 3600);
+			break;
+		case OPT_REPLAY_BUFFER:
+			cfg->replay_buffer = (size_t)args_number_flag("--replay-buffer", optarg, 0, 1LL << 30);
+			break;
+		case OPT_REPLAY_TOTAL:
+			cfg->replay_total = (size_t)args_number_flag("--replay-total", optarg, 0, 1LL << 40);
+			break;
+		case OPT_LOG_FORMAT:
+			if (log_format_parse(optarg, &cfg->log_format) != 0)
+				args_usage_error("--log-format %s: %s", optarg, "must be text or json");
 			break;
 		case OPT_CWD:
 			if (stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
-				args_usage_error("--cwd: %s: not a directory", optarg);
+				args_usage_error("--cwd: %s: %s", optarg, "not a directory");
 			cfg->cwd = optarg;
 			break;
 		case 'h':
@@ -81,7 +138,7 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			break;
 		case OPT_INDEX:
 			if (stat(optarg, &st) != 0 || !S_ISREG(st.st_mode) || access(optarg, R_OK) != 0)
-				args_usage_error("--index: %s: not a readable file", optarg);
+				args_usage_error("--index: %s: %s", optarg, "not a readable file");
 			cfg->index = optarg;
 			break;
 		case OPT_LISTEN:
@@ -99,7 +156,7 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			break;
 		case OPT_TERM:
 			if (optarg[0] == '\0' || strpbrk(optarg, "=/ \t\n") != NULL)
-				args_usage_error("--term: %s: not a terminal name", optarg);
+				args_usage_error("--term: %s: %s", optarg, "not a terminal name");
 			cfg->term = optarg;
 			break;
 		case OPT_TITLE:
@@ -230,6 +287,48 @@ static unsigned int raise_nofile(void)
 	return rl.rlim_cur > 1048576 ? 1048576 : (unsigned int)rl.rlim_cur;
 }
 
+static void shutdown_deadline(lws_sorted_usec_list_t *sul)
+{
+	struct ptyd *srv = lws_container_of(sul, struct ptyd, sul_shutdown);
+
+	log_info("shutdown: %lld session(s) did not end in time; killing them", srv->nsessions);
+	srv->done = 1;
+}
+
+/* SIGCHLD reaps, SIGTERM/SIGINT start the shutdown, SIGHUP is logged (a sigwatch_fn). */
+static void on_signal(void *arg, int sig)
+{
+	struct ptyd *srv = arg;
+	int st;
+	pid_t pid;
+
+	switch (sig) {
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			session_reaped(srv, pid, st);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (srv->stopping)
+			break;
+		log_info("shutdown: signal %d, ending %lld session(s), closing %lld connection(s)", sig,
+			 srv->nsessions, srv->nclients);
+		srv->stopping = 1;
+		session_shutdown_all(srv);
+		tty_shutdown_all(srv);
+		ptyd_check_done(srv);
+		if (!srv->done)
+			lws_sul_schedule(srv->ctx, 0, &srv->sul_shutdown, shutdown_deadline,
+					 PTYD_SHUTDOWN_US);
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: nothing to reload");
+		break;
+	default:
+		break;
+	}
+}
+
 static void start_server(struct ptyd *srv, unsigned int nofile)
 {
 	static lws_retry_bo_t retry;
@@ -237,7 +336,8 @@ static void start_server(struct ptyd *srv, unsigned int nofile)
 	struct ptyd_config *cfg = &srv->cfg;
 
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	/* Text frames are checked for UTF-8 by proto.c, so the 1007 sent is the one logged. */
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.user = srv;
 	info.uid = -1;
 	info.gid = -1;
@@ -281,7 +381,7 @@ int main(int argc, char **argv)
 	args_program("ptyd", usage_text);
 	log_init("ptyd", LOG_FORMAT_TEXT, 0);
 	first = parse_flags(argc, argv, &srv.cfg, &title);
-	log_init("ptyd", LOG_FORMAT_TEXT, srv.cfg.verbose);
+	log_init("ptyd", srv.cfg.log_format, srv.cfg.verbose);
 	log_route_lws();
 	if (geteuid() == 0 && !srv.cfg.allow_root)
 		fatalx("refusing to run as root: every shell would be root's "
@@ -291,10 +391,11 @@ int main(int argc, char **argv)
 	/* Shells that daemonise end up ours, so we reap them: no zombies. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
 		log_warn("cannot become a subreaper");
-	/* SIGCHLD, SIGTERM, SIGINT, SIGHUP arrive as loop events (ws_on_signal). */
+	srv.replay.max = srv.cfg.replay_total;
+	/* SIGCHLD, SIGTERM, SIGINT, SIGHUP arrive as loop events (on_signal). */
 	sigfd = sigwatch_open(sigs);
 	start_server(&srv, nofile);
-	if (sigwatch_adopt(srv.vh, sigfd, ws_on_signal, &srv) != 0)
+	if (sigwatch_adopt(srv.vh, sigfd, on_signal, &srv) != 0)
 		fatalx("cannot watch signals");
 
 	if (srv.cfg.listen.is_unix)
@@ -309,6 +410,7 @@ int main(int argc, char **argv)
 	/* Whatever did not close in time is killed and reaped, then all is freed. */
 	lws_sul_cancel(&srv.sul_shutdown);
 	srv.destroying = 1;
+	ptyio_shutdown();
 	lws_context_destroy(srv.ctx);
 	session_kill_all(&srv);
 	if (srv.cfg.listen.is_unix)

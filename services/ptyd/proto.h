@@ -1,8 +1,10 @@
 /*
- * proto.h: the ttyd wire protocol as pure functions: message type bytes, the
- * init and resize JSON, the identity header check, the window title and the
- * close reasons. No I/O here; ws.c feeds it bytes. Mirrored on the browser side
- * by examples/web-shell (keep the type bytes in step).
+ * proto.h: the tty wire protocol (ttyd's, plus the session extensions of
+ * docs/protocol.md section 1) as pure functions: message type bytes, message
+ * reassembly from WebSocket fragments, the init and resize JSON, UTF-8
+ * validation of text frames, the identity header check, the window title, the
+ * session id and the close reasons. No I/O here; tty.c feeds it bytes.
+ * Mirrored on the browser side by examples/web-shell (keep the bytes in step).
  */
 #ifndef PTYD_PROTO_H
 #define PTYD_PROTO_H
@@ -15,11 +17,13 @@
 #define PROTO_IN_PAUSE  '2' /* stop sending output */
 #define PROTO_IN_RESUME '3' /* start again (idempotent) */
 #define PROTO_IN_INIT   '{' /* the whole message is the init JSON */
+#define PROTO_IN_END    'X' /* end the session (resumable clients only) */
 
 /* Server -> client, always in binary frames. */
 #define PROTO_OUT_OUTPUT '0' /* raw PTY bytes */
 #define PROTO_OUT_TITLE  '1' /* window title text */
 #define PROTO_OUT_PREFS  '2' /* preferences JSON */
+#define PROTO_OUT_SESSION 'S' /* session JSON, only after a "webshell" init */
 
 /* Largest message either way; bigger ones close the connection with 1009. */
 #define PROTO_MSG_MAX 65536
@@ -31,21 +35,99 @@
 /* Longest accepted X-Webshell-User value, in bytes. */
 #define PROTO_USER_MAX 128
 
+/* A session id: 128 random bits as 32 lowercase hex digits. */
+#define PROTO_ID_BYTES 16
+#define PROTO_ID_HEX (2 * PROTO_ID_BYTES)
+/* Hex digits of the id that logs carry (the rest never leaves ptyd's memory). */
+#define PROTO_ID_LOG 8
+/* Largest output offset a client may name (2^53: exact in a JSON number). */
+#define PROTO_OFFSET_MAX 9007199254740992ULL
+
 struct proto_size {
 	unsigned short cols; /* columns, 1..PROTO_DIM_MAX */
 	unsigned short rows; /* rows, 1..PROTO_DIM_MAX */
 };
 
+/* What an init message asks for. */
+enum proto_want {
+	PROTO_WANT_TTYD,   /* no "webshell" member: ttyd's behaviour exactly */
+	PROTO_WANT_NEW,    /* "session":"new": a new resumable session */
+	PROTO_WANT_RESUME, /* "session":"<ID>": attach to session id at offset */
+};
+
+struct proto_init {
+	struct proto_size size;
+	enum proto_want want;
+	char id[PROTO_ID_HEX + 1];    /* PROTO_WANT_RESUME: 32 lowercase hex digits */
+	unsigned long long offset;    /* PROTO_WANT_RESUME: bytes the client has seen */
+};
+
+/*
+ * Reassembles client messages from the chunks libwebsockets hands over (a
+ * message may come in several frames, a frame in several chunks). Input
+ * bytes are passed through as they arrive; init and resize JSON are kept
+ * until the message is complete. Zero-initialise; proto_rx_free() at the end.
+ */
+struct proto_rx {
+	int active;       /* inside a message */
+	int type;         /* its type byte */
+	size_t len;       /* payload bytes so far (after the type byte) */
+	char *msg;        /* JSON being collected (init, resize) */
+	size_t msglen;
+	unsigned char utf8; /* text frames: UTF-8 validator state */
+};
+
+enum proto_rx_kind {
+	PROTO_RX_NONE,     /* nothing to do (yet) */
+	PROTO_RX_INPUT,    /* data, len: bytes for the PTY (possibly 0) */
+	PROTO_RX_INIT,     /* data, len: the whole init JSON */
+	PROTO_RX_RESIZE,   /* data, len: the whole resize JSON (after '1') */
+	PROTO_RX_PAUSE,
+	PROTO_RX_RESUME,
+	PROTO_RX_END,      /* 'X' */
+	PROTO_RX_UNKNOWN,  /* type: an unknown type byte (the message is skipped) */
+	PROTO_RX_TOO_BIG,  /* the message is over PROTO_MSG_MAX: close 1009 */
+	PROTO_RX_BAD_UTF8, /* a text frame that is not UTF-8: close 1007 */
+	PROTO_RX_NOMEM,    /* out of memory: close 1011 */
+};
+
+struct proto_rx_event {
+	enum proto_rx_kind kind;
+	int type;                  /* the message's type byte */
+	const unsigned char *data; /* INPUT, INIT, RESIZE: borrowed until the next feed */
+	size_t len;
+};
+
+/*
+ * Feeds one chunk: in/len, remaining (bytes of this frame still to come, as
+ * the frame header said), final (1 on the message's last chunk), text (1 for a
+ * text message). Each chunk yields at most one event, in *ev. After TOO_BIG,
+ * BAD_UTF8 or NOMEM the caller closes the connection and feeds no more.
+ */
+void proto_rx_feed(struct proto_rx *rx, const unsigned char *in, size_t len, size_t remaining,
+		   int final, int text, struct proto_rx_event *ev);
+void proto_rx_free(struct proto_rx *rx);
+
+/*
+ * Incremental UTF-8 check (RFC 3629: no overlongs, no surrogates, nothing
+ * above U+10FFFF). *state starts at 0; returns 0 while the bytes so far can
+ * start valid UTF-8, -1 once they cannot. The text is complete and valid when
+ * it returned 0 and *state is 0 again.
+ */
+int proto_utf8_check(unsigned char *state, const unsigned char *p, size_t len);
+
 /*
  * Parses the init message (buf, len: the whole message, starting with '{').
- * Returns 0 and sets *out from "columns"/"rows" when both are valid, or to
- * the default 80x24 when neither is there (older ttyd clients send the size in
- * a resize that follows); returns -1 (with *why set to a static reason) for
- * bad JSON or sizes, and *out then holds 80x24 so the session can start
- * anyway, as ttyd does.
- * "AuthToken" is accepted and ignored: authentication happens in front.
+ * The size: from "columns"/"rows" when both are valid, the default 80x24 when
+ * neither is there (older ttyd clients send the size in a resize that
+ * follows); bad JSON or sizes give 80x24 too, so the session starts anyway,
+ * as in ttyd. "AuthToken" is accepted and ignored: authentication happens in
+ * front. The "webshell" member (docs/protocol.md 1) sets want, id, offset.
+ * Returns 0; 1 when the size was unusable (*why says why; the rest is
+ * parsed); -1 when the "webshell" member is malformed (*why says why; the
+ * caller refuses the connection).
  */
-int proto_parse_init(const char *buf, size_t len, struct proto_size *out, const char **why);
+int proto_parse_init(const char *buf, size_t len, struct proto_init *out, const char **why);
 
 /*
  * Parses a resize payload (after the type byte). Returns 0 and sets *out, or
@@ -71,5 +153,16 @@ size_t proto_title(char *dst, size_t cap, char *const argv[], const char *hostna
  * "signal N". Returns its length.
  */
 size_t proto_exit_reason(char *dst, size_t cap, int wstatus);
+
+/* Writes the 32 lowercase hex digits of id (PROTO_ID_BYTES) and a NUL into dst. */
+void proto_id_hex(char dst[PROTO_ID_HEX + 1], const unsigned char id[PROTO_ID_BYTES]);
+
+/*
+ * Writes the 'S' message's JSON (without the type byte) into dst:
+ * {"id":"<ID>","offset":M,"reset":false} or, with reset, ...,"reset":true,"lost":L}.
+ * Returns its length (cut to cap - 1).
+ */
+size_t proto_session_json(char *dst, size_t cap, const char *id, unsigned long long offset,
+			  int reset, unsigned long long lost);
 
 #endif

@@ -1,87 +1,105 @@
 /*
- * session.c: one session's life: admission data, the init message and the
- * child, output flow control (one frame in flight, PAUSE/RESUME), input to the
- * PTY, timers, and the single cleanup path with its audit lines.
+ * session.c: the session table (see ptyd.h): ids, owners, children, the
+ * PTY's output into the replay ring and out to the attached client, input,
+ * timers (idle, time limit, detach, kill), and the single release path with
+ * its log lines.
  *
- * A session lives until its client is gone AND its child is reaped: the
- * child may outlive the socket (SIGHUP, then SIGKILL after a grace), and the
- * socket outlives the child while the last output drains.
+ * A session lives until no client is attached, it has ended (hung up) and its
+ * child is reaped. Attached, the PTY is read only when the client can take a
+ * frame (its flow control holds the program); detached, the PTY is always
+ * read into the ring, so the program never blocks.
  */
 #include "ptyd.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "httpreply.h"
-#include "log.h"
+#include <sodium.h>
+
+#include "ptyio.h"
 #include "spawn.h"
 
-/* Output read from the PTY per frame (the type byte comes on top). */
-#define OUT_DATA_MAX (PROTO_MSG_MAX - 1)
+struct session {
+	struct session *next, *prev;
+	struct ptyd *srv;
+	enum session_kind kind;
+	enum session_state state;
+	char id[PROTO_ID_HEX + 1];
+	char log_id[PROTO_ID_LOG + 1];
+	char user[PROTO_USER_MAX + 1];   /* the owner; "" when absent */
+	char peer[PTYD_PEER_MAX];        /* the last client's address */
+	char request_id[PTYD_REQUEST_ID_MAX + 1]; /* the last client's */
+	int resumable;                   /* detaches when its client goes */
+	/* the child */
+	pid_t pid;                       /* 0 once reaped */
+	pid_t pgid;                      /* kept after reaping, for the final sweep */
+	int exited;                      /* reaped: wstatus valid */
+	int wstatus;
+	int hung_up;                     /* ended: SIGHUP sent, no more output */
+	int kill_pending;                /* sul_kill armed */
+	/* the terminal */
+	struct ptyio *pio;               /* NULL once the master is closed */
+	struct replay ring;              /* ring.head: every output byte so far */
+	struct proto_size size;
+	/* the attached client */
+	const struct session_client_ops *ops;
+	void *client;
+	/* accounting */
+	lws_usec_t t_start, t_input;
+	time_t wall_start, wall_input;
+	unsigned long long bytes_in;
+	int last_code;                   /* the last client's close code, 0: none */
+	char end_reason[80];
+	lws_sorted_usec_list_t sul_idle, sul_max, sul_detach, sul_kill;
+};
+
+/* Where detached sessions read their PTY before the bytes go into the ring. */
+static unsigned char scratch[PROTO_MSG_MAX];
 
 static void session_maybe_free(struct session *s);
-static void session_pump(struct session *s);
-
+static void session_hangup(struct session *s);
 static void sul_idle_cb(lws_sorted_usec_list_t *sul);
 static void sul_max_cb(lws_sorted_usec_list_t *sul);
+static void sul_detach_cb(lws_sorted_usec_list_t *sul);
 static void sul_kill_cb(lws_sorted_usec_list_t *sul);
 
-static void fmt_ul(char *buf, size_t cap, unsigned long long v)
+/* A session line: the common fields, then extra (n of them). */
+static void slog(const struct session *s, const char *event, const struct log_field *extra,
+		 size_t n)
 {
-	snprintf(buf, cap, "%llu", v);
+	struct log_field f[16];
+	size_t k = 0, i;
+
+	f[k++] = (struct log_field){ "session", s->log_id };
+	f[k++] = (struct log_field){ "user", s->user[0] ? s->user : "-" };
+	f[k++] = (struct log_field){ "peer", s->peer };
+	f[k++] = (struct log_field){ "request_id", s->request_id[0] ? s->request_id : NULL };
+	for (i = 0; i < n && k < sizeof(f) / sizeof(f[0]); i++)
+		f[k++] = extra[i];
+	log_event(event, f, k);
 }
 
-/* X-Webshell-User when valid (proto_user_valid), else "". */
-static void user_from(struct lws *ws, char *dst, size_t cap)
+static void copy_origin(struct session *s, const struct session_origin *o)
 {
-	static const char name[] = "x-webshell-user:";
-	char v[PROTO_USER_MAX + 2];
-	int n;
-
-	dst[0] = '\0';
-	if (lws_hdr_custom_length(ws, name, (int)strlen(name)) <= 0)
-		return;
-	n = lws_hdr_custom_copy(ws, v, sizeof(v), name, (int)strlen(name));
-	if (n <= 0 || !proto_user_valid(v, (size_t)n) || (size_t)n >= cap) {
-		log_debug("session: X-Webshell-User unusable, treated as absent");
-		return;
-	}
-	memcpy(dst, v, (size_t)n);
-	dst[n] = '\0';
+	snprintf(s->peer, sizeof(s->peer), "%s", o->peer);
+	snprintf(s->request_id, sizeof(s->request_id), "%s", o->request_id ? o->request_id : "");
 }
 
-struct session *session_new(struct ptyd *srv, struct lws *ws)
-{
-	struct session *s = calloc(1, sizeof(*s));
+static void ptyio_readable_cb(void *ctx);
+static void ptyio_drained_cb(void *ctx);
+static void ptyio_closed_cb(void *ctx);
 
-	if (s == NULL)
-		return NULL;
-	s->srv = srv;
-	s->id = ++srv->next_id;
-	s->ws = ws;
-	s->master = -1;
-	s->t_start = s->t_input = lws_now_usecs();
-	http_client_addr(ws, s->peer, sizeof(s->peer));
-	user_from(ws, s->user, sizeof(s->user));
-	s->next = srv->sessions;
-	if (srv->sessions != NULL)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->nclients++;
-	if (srv->cfg.idle_timeout > 0)
-		lws_sul_schedule(srv->ctx, 0, &s->sul_idle, sul_idle_cb,
-				 srv->cfg.idle_timeout * LWS_USEC_PER_SEC);
-	if (srv->cfg.max_session > 0)
-		lws_sul_schedule(srv->ctx, 0, &s->sul_max, sul_max_cb,
-				 srv->cfg.max_session * LWS_USEC_PER_SEC);
-	return s;
-}
+static const struct ptyio_ops session_ptyio_ops = {
+	.readable = ptyio_readable_cb,
+	.drained = ptyio_drained_cb,
+	.closed = ptyio_closed_cb,
+};
 
 /* The child's environment: the fixed part from the config plus WEBSHELL_USER. */
 static int session_spawn(struct session *s)
@@ -91,8 +109,7 @@ static int session_spawn(struct session *s)
 	char *envp[sizeof(cfg->env) / sizeof(cfg->env[0]) + 2];
 	struct spawn_req sp;
 	struct spawn_io io;
-	char pidbuf[24], size[24], idbuf[24];
-	int i, n = 0, dupfd;
+	int i, n = 0;
 
 	for (i = 0; i < cfg->nenv; i++)
 		envp[n++] = cfg->env[i];
@@ -112,425 +129,296 @@ static int session_spawn(struct session *s)
 	s->pid = spawn_child(&sp, &io);
 	if (s->pid < 0) {
 		s->pid = 0;
-		log_warn("session %lu: cannot start %s: %s", s->id, cfg->path, strerror(errno));
+		log_warn("session %s: cannot start %s", s->log_id, cfg->path);
 		return -1;
 	}
-	s->master = io.master;
+	s->pgid = s->pid;
 	/* The child exits 126/127 and the terminal shows why, as any exit would. */
 	if (io.fail_step != SPAWN_OK)
-		log_warn("session %lu: cannot start %s: %s: %s", s->id, cfg->path,
-			 spawn_step_name(io.fail_step), io.fail_errno ? strerror(io.fail_errno) :
-			 "ids or capabilities not as set");
-	s->pgid = s->pid;
-	s->started = 1;
-	/* lws polls a duplicate: it may close its copy on hang-up while ours drains. */
-	dupfd = fcntl(s->master, F_DUPFD_CLOEXEC, 0);
-	if (dupfd >= 0) {
-		s->pty = ws_adopt(s->srv, dupfd, "ptyd-pty", s);
-		if (s->pty == NULL)
-			close(dupfd);
-	}
-	if (s->pty == NULL) {
-		log_warn("session %lu: cannot watch the PTY", s->id);
+		log_warnx("session %s: cannot start %s: %s: %s", s->log_id, cfg->path,
+			  spawn_step_name(io.fail_step), io.fail_errno ? strerror(io.fail_errno) :
+			  "ids or capabilities not as set");
+	s->pio = ptyio_open(s->srv->vh, io.master, &session_ptyio_ops, s);
+	if (s->pio == NULL) {
+		log_warnx("session %s: cannot watch the PTY", s->log_id);
 		return -1;
 	}
-	/* Nothing is read before the title and preferences have gone out. */
-	lws_rx_flow_control(s->pty, 0);
-	s->hello = 2;
-	lws_callback_on_writable(s->ws);
-
-	fmt_ul(idbuf, sizeof(idbuf), s->id);
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)s->pid);
-	snprintf(size, sizeof(size), "%ux%u", s->size.cols, s->size.rows);
-	struct log_field f[] = {
-		{ "id", idbuf }, { "user", s->user[0] ? s->user : "-" }, { "peer", s->peer },
-		{ "pid", pidbuf }, { "size", size }, { "command", cfg->cmdline },
-	};
-	log_event("session_start", f, sizeof(f) / sizeof(f[0]));
 	return 0;
 }
 
-void session_request_close(struct session *s, int code, const char *reason)
+struct session *session_start(struct ptyd *srv, const struct session_origin *o,
+			      struct proto_size sz, int resumable, const char **why)
 {
-	if (s->ws == NULL || s->close_code != 0)
-		return;
-	s->close_code = code;
-	snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
-	if (s->pty != NULL)
-		lws_rx_flow_control(s->pty, 0);
-	/* A client that stops reading cannot hold the session open. */
-	lws_set_timeout(s->ws, PENDING_TIMEOUT_CLOSE_SEND, 5);
-	lws_callback_on_writable(s->ws);
-}
+	struct ptyd_config *cfg = &srv->cfg;
+	unsigned char raw[PROTO_ID_BYTES];
+	struct session *s;
+	char pidbuf[24], size[24];
 
-static void log_ignored(struct session *s, const char *what, const char *why)
-{
-	char idbuf[24];
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		log_warn("session id: getrandom");
+		*why = "cannot start the command";
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	s->srv = srv;
+	s->kind = SESSION_TERMINAL;
+	s->state = SESSION_DETACHED; /* until session_attach() */
+	proto_id_hex(s->id, raw);
+	memcpy(s->log_id, s->id, PROTO_ID_LOG);
+	snprintf(s->user, sizeof(s->user), "%s", o->user);
+	copy_origin(s, o);
+	s->resumable = resumable && cfg->detach_timeout > 0;
+	replay_init(&s->ring, s->resumable ? cfg->replay_buffer : 0,
+		    s->resumable ? &srv->replay : NULL);
+	s->size = sz;
+	s->t_start = s->t_input = lws_now_usecs();
+	s->wall_start = s->wall_input = time(NULL);
+	s->next = srv->sessions;
+	if (srv->sessions != NULL)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	srv->nsessions++;
+	if (session_spawn(s) != 0) {
+		*why = "cannot start the command";
+		snprintf(s->end_reason, sizeof(s->end_reason), "cannot start the command");
+		session_hangup(s);
+		return NULL;
+	}
+	if (cfg->idle_timeout > 0)
+		lws_sul_schedule(srv->ctx, 0, &s->sul_idle, sul_idle_cb,
+				 cfg->idle_timeout * LWS_USEC_PER_SEC);
+	if (cfg->max_session > 0)
+		lws_sul_schedule(srv->ctx, 0, &s->sul_max, sul_max_cb,
+				 cfg->max_session * LWS_USEC_PER_SEC);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)s->pid);
+	snprintf(size, sizeof(size), "%ux%u", sz.cols, sz.rows);
 	struct log_field f[] = {
-		{ "id", idbuf }, { "user", s->user[0] ? s->user : "-" }, { "peer", s->peer },
-		{ "message", what }, { "reason", why },
+		{ "pid", pidbuf }, { "size", size }, { "resumable", s->resumable ? "yes" : "no" },
+		{ "command", cfg->cmdline },
 	};
-
-	fmt_ul(idbuf, sizeof(idbuf), s->id);
-	log_event("message_ignored", f, sizeof(f) / sizeof(f[0]));
+	slog(s, "session_start", f, sizeof(f) / sizeof(f[0]));
+	return s;
 }
 
-/* Queues or writes input for the PTY; stops reading the socket while it backs up. */
-static void session_input(struct session *s, const unsigned char *p, size_t len)
+struct session *session_find(struct ptyd *srv, const char *id)
+{
+	struct session *s, *found = NULL;
+
+	if (strlen(id) != PROTO_ID_HEX)
+		return NULL;
+	/* Every id is compared in full, in constant time. */
+	for (s = srv->sessions; s != NULL; s = s->next)
+		if (sodium_memcmp(s->id, id, PROTO_ID_HEX) == 0)
+			found = s;
+	return found;
+}
+
+const char *session_id(const struct session *s) { return s->id; }
+const char *session_log_id(const struct session *s) { return s->log_id; }
+const char *session_owner(const struct session *s) { return s->user; }
+const char *session_title(const struct session *s) { return s->srv->cfg.title; }
+
+void session_attach(struct session *s, const struct session_origin *o,
+		    const struct session_client_ops *ops, void *client)
+{
+	const struct session_client_ops *old_ops = s->ops;
+	void *old = s->client;
+
+	if (old != NULL) {
+		s->ops = NULL;
+		s->client = NULL;
+		slog(s, "session_takeover", NULL, 0);
+		old_ops->detached(old, PTYD_CLOSE_TAKEN_OVER, "session taken over");
+	}
+	lws_sul_cancel(&s->sul_detach);
+	copy_origin(s, o);
+	s->state = SESSION_ATTACHED;
+	s->ops = ops;
+	s->client = client;
+}
+
+void session_resume_point(struct session *s, unsigned long long seen, unsigned long long *from,
+			  int *reset, unsigned long long *lost)
+{
+	*reset = 0;
+	*lost = 0;
+	if (seen >= s->ring.tail && seen <= s->ring.head) {
+		*from = seen;
+		return;
+	}
+	*reset = 1;
+	*from = replay_safe_start(&s->ring);
+	if (seen < *from)
+		*lost = *from - seen;
+}
+
+/* The master is hung up and empty, or no longer wanted: close it. */
+static void close_pty(struct session *s)
+{
+	if (s->pio != NULL)
+		ptyio_close(s->pio);
+	s->pio = NULL;
+}
+
+/* Detached: everything the PTY has goes into the ring (the program never waits). */
+static void drain_detached(struct session *s)
 {
 	ssize_t n = 0;
-	unsigned char *nb;
+	int i;
 
-	if (len == 0 || s->master < 0)
+	for (i = 0; i < 8 && s->pio != NULL; i++) {
+		n = ptyio_read(s->pio, scratch, sizeof(scratch));
+		if (n > 0)
+			replay_append(&s->ring, scratch, (size_t)n);
+		if (n < (ssize_t)sizeof(scratch))
+			break;
+	}
+	if (s->pio == NULL)
 		return;
+	/* A reaped child with nothing left to read: what was there is in the ring. */
+	if (n < 0 || (n == 0 && (s->exited || !ptyio_watched(s->pio))))
+		close_pty(s);
+	else
+		ptyio_watch(s->pio, 1);
+}
+
+ssize_t session_output(struct session *s, unsigned long long from, unsigned char *buf, size_t cap)
+{
+	ssize_t n;
+
+	if (from < s->ring.head)
+		return (ssize_t)replay_copy(&s->ring, from, buf, cap);
+	if (s->pio != NULL && !s->hung_up) {
+		n = ptyio_read(s->pio, buf, cap);
+		if (n > 0) {
+			replay_append(&s->ring, buf, (size_t)n);
+			ptyio_watch(s->pio, 0); /* one frame in flight at most */
+			return n;
+		}
+		/* After the child's exit (or without a watcher) no poll event will come. */
+		if (n < 0 || s->exited || !ptyio_watched(s->pio))
+			close_pty(s);
+		else
+			ptyio_watch(s->pio, 1);
+	}
+	return s->pio == NULL && s->exited ? -1 : 0;
+}
+
+void session_exit_reason(struct session *s, char *dst, size_t cap)
+{
+	proto_exit_reason(dst, cap, s->wstatus);
+}
+
+static void ptyio_readable_cb(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (s->client != NULL) {
+		if (!s->ops->output(s->client) && s->pio != NULL)
+			ptyio_watch(s->pio, 0);
+	} else if (!s->hung_up) {
+		drain_detached(s);
+	} else if (s->pio != NULL) {
+		ptyio_watch(s->pio, 0);
+	}
+}
+
+static void ptyio_drained_cb(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (s->client != NULL && s->ops->input_drained != NULL)
+		s->ops->input_drained(s->client);
+}
+
+static void ptyio_closed_cb(void *ctx)
+{
+	struct session *s = ctx;
+
+	/* The master stays open: read what is left directly. */
+	if (s->client != NULL)
+		s->ops->output(s->client);
+	else if (!s->hung_up)
+		drain_detached(s);
+}
+
+int session_input(struct session *s, const unsigned char *p, size_t len)
+{
+	if (len == 0)
+		return 0;
 	s->bytes_in += len;
 	s->t_input = lws_now_usecs();
-	if (s->inlen == 0) {
-		n = write(s->master, p, len);
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return; /* the PTY is going away: input has nowhere to go */
-		if (n < 0)
-			n = 0;
-		if ((size_t)n == len)
-			return;
-	}
-	if (s->inlen + len - (size_t)n > PTYD_INPUT_MAX) {
-		session_request_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "input backlog too large");
-		return;
-	}
-	nb = realloc(s->in, s->inlen + len - (size_t)n);
-	if (nb == NULL) {
-		session_request_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-		return;
-	}
-	s->in = nb;
-	memcpy(s->in + s->inlen, p + n, len - (size_t)n);
-	s->inlen += len - (size_t)n;
-	lws_rx_flow_control(s->ws, 0);
-	if (s->pty != NULL)
-		lws_callback_on_writable(s->pty);
+	s->wall_input = time(NULL);
+	if (s->pio == NULL)
+		return 0; /* the PTY is going away: input has nowhere to go */
+	return ptyio_write(s->pio, p, len, PTYD_INPUT_MAX);
 }
 
-int session_pty_writeable(struct session *s)
+void session_resize(struct session *s, struct proto_size sz)
 {
-	ssize_t n;
-
-	if (s->inlen == 0 || s->master < 0)
-		return 0;
-	n = write(s->master, s->in, s->inlen);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		n = 0;
-	if (n < 0) {
-		s->inlen = 0;
-	} else {
-		memmove(s->in, s->in + n, s->inlen - (size_t)n);
-		s->inlen -= (size_t)n;
-	}
-	if (s->inlen > 0) {
-		lws_callback_on_writable(s->pty);
-		return 0;
-	}
-	free(s->in);
-	s->in = NULL;
-	if (s->ws != NULL)
-		lws_rx_flow_control(s->ws, 1);
-	return 0;
-}
-
-static void session_resize(struct session *s, const char *buf, size_t len)
-{
-	struct proto_size sz;
-	const char *why;
-
-	if (!s->started)
-		return;
-	if (proto_parse_resize(buf, len, &sz, &why) != 0) {
-		log_ignored(s, "resize", why);
-		return;
-	}
 	s->size = sz;
-	if (s->master >= 0 && pty_resize(s->master, sz.cols, sz.rows) != 0)
-		log_warn("session %lu: resize", s->id);
+	if (s->pio != NULL && ptyio_resize(s->pio, sz.cols, sz.rows) != 0)
+		log_warn("session %s: resize", s->log_id);
 }
 
-static void session_init(struct session *s, const char *buf, size_t len)
+void session_detach(struct session *s, int end, int code, const char *reason)
 {
-	const char *why;
+	struct ptyd *srv = s->srv;
+	char codebuf[16];
 
-	if (s->started)
-		return; /* later init messages are ignored, as in ttyd */
-	if (proto_parse_init(buf, len, &s->size, &why) != 0)
-		log_ignored(s, "init size", why);
-	if (session_spawn(s) != 0)
-		session_request_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot start the command");
-}
-
-static void session_pause(struct session *s, int pause)
-{
-	s->paused = pause;
-	if (pause) {
-		if (s->pty != NULL)
-			lws_rx_flow_control(s->pty, 0);
-	} else {
-		/* Also with the watcher gone: the child may have exited meanwhile. */
-		session_pump(s);
-	}
-}
-
-/* Appends a JSON fragment; the message is at most PROTO_MSG_MAX (checked by the caller). */
-static int msg_append(struct session *s, const unsigned char *p, size_t len)
-{
-	char *nb = realloc(s->msg, s->msglen + len + 1);
-
-	if (nb == NULL)
-		return -1;
-	s->msg = nb;
-	memcpy(s->msg + s->msglen, p, len);
-	s->msglen += len;
-	return 0;
-}
-
-void session_rx(struct session *s, const unsigned char *in, size_t len, size_t remaining,
-		int final)
-{
-	const unsigned char *p = in;
-	char what[32];
-
-	if (s->close_code != 0)
+	s->ops = NULL;
+	s->client = NULL;
+	s->last_code = code;
+	if (end || !s->resumable || srv->stopping) {
+		if (s->end_reason[0] == '\0')
+			snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
+		session_hangup(s);
 		return;
-	if (!s->rx_active) {
-		if (len == 0)
-			return; /* an empty message carries no type: nothing to do */
-		s->rx_active = 1;
-		s->rx_type = in[0];
-		s->rx_len = 0;
-		if (s->rx_type != PROTO_IN_INIT) {
-			p++;
-			len--;
-		}
-		switch (s->rx_type) {
-		case PROTO_IN_PAUSE:
-			session_pause(s, 1);
-			break;
-		case PROTO_IN_RESUME:
-			session_pause(s, 0);
-			break;
-		case PROTO_IN_INPUT:
-		case PROTO_IN_RESIZE:
-		case PROTO_IN_INIT:
-			break;
-		default:
-			snprintf(what, sizeof(what), "unknown type 0x%02x", (unsigned)s->rx_type);
-			log_ignored(s, what, "unknown message type");
-		}
 	}
-	s->rx_len += len;
-	/* The frame header already tells when a message will be too big. */
-	if (s->rx_len + (s->rx_type != PROTO_IN_INIT) + remaining > PROTO_MSG_MAX) {
-		session_request_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
-		goto done;
-	}
-	switch (s->rx_type) {
-	case PROTO_IN_INPUT:
-		if (!s->started) {
-			session_request_close(s, LWS_CLOSE_STATUS_PROTOCOL_ERR, "input before init");
-			goto done;
-		}
-		session_input(s, p, len);
-		break;
-	case PROTO_IN_RESIZE:
-	case PROTO_IN_INIT:
-		if (msg_append(s, p, len) != 0) {
-			session_request_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-			goto done;
-		}
-		if (!final)
-			return;
-		if (s->rx_type == PROTO_IN_INIT)
-			session_init(s, s->msg, s->msglen);
-		else
-			session_resize(s, s->msg, s->msglen);
-		break;
-	default:
-		break;
-	}
-done:
-	if (final || s->close_code != 0) {
-		s->rx_active = 0;
-		free(s->msg);
-		s->msg = NULL;
-		s->msglen = 0;
-	}
+	s->state = SESSION_DETACHED;
+	snprintf(codebuf, sizeof(codebuf), "%d", code);
+	struct log_field f[] = { { "code", codebuf }, { "reason", reason } };
+	slog(s, "session_detach", f, 2);
+	lws_sul_schedule(srv->ctx, 0, &s->sul_detach, sul_detach_cb,
+			 srv->cfg.detach_timeout * LWS_USEC_PER_SEC);
+	/* From now on the output goes into the ring whatever the pace. */
+	if (s->pio != NULL)
+		drain_detached(s);
 }
 
-/*
- * Reads what the PTY has, up to one frame, into s->out. Sets s->eof when the
- * PTY is hung up and empty. Returns the bytes read.
- */
-static size_t read_round(struct session *s)
+void session_end(struct session *s, int code, const char *reason)
 {
-	size_t got = 0;
-	ssize_t n;
+	const struct session_client_ops *ops = s->ops;
+	void *client = s->client;
 
-	if (s->master < 0)
-		return 0;
-	if (s->out == NULL) {
-		s->out = malloc(LWS_PRE + PROTO_MSG_MAX);
-		if (s->out == NULL)
-			return 0;
+	if (s->end_reason[0] == '\0')
+		snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
+	if (client != NULL) {
+		s->ops = NULL;
+		s->client = NULL;
+		s->last_code = code;
+		ops->detached(client, code, reason);
 	}
-	while (got < OUT_DATA_MAX) {
-		n = read(s->master, s->out + LWS_PRE + 1 + got, OUT_DATA_MAX - got);
-		if (n > 0) {
-			got += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || errno != EAGAIN)
-			s->eof = 1; /* EIO: every slave fd is closed and the buffer is empty */
-		break;
-	}
-	if (got > 0) {
-		s->out[LWS_PRE] = PROTO_OUT_OUTPUT;
-		s->outlen = got + 1;
-		if (s->pty != NULL)
-			lws_rx_flow_control(s->pty, 0);
-		lws_callback_on_writable(s->ws);
-	} else {
-		free(s->out);
-		s->out = NULL;
-	}
-	return got;
+	session_hangup(s);
 }
 
-/* Closes our master once nothing more can come from it. */
-static void close_master(struct session *s)
-{
-	if (s->master >= 0)
-		close(s->master);
-	s->master = -1;
-	if (s->pty != NULL && !s->srv->destroying)
-		lws_set_timeout(s->pty, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
-/*
- * Moves output along when nothing is in flight: re-arms the PTY watcher, or,
- * once the child is gone or the PTY hung up (no poll event will come), reads
- * directly; and ends the session with "exit N" when all output has been sent.
- */
-static void session_pump(struct session *s)
-{
-	char reason[32];
-
-	if (s->ws == NULL || s->outlen > 0 || s->flushing || s->paused || s->hello > 0 ||
-	    s->close_code != 0 || !s->started)
-		return;
-	if (s->master >= 0 && (s->exited || s->pty == NULL || s->eof)) {
-		if (read_round(s) > 0)
-			return;
-		if (s->eof)
-			close_master(s);
-	} else if (s->pty != NULL) {
-		lws_rx_flow_control(s->pty, 1);
-	}
-	if (s->exited) {
-		proto_exit_reason(reason, sizeof(reason), s->wstatus);
-		session_request_close(s, LWS_CLOSE_STATUS_NORMAL, reason);
-	}
-}
-
-int session_pty_readable(struct session *s)
-{
-	if (s->ws == NULL || s->outlen > 0 || s->paused || s->close_code != 0) {
-		lws_rx_flow_control(s->pty, 0);
-		return 0;
-	}
-	read_round(s);
-	if (s->eof && s->outlen == 0) {
-		close_master(s);
-		session_pump(s);
-	}
-	return 0;
-}
-
-void session_pty_closed(struct session *s)
-{
-	s->pty = NULL;
-	session_pump(s);
-	session_maybe_free(s);
-}
-
-/* Sends title, preferences, output; then the close frame. Returns -1 to close. */
-int session_ws_writeable(struct session *s)
-{
-	unsigned char buf[LWS_PRE + 1024];
-	struct ptyd_config *cfg = &s->srv->cfg;
-	size_t n;
-	int rc;
-
-	if (s->hello > 0 && s->close_code == 0) {
-		buf[LWS_PRE] = s->hello == 2 ? PROTO_OUT_TITLE : PROTO_OUT_PREFS;
-		if (s->hello == 2) {
-			n = strlen(cfg->title);
-			if (n > sizeof(buf) - LWS_PRE - 1)
-				n = sizeof(buf) - LWS_PRE - 1;
-			memcpy(buf + LWS_PRE + 1, cfg->title, n);
-		} else {
-			memcpy(buf + LWS_PRE + 1, "{}", 2);
-			n = 2;
-		}
-		if (lws_write(s->ws, buf + LWS_PRE, n + 1, LWS_WRITE_BINARY) < (int)(n + 1))
-			return -1;
-		if (--s->hello == 0)
-			session_pump(s);
-		else
-			lws_callback_on_writable(s->ws);
-		return 0;
-	}
-	if (s->outlen > 0) {
-		rc = lws_write(s->ws, s->out + LWS_PRE, s->outlen, LWS_WRITE_BINARY);
-		if (rc < (int)s->outlen)
-			return -1;
-		s->bytes_out += s->outlen - 1;
-		/* A full frame means more is coming: keep the buffer for the next
-		 * read. Otherwise free it, so an idle session holds none. */
-		if (s->outlen < OUT_DATA_MAX + 1) {
-			free(s->out);
-			s->out = NULL;
-		}
-		s->outlen = 0;
-		if (lws_partial_buffered(s->ws)) {
-			/* Keep one frame in flight at most: wait until lws has sent it all. */
-			s->flushing = 1;
-			lws_callback_on_writable(s->ws);
-			return 0;
-		}
-	} else if (s->flushing) {
-		s->flushing = 0;
-	} else if (s->close_code != 0) {
-		lws_close_reason(s->ws, (enum lws_close_status)s->close_code,
-				 (unsigned char *)s->close_reason, strlen(s->close_reason));
-		return -1;
-	}
-	if (s->close_code != 0) {
-		lws_callback_on_writable(s->ws);
-		return 0;
-	}
-	session_pump(s);
-	return 0;
-}
-
-/* The client is gone: hang up the child's group, kill it after a grace. */
-void session_client_gone(struct session *s)
+/* Ends the child: the PTY closed, SIGHUP to its group now, SIGKILL to its session after a grace. */
+static void session_hangup(struct session *s)
 {
 	struct ptyd *srv = s->srv;
 
-	s->ws = NULL;
-	srv->nclients--;
+	if (s->hung_up)
+		return;
+	s->hung_up = 1;
+	s->state = SESSION_ENDING;
 	lws_sul_cancel(&s->sul_idle);
 	lws_sul_cancel(&s->sul_max);
-	close_master(s);
+	lws_sul_cancel(&s->sul_detach);
+	close_pty(s);
 	if (s->pgid > 0) {
 		spawn_signal_group(s->pgid, srv->destroying ? SIGKILL : SIGHUP);
 		/* Jobs in other groups of the shell's session are checked after the grace. */
@@ -548,10 +436,8 @@ static void sul_kill_cb(lws_sorted_usec_list_t *sul)
 
 	s->kill_pending = 0;
 	if (s->pgid > 0 && spawn_signal_session(s->pgid, SIGKILL) > 0) {
-		char idbuf[24];
-		struct log_field f[] = { { "id", idbuf }, { "reason", "survived SIGHUP" } };
-		fmt_ul(idbuf, sizeof(idbuf), s->id);
-		log_event("session_kill", f, 2);
+		struct log_field f[] = { { "reason", "survived SIGHUP" } };
+		slog(s, "session_kill", f, 1);
 	}
 	session_maybe_free(s);
 }
@@ -561,20 +447,30 @@ static void sul_idle_cb(lws_sorted_usec_list_t *sul)
 	struct session *s = lws_container_of(sul, struct session, sul_idle);
 	lws_usec_t limit = s->srv->cfg.idle_timeout * LWS_USEC_PER_SEC;
 	lws_usec_t idle = lws_now_usecs() - s->t_input;
+	char reason[64];
 
 	/* Input only stamps the time; the timer re-arms for what is left. */
 	if (idle < limit) {
 		lws_sul_schedule(s->srv->ctx, 0, &s->sul_idle, sul_idle_cb, limit - idle);
 		return;
 	}
-	session_request_close(s, LWS_CLOSE_STATUS_NORMAL, "idle timeout");
+	snprintf(reason, sizeof(reason), "idle timeout (no input for %lld s)",
+		 s->srv->cfg.idle_timeout);
+	session_end(s, LWS_CLOSE_STATUS_NORMAL, reason);
 }
 
 static void sul_max_cb(lws_sorted_usec_list_t *sul)
 {
 	struct session *s = lws_container_of(sul, struct session, sul_max);
 
-	session_request_close(s, LWS_CLOSE_STATUS_NORMAL, "session time limit");
+	session_end(s, LWS_CLOSE_STATUS_NORMAL, "session time limit");
+}
+
+static void sul_detach_cb(lws_sorted_usec_list_t *sul)
+{
+	struct session *s = lws_container_of(sul, struct session, sul_detach);
+
+	session_end(s, 0, "detach timeout");
 }
 
 void session_reaped(struct ptyd *srv, pid_t pid, int wstatus)
@@ -589,73 +485,125 @@ void session_reaped(struct ptyd *srv, pid_t pid, int wstatus)
 	s->pid = 0;
 	s->exited = 1;
 	s->wstatus = wstatus;
-	if (s->ws != NULL)
-		session_pump(s);
+	if (s->client != NULL)
+		s->ops->output(s->client);
+	else if (!s->hung_up)
+		drain_detached(s);
 	session_maybe_free(s);
 }
 
 static void session_log_end(struct session *s)
 {
-	char idbuf[24], dur[32], bin[24], bout[24], code[16], status[32];
+	char dur[32], bin[24], bout[24], code[16], status[32];
 	lws_usec_t d = lws_now_usecs() - s->t_start;
-	int c = s->close_code ? s->close_code : s->peer_code ? s->peer_code : 1006;
-	const char *reason = s->close_code ? s->close_reason :
-			     s->peer_code ? "client closed" : "connection lost";
 
-	fmt_ul(idbuf, sizeof(idbuf), s->id);
 	snprintf(dur, sizeof(dur), "%.3f", (double)d / LWS_USEC_PER_SEC);
-	fmt_ul(bin, sizeof(bin), s->bytes_in);
-	fmt_ul(bout, sizeof(bout), s->bytes_out);
-	snprintf(code, sizeof(code), "%d", c);
+	snprintf(bin, sizeof(bin), "%llu", s->bytes_in);
+	snprintf(bout, sizeof(bout), "%llu", s->ring.head);
+	snprintf(code, sizeof(code), "%d", s->last_code);
 	if (s->exited)
 		proto_exit_reason(status, sizeof(status), s->wstatus);
 	else
-		snprintf(status, sizeof(status), "%s", s->started ? "unknown" : "not started");
+		snprintf(status, sizeof(status), "%s", s->pgid > 0 ? "killed" : "not started");
 	struct log_field f[] = {
-		{ "id", idbuf }, { "user", s->user[0] ? s->user : "-" }, { "peer", s->peer },
 		{ "duration", dur }, { "bytes_in", bin }, { "bytes_out", bout },
-		{ "status", status }, { "code", code }, { "reason", reason },
+		{ "status", status }, { "code", s->last_code ? code : NULL },
+		{ "reason", s->end_reason[0] ? s->end_reason : "-" },
 	};
-	log_event("session_end", f, sizeof(f) / sizeof(f[0]));
+	slog(s, "session_end", f, sizeof(f) / sizeof(f[0]));
 }
 
-/* The one release path: runs once the client, the PTY and the child are all gone. */
+/* The one release path: runs once no client is attached, the session ended and its child is reaped. */
 static void session_maybe_free(struct session *s)
 {
 	struct ptyd *srv = s->srv;
 
-	if (s->ws != NULL || s->pty != NULL || s->pid > 0 || s->kill_pending)
-		return;
-	if (s->started && !s->exited && !srv->destroying)
+	if (s->client != NULL || !s->hung_up || s->pid > 0 || s->kill_pending)
 		return;
 	session_log_end(s);
 	lws_sul_cancel(&s->sul_idle);
 	lws_sul_cancel(&s->sul_max);
+	lws_sul_cancel(&s->sul_detach);
 	lws_sul_cancel(&s->sul_kill);
-	if (s->master >= 0)
-		close(s->master);
+	close_pty(s);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
 		srv->sessions = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
-	free(s->out);
-	free(s->in);
-	free(s->msg);
+	srv->nsessions--;
+	replay_free(&s->ring);
 	free(s);
-	if (srv->stopping && srv->sessions == NULL)
-		srv->done = 1;
+	ptyd_check_done(srv);
+}
+
+static const char *state_name(enum session_state st)
+{
+	switch (st) {
+	case SESSION_ATTACHED:
+		return "attached";
+	case SESSION_DETACHED:
+		return "detached";
+	default:
+		return "ending";
+	}
+}
+
+void session_list(struct ptyd *srv, const char *owner, session_visit_fn fn, void *ctx)
+{
+	struct session_info info;
+	struct session *s;
+
+	for (s = srv->sessions; s != NULL; s = s->next) {
+		if (owner != NULL && strcmp(owner, s->user) != 0)
+			continue;
+		info.id = s->id;
+		info.kind = s->kind == SESSION_TERMINAL ? "terminal" : "exec";
+		info.state = state_name(s->state);
+		info.owner = s->user;
+		info.peer = s->peer;
+		info.title = srv->cfg.title;
+		info.started = s->wall_start;
+		info.last_input = s->wall_input;
+		info.bytes_in = s->bytes_in;
+		info.bytes_out = s->ring.head;
+		info.pid = s->pid;
+		fn(&info, ctx);
+	}
+}
+
+int session_end_match(struct ptyd *srv, const char *owner, const char *prefix, const char *reason)
+{
+	struct session *s, *found = NULL;
+	size_t len = strlen(prefix);
+	int n = 0;
+
+	if (len == 0 || len > PROTO_ID_HEX || (owner != NULL && len != PROTO_ID_HEX))
+		return -1;
+	for (s = srv->sessions; s != NULL; s = s->next) {
+		if (s->hung_up || (owner != NULL && strcmp(owner, s->user) != 0))
+			continue;
+		if (sodium_memcmp(s->id, prefix, len) == 0) {
+			found = s;
+			n++;
+		}
+	}
+	if (n > 1)
+		return -2;
+	if (found == NULL)
+		return -1;
+	session_end(found, LWS_CLOSE_STATUS_NORMAL, reason);
+	return 0;
 }
 
 void session_shutdown_all(struct ptyd *srv)
 {
-	struct session *s;
+	struct session *s, *next;
 
-	for (s = srv->sessions; s != NULL; s = s->next) {
-		if (s->pgid > 0)
-			spawn_signal_group(s->pgid, SIGHUP);
-		session_request_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = s->next;
+		session_end(s, PTYD_CLOSE_SERVICE_RESTART, "service restart");
 	}
 }
 
@@ -677,9 +625,12 @@ void session_kill_all(struct ptyd *srv)
 			s->wstatus = st;
 		}
 		s->pid = 0;
-		s->ws = NULL;
-		s->pty = NULL;
+		s->client = NULL;
+		s->ops = NULL;
 		s->kill_pending = 0;
+		if (s->end_reason[0] == '\0')
+			snprintf(s->end_reason, sizeof(s->end_reason), "server stopped");
+		s->hung_up = 1;
 		session_maybe_free(s);
 	}
 	/* Orphaned jobs were re-parented to us (subreaper): reap them too. */

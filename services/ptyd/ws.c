@@ -1,26 +1,18 @@
 /*
- * ws.c: the libwebsockets glue: HTTP answers (/token, the index), admission
- * of upgrades (path, subprotocol, Origin, --max-clients) with real HTTP
- * refusals, WebSocket frames in and out, and the raw watchers for PTY masters
- * and the signalfd. Protocol decisions live in session.c and proto.c.
+ * ws.c: the libwebsockets glue: the protocol table, HTTP answers (/token,
+ * the index) and admission of upgrades (path, subprotocol, Origin,
+ * --max-clients) with real HTTP refusals. Each subprotocol's connections
+ * live in their own file (tty.c); PTY watchers in ptyio.c, signals in main.c.
  */
 #include "ptyd.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "httpreply.h"
-#include "log.h"
+#include "ptyio.h"
 #include "sigwatch.h"
-
-struct ws_pss {
-	struct session *s;
-};
 
 static struct ptyd *ws_srv(struct lws *wsi)
 {
@@ -62,10 +54,24 @@ static int offers_tty(const char *v)
 	return 0;
 }
 
+/* True when the Origin header is one of --check-origin's. */
+static int origin_allowed(struct lws *wsi, const struct ptyd_config *cfg)
+{
+	char origin[256];
+	int i;
+
+	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
+		return 0;
+	for (i = 0; i < cfg->norigins; i++)
+		if (strcasecmp(origin, cfg->check_origin[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* Admission, before the 101: each refusal is an HTTP answer with a reason. */
 static int confirm_upgrade(struct lws *wsi, struct ptyd *srv)
 {
-	char uri[256], proto[256], origin[256];
+	char uri[256], proto[256];
 
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "upgrade must be a GET");
@@ -73,9 +79,7 @@ static int confirm_upgrade(struct lws *wsi, struct ptyd *srv)
 		return refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket endpoint here (use /ws)");
 	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 || !offers_tty(proto))
 		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "subprotocol tty required");
-	if (srv->cfg.check_origin != NULL &&
-	    (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0 ||
-	     strcasecmp(origin, srv->cfg.check_origin) != 0))
+	if (srv->cfg.norigins > 0 && !origin_allowed(wsi, &srv->cfg))
 		return refuse(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
 	if (srv->stopping)
 		return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server shutting down");
@@ -124,124 +128,13 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-static int callback_tty(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			void *in, size_t len)
-{
-	struct ws_pss *pss = user;
-	struct ptyd *srv = ws_srv(wsi);
-	const unsigned char *b = in;
-
-	switch (reason) {
-	case LWS_CALLBACK_ESTABLISHED:
-		/* No TCP_NODELAY here: lws sets it on every accepted TCP socket. */
-		pss->s = session_new(srv, wsi);
-		if (pss->s == NULL) {
-			log_warnx("cannot allocate a session");
-			return -1;
-		}
-		break;
-	case LWS_CALLBACK_RECEIVE:
-		if (pss->s == NULL)
-			return -1;
-		session_rx(pss->s, in, len, lws_remaining_packet_payload(wsi),
-			   lws_is_final_fragment(wsi));
-		if (pss->s->close_code != 0)
-			lws_callback_on_writable(wsi);
-		break;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		if (pss->s == NULL)
-			return -1;
-		return session_ws_writeable(pss->s);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (pss->s != NULL && len >= 2)
-			pss->s->peer_code = (b[0] << 8) | b[1];
-		else if (pss->s != NULL)
-			pss->s->peer_code = LWS_CLOSE_STATUS_NO_STATUS;
-		break;
-	case LWS_CALLBACK_CLOSED:
-		if (pss->s != NULL)
-			session_client_gone(pss->s);
-		pss->s = NULL;
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-static int callback_pty(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			void *in, size_t len)
-{
-	struct session *s = lws_get_opaque_user_data(wsi);
-
-	(void)user;
-	(void)in;
-	(void)len;
-	if (s == NULL)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-		return session_pty_readable(s);
-	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		return session_pty_writeable(s);
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		lws_set_opaque_user_data(wsi, NULL);
-		session_pty_closed(s);
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-static void shutdown_deadline(lws_sorted_usec_list_t *sul)
-{
-	struct ptyd *srv = lws_container_of(sul, struct ptyd, sul_shutdown);
-
-	log_info("shutdown: %ld session(s) did not close in time; killing them",
-		 (long)srv->nclients);
-	srv->done = 1;
-}
-
-void ws_on_signal(void *arg, int sig)
-{
-	struct ptyd *srv = arg;
-	int st;
-	pid_t pid;
-
-	switch (sig) {
-	case SIGCHLD:
-		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-			session_reaped(srv, pid, st);
-		break;
-	case SIGTERM:
-	case SIGINT:
-		if (srv->stopping)
-			break;
-		log_info("shutdown: signal %d, closing %ld session(s)", sig, (long)srv->nclients);
-		srv->stopping = 1;
-		session_shutdown_all(srv);
-		if (srv->sessions == NULL)
-			srv->done = 1;
-		else
-			lws_sul_schedule(srv->ctx, 0, &srv->sul_shutdown, shutdown_deadline,
-					 PTYD_SHUTDOWN_US);
-		break;
-	case SIGHUP:
-		log_info("SIGHUP: nothing to reload");
-		break;
-	default:
-		break;
-	}
-}
-
 const struct lws_protocols ptyd_protocols[] = {
 	{ "http", callback_http, 0, 0, 0, NULL, 0 },
 	/* rx_buffer_size bounds each RECEIVE chunk and is allocated per
 	 * connection: small keeps idle sessions small (input is keystrokes).
 	 * tx is left unbounded so one output frame goes out in one send(). */
-	{ "tty", callback_tty, sizeof(struct ws_pss), 512, 0, NULL, 1 << 20 },
-	{ "ptyd-pty", callback_pty, 0, 0, 0, NULL, 0 },
+	{ "tty", tty_callback, TTY_PSS_SIZE, 512, 0, NULL, 1 << 20 },
+	{ "ptyd-pty", ptyio_callback, 0, 0, 0, NULL, 0 },
 	SIGWATCH_PROTOCOL,
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };

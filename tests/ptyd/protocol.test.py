@@ -275,8 +275,8 @@ async def test_timeouts():
     alive = c.code is None
     code, reason = await c.until_closed(5)
     took = time.monotonic() - t0
-    t.ok(alive and code == 1000 and reason == "idle timeout" and took >= 2.0,
-         "--idle-timeout: input keeps it open, silence closes 1000 'idle timeout'",
+    t.ok(alive and code == 1000 and reason == "idle timeout (no input for 1 s)" and took >= 2.0,
+         "--idle-timeout: input keeps it open, silence closes 1000 'idle timeout (no input for 1 s)'",
          f"{code} {reason!r} after {took:.2f}s")
     srv.stop()
 
@@ -293,16 +293,19 @@ async def test_timeouts():
 
 
 async def test_logs(srv):
-    c = await Client.connect(srv, headers={"X-Webshell-User": "alice", "X-Forwarded-For": "203.0.113.9"})
+    c = await Client.connect(srv, headers={"X-Webshell-User": "alice", "X-Forwarded-For": "203.0.113.9",
+                                           "X-Webshell-Request-Id": "req-42"})
     await c.ready(90, 20)
     await c.input("exit 4\r")
     await c.until_closed(5)
-    m = srv.wait_log(r"session_start id=(\d+) user=alice peer=203\.0\.113\.9 pid=(\d+) size=90x20 "
+    m = srv.wait_log(r"session_start session=([0-9a-f]{8}) user=alice peer=203\.0\.113\.9 "
+                     r"request_id=req-42 pid=(\d+) size=90x20 resumable=no "
                      r"command=\"/bin/bash --norc --noprofile\"")
-    t.ok(m, "session start line: id, user, peer (X-Forwarded-For), pid, size, command",
+    t.ok(m, "session start line: session, user, peer (X-Forwarded-For), request id, pid, size, command",
          srv.text()[-600:])
     sid = m.group(1) if m else "?"
-    m = srv.wait_log(r"session_end id=" + sid + r" user=alice peer=203\.0\.113\.9 duration=[0-9.]+ "
+    m = srv.wait_log(r"session_end session=" + sid + r" user=alice peer=203\.0\.113\.9 "
+                     r"request_id=req-42 duration=[0-9.]+ "
                      r"bytes_in=(\d+) bytes_out=(\d+) status=\"exit 4\" code=1000 reason=\"exit 4\"")
     t.ok(m and int(m.group(1)) == len("exit 4\r") and int(m.group(2)) > 0,
          "session end line: duration, bytes in/out, exit status, close code and reason",

@@ -1,6 +1,7 @@
 /*
  * test_proto.c: table-driven TAP tests of ptyd's pure protocol code (init and
- * resize JSON, the identity header check, titles, close reasons). Every input
+ * resize JSON with the session member, message reassembly, UTF-8 checks, the
+ * identity header check, titles, session ids, close reasons). Every input
  * sits right before a PROT_NONE page, so an over-read crashes the test.
  */
 #include <stdio.h>
@@ -75,35 +76,160 @@ static void test_resize(void)
 	}
 }
 
+static int init_of(const char *js, struct proto_init *in, const char **why)
+{
+	return proto_parse_init(guarded(js, strlen(js)), strlen(js), in, why);
+}
+
 static void test_init(void)
 {
+	struct proto_init in;
 	struct proto_size sz;
 	const char *why = NULL, *js;
 
-	js = "{\"AuthToken\":\"\",\"columns\":120,\"rows\":40}";
-	ok(proto_parse_init(guarded(js, strlen(js)), strlen(js), &sz, &why) == 0 &&
-	   sz.cols == 120 && sz.rows == 40, "init: ttyd web client message");
-	js = "{\"AuthToken\":\"x\"}";
-	ok(proto_parse_init(guarded(js, strlen(js)), strlen(js), &sz, &why) == 0 &&
-	   sz.cols == 80 && sz.rows == 24, "init: no size (ttyd 1.5 client) is 80x24, no complaint");
-	js = "{\"columns\":100}";
-	ok(proto_parse_init(guarded(js, strlen(js)), strlen(js), &sz, &why) == -1 &&
-	   sz.cols == 80 && sz.rows == 24 && why != NULL, "init: half a size is refused, 80x24");
+	ok(init_of("{\"AuthToken\":\"\",\"columns\":120,\"rows\":40}", &in, &why) == 0 &&
+	   in.size.cols == 120 && in.size.rows == 40 && in.want == PROTO_WANT_TTYD,
+	   "init: ttyd web client message");
+	ok(init_of("{\"AuthToken\":\"x\"}", &in, &why) == 0 && in.size.cols == 80 &&
+	   in.size.rows == 24, "init: no size (ttyd 1.5 client) is 80x24, no complaint");
+	ok(init_of("{\"columns\":100}", &in, &why) == 1 && in.size.cols == 80 &&
+	   in.size.rows == 24 && why != NULL, "init: half a size is refused, 80x24");
 	js = "{\"columns\":120,\"rows\":40}";
 	ok(proto_parse_resize(guarded(js, strlen(js)), strlen(js), &sz, &why) == 0 &&
 	   sz.cols == 120 && sz.rows == 40, "resize: parses a size");
 	js = "{}";
 	ok(proto_parse_resize(guarded(js, 2), 2, &sz, &why) == -1 && why != NULL,
 	   "resize: no size is refused");
-	js = "{not json";
-	ok(proto_parse_init(guarded(js, strlen(js)), strlen(js), &sz, &why) == -1 &&
-	   sz.cols == 80 && sz.rows == 24 && why != NULL, "init: bad JSON falls back to 80x24");
-	js = "{\"columns\":5000,\"rows\":40}";
-	ok(proto_parse_init(guarded(js, strlen(js)), strlen(js), &sz, &why) == -1 &&
-	   sz.cols == 80 && sz.rows == 24, "init: size out of range falls back to 80x24");
+	ok(init_of("{not json", &in, &why) == 1 && in.size.cols == 80 && in.size.rows == 24 &&
+	   why != NULL, "init: bad JSON falls back to 80x24");
+	ok(init_of("{\"columns\":5000,\"rows\":40}", &in, &why) == 1 && in.size.cols == 80 &&
+	   in.size.rows == 24, "init: size out of range falls back to 80x24");
+	ok(init_of("{\"columns\":1e300,\"rows\":-1e300}", &in, &why) == 1 && in.size.cols == 80,
+	   "init: 1e300 is out of range (checked before any conversion)");
 	/* A NUL inside the message ends the JSON text early: invalid, not an over-read. */
-	ok(proto_parse_init(guarded("{\"columns\":1\0}", 14), 14, &sz, &why) == -1,
+	ok(proto_parse_init(guarded("{\"columns\":1\0}", 14), 14, &in, &why) == 1,
 	   "init: embedded NUL is invalid");
+
+	ok(init_of("{\"columns\":90,\"rows\":20,\"webshell\":{\"session\":\"new\"}}", &in, &why) == 0 &&
+	   in.want == PROTO_WANT_NEW && in.size.cols == 90, "init: webshell new session");
+	ok(init_of("{\"webshell\":{\"session\":\"0123456789abcdef0123456789abcdef\",\"offset\":12345}}",
+		   &in, &why) == 0 && in.want == PROTO_WANT_RESUME && in.offset == 12345 &&
+	   strcmp(in.id, "0123456789abcdef0123456789abcdef") == 0, "init: webshell resume with offset");
+	ok(init_of("{\"webshell\":{\"session\":\"0123456789abcdef0123456789abcdef\"}}", &in, &why) == 0 &&
+	   in.want == PROTO_WANT_RESUME && in.offset == 0, "init: resume without offset is offset 0");
+	ok(init_of("{\"webshell\":{\"session\":\"0123456789ABCDEF0123456789abcdef\"}}", &in, &why) == -1,
+	   "init: upper-case id refused");
+	ok(init_of("{\"webshell\":{\"session\":\"0123\"}}", &in, &why) == -1 && why != NULL,
+	   "init: short id refused");
+	ok(init_of("{\"webshell\":{\"session\":\"0123456789abcdef0123456789abcdef\",\"offset\":-1}}",
+		   &in, &why) == -1, "init: negative offset refused");
+	ok(init_of("{\"webshell\":{\"session\":\"0123456789abcdef0123456789abcdef\",\"offset\":1e300}}",
+		   &in, &why) == -1, "init: huge offset refused");
+	ok(init_of("{\"webshell\":{\"session\":\"0123456789abcdef0123456789abcdef\",\"offset\":1.5}}",
+		   &in, &why) == -1, "init: fractional offset refused");
+	ok(init_of("{\"webshell\":true}", &in, &why) == -1, "init: webshell not an object refused");
+	ok(init_of("{\"webshell\":{}}", &in, &why) == -1, "init: webshell without session refused");
+}
+
+/* Feeds a message in chunks of step bytes; returns the last event's kind. */
+static enum proto_rx_kind feed_all(struct proto_rx *rx, const char *msg, size_t len, size_t step,
+				   int text, char *collected, size_t *clen)
+{
+	struct proto_rx_event ev = { 0 };
+	size_t off = 0;
+
+	*clen = 0;
+	do {
+		size_t n = len - off < step ? len - off : step;
+		proto_rx_feed(rx, (const unsigned char *)guarded(msg + off, n), n, len - off - n,
+			      off + n == len, text, &ev);
+		if (ev.kind == PROTO_RX_INPUT || ev.kind == PROTO_RX_INIT || ev.kind == PROTO_RX_RESIZE) {
+			memcpy(collected + *clen, ev.data, ev.len);
+			*clen += ev.len;
+		}
+		off += n;
+		if (ev.kind >= PROTO_RX_TOO_BIG)
+			break;
+	} while (off < len);
+	return ev.kind;
+}
+
+static void test_rx(void)
+{
+	static char big[PROTO_MSG_MAX + 2];
+	struct proto_rx rx = { 0 };
+	char got[PROTO_MSG_MAX + 8];
+	size_t glen;
+
+	ok(feed_all(&rx, "0hello", 6, 2, 0, got, &glen) == PROTO_RX_INPUT && glen == 5 &&
+	   memcmp(got, "hello", 5) == 0, "rx: input in 2-byte chunks passes through in order");
+	ok(feed_all(&rx, "{\"columns\":3,\"rows\":4}", 22, 5, 1, got, &glen) == PROTO_RX_INIT &&
+	   glen == 22 && memcmp(got, "{\"columns\"", 10) == 0, "rx: init collected whole");
+	ok(feed_all(&rx, "1{\"columns\":3,\"rows\":4}", 23, 1, 0, got, &glen) == PROTO_RX_RESIZE &&
+	   glen == 22 && got[0] == '{', "rx: resize collected whole, type byte dropped");
+	ok(feed_all(&rx, "2", 1, 1, 0, got, &glen) == PROTO_RX_PAUSE, "rx: pause");
+	ok(feed_all(&rx, "3", 1, 1, 0, got, &glen) == PROTO_RX_RESUME, "rx: resume");
+	ok(feed_all(&rx, "X", 1, 1, 0, got, &glen) == PROTO_RX_END, "rx: end");
+	ok(feed_all(&rx, "Zabc", 4, 4, 0, got, &glen) == PROTO_RX_UNKNOWN, "rx: unknown type");
+	ok(feed_all(&rx, "0\xc3\xa9t\xc3\xa9", 6, 1, 1, got, &glen) == PROTO_RX_INPUT && glen == 5,
+	   "rx: UTF-8 text split inside a character is fine");
+	ok(feed_all(&rx, "0\xc3(", 3, 3, 1, got, &glen) == PROTO_RX_BAD_UTF8,
+	   "rx: bad UTF-8 in a text frame");
+	ok(feed_all(&rx, "0\xc3", 2, 2, 1, got, &glen) == PROTO_RX_BAD_UTF8,
+	   "rx: text frame ending inside a character");
+	ok(feed_all(&rx, "0\xc3(", 3, 3, 0, got, &glen) == PROTO_RX_INPUT,
+	   "rx: binary frames may carry any bytes");
+	memset(big, 'a', sizeof(big));
+	big[0] = '0';
+	ok(feed_all(&rx, big, PROTO_MSG_MAX, 4096, 0, got, &glen) == PROTO_RX_INPUT &&
+	   glen == PROTO_MSG_MAX - 1, "rx: a message of exactly 64 KiB passes");
+	ok(feed_all(&rx, big, PROTO_MSG_MAX + 1, 4096, 0, got, &glen) == PROTO_RX_TOO_BIG,
+	   "rx: one byte more is too big");
+	big[0] = '{';
+	ok(feed_all(&rx, big, PROTO_MSG_MAX + 1, 4096, 0, got, &glen) == PROTO_RX_TOO_BIG,
+	   "rx: an init over 64 KiB is too big");
+	ok(feed_all(&rx, "0ok", 3, 3, 0, got, &glen) == PROTO_RX_INPUT && glen == 2,
+	   "rx: next message after an error starts clean");
+	proto_rx_free(&rx);
+}
+
+static void test_utf8(void)
+{
+	static const struct { const char *s; size_t len; int valid; const char *name; } c[] = {
+		{ "abc", 3, 1, "utf8: ASCII" },
+		{ "\xe2\x82\xac", 3, 1, "utf8: euro sign" },
+		{ "\xf0\x9f\x98\x80", 4, 1, "utf8: emoji" },
+		{ "\xc0\xaf", 2, 0, "utf8: overlong refused" },
+		{ "\xe0\x80\xaf", 3, 0, "utf8: overlong 3-byte refused" },
+		{ "\xed\xa0\x80", 3, 0, "utf8: surrogate refused" },
+		{ "\xf4\x90\x80\x80", 4, 0, "utf8: above U+10FFFF refused" },
+		{ "\xff", 1, 0, "utf8: 0xff refused" },
+		{ "\xe2\x82", 2, 0, "utf8: cut character is incomplete" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		unsigned char st = 0;
+		int rc = proto_utf8_check(&st, (const unsigned char *)c[i].s, c[i].len);
+		ok((rc == 0 && st == 0) == c[i].valid, c[i].name);
+	}
+}
+
+static void test_session_json(void)
+{
+	unsigned char raw[PROTO_ID_BYTES];
+	char id[PROTO_ID_HEX + 1], buf[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(raw); i++)
+		raw[i] = (unsigned char)(i * 17);
+	proto_id_hex(id, raw);
+	ok(strcmp(id, "00112233445566778899aabbccddeeff") == 0, "id: 32 lowercase hex digits");
+	proto_session_json(buf, sizeof(buf), id, 42, 0, 0);
+	ok(strcmp(buf, "{\"id\":\"00112233445566778899aabbccddeeff\",\"offset\":42,\"reset\":false}") == 0,
+	   "S message: resume without loss");
+	proto_session_json(buf, sizeof(buf), id, 9000, 1, 100);
+	ok(strstr(buf, "\"reset\":true,\"lost\":100}") != NULL, "S message: reset with lost bytes");
 }
 
 static void test_user(void)
@@ -176,6 +302,9 @@ int main(void)
 	}
 	test_resize();
 	test_init();
+	test_rx();
+	test_utf8();
+	test_session_json();
 	test_user();
 	test_title();
 	test_exit_reason();
