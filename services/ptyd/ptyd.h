@@ -186,7 +186,7 @@ typedef void (*session_visit_fn)(const struct session_info *info, void *ctx);
  */
 struct session *session_start(struct ptyd *srv, const struct session_origin *o,
 			      struct proto_size sz, int resumable, const char **why);
-/* The session with this id (32 hex digits, compared in constant time), or NULL. */
+/* The live session with this id (32 hex digits, compared in constant time), or NULL. */
 struct session *session_find(struct ptyd *srv, const char *id);
 /*
  * Attaches a client (taking the session over from the one attached, who gets

@@ -210,9 +210,9 @@ struct session *session_find(struct ptyd *srv, const char *id)
 
 	if (strlen(id) != PROTO_ID_HEX)
 		return NULL;
-	/* Every id is compared in full, in constant time. */
+	/* Every id is compared in full, in constant time; an ended session is no more. */
 	for (s = srv->sessions; s != NULL; s = s->next)
-		if (sodium_memcmp(s->id, id, PROTO_ID_HEX) == 0)
+		if (sodium_memcmp(s->id, id, PROTO_ID_HEX) == 0 && !s->hung_up)
 			found = s;
 	return found;
 }

@@ -31,7 +31,13 @@ def descendants_ok(srv, base_fds):
         return not children(srv.pid) and fd_count(srv.pid) == base_fds
     ok = wait_until(clean, 8)
     kids = children(srv.pid)
-    return bool(ok), f"children={[(k, proc_state(k)) for k in kids]} fds={fd_count(srv.pid)}/{base_fds}"
+    fds = []
+    for fd in sorted(os.listdir(f"/proc/{srv.pid}/fd"), key=int)[3:]:
+        try:
+            fds.append(os.readlink(f"/proc/{srv.pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return bool(ok), f"children={[(k, proc_state(k)) for k in kids]} fds={fd_count(srv.pid)}/{base_fds} {fds}"
 
 
 def comm(pid):

@@ -4,6 +4,7 @@ Debian's python3-websockets (asyncio), and /proc helpers to look for
 zombies, leaked shells and leaked fds.
 """
 import asyncio
+import json
 import os
 import re
 import signal
@@ -160,6 +161,24 @@ class Client:
         self.output = b""
         self.code = None
         self.reason = None
+        self.session = None  # the 'S' message's JSON, after a "webshell" init
+
+    @property
+    def offset(self):
+        """The session offset after the last output byte received ('S' offset + output)."""
+        return (self.session["offset"] if self.session else 0) + len(self.output)
+
+    async def init_session(self, session="new", offset=None, cols=80, rows=24):
+        """A resumable init (docs/protocol.md 1); returns the 'S' JSON or None (closed)."""
+        ws = {"session": session}
+        if offset is not None:
+            ws["offset"] = offset
+        await self.ws.send(json.dumps({"AuthToken": "", "columns": cols, "rows": rows,
+                                       "webshell": ws}).encode())
+        while self.session is None:
+            if await self.recv_one(10) is None:
+                return None
+        return self.session
 
     @classmethod
     async def connect(cls, server, headers=None, origin=None, **kw):
@@ -192,6 +211,8 @@ class Client:
         self.messages.append((m[:1], m[1:]))
         if m[:1] == b"0":
             self.output += m[1:]
+        elif m[:1] == b"S":
+            self.session = json.loads(m[1:])
         return m
 
     async def until(self, needle, timeout=10.0, start=0):
