@@ -54,18 +54,6 @@ pick_port() {
 	abort "no free port found on 127.0.0.1"
 }
 
-# wait_tcp PORT SECONDS [PID]: until something accepts on 127.0.0.1:PORT;
-# fails at once when PID, the process meant to listen there, has exited.
-wait_tcp() {
-	local deadline=$((SECONDS + $2)) pid=${3:-}
-	while ((SECONDS < deadline)); do
-		if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
-
 # make_keys DIR: the demo key pair, made once: PKCS#8 private, SPKI public.
 make_keys() {
 	local dir=$1
@@ -127,7 +115,7 @@ start_on_free_port() {
 	for tries in 1 2 3 4 5; do
 		port=$(pick_port)
 		start "$name" "$log" "${@//\{port\}/$port}"
-		if wait_tcp "$port" 15 "${PIDS[-1]}"; then
+		if wait_tcp 127.0.0.1 "$port" 15 "${PIDS[-1]}"; then
 			LISTEN_PORT=$port
 			return 0
 		fi
@@ -227,7 +215,7 @@ main() {
 	write_caddyfile "$run/Caddyfile" "$port" "$vport" "$pport" "$dir"
 	start caddy "$run/caddy.log" env HOME="$run/caddy" XDG_DATA_HOME="$run/caddy/data" \
 		XDG_CONFIG_HOME="$run/caddy/config" caddy run --adapter caddyfile --config "$run/Caddyfile"
-	wait_tcp "$port" 15 "${PIDS[-1]}" || abort "caddy did not start on 127.0.0.1:$port; its log: $(tail -n 5 "$run/caddy.log")"
+	wait_tcp 127.0.0.1 "$port" 15 "${PIDS[-1]}" || abort "caddy did not start on 127.0.0.1:$port; its log: $(tail -n 5 "$run/caddy.log")"
 	log::info "jwt-verify 127.0.0.1:$vport, ptyd 127.0.0.1:$pport, caddy 127.0.0.1:$port; logs in $run/"
 	log::info "press Ctrl-C to stop"
 	printf '\nOpen http://127.0.0.1:%s/ then "Use the demo key" and "Connect".\n\n' "$port"

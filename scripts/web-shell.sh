@@ -377,16 +377,6 @@ install_config() {
 	if put_file "$tmp/Caddyfile" "$CADDYFILE" 0644; then CADDY_CHANGED=1; fi
 }
 
-# wait_tcp HOST PORT SECONDS: until something accepts there.
-wait_tcp() {
-	local deadline=$((SECONDS + $3))
-	while ((SECONDS < deadline)); do
-		if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-		sleep 0.2
-	done
-	return 1
-}
-
 # enable_units: enabled at boot; works offline too (no systemd running).
 enable_units() {
 	local unit

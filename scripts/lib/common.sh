@@ -2,6 +2,9 @@
 # by web-shell's provisioning scripts (source it; it defines functions only).
 # shellcheck shell=bash
 
+# shellcheck source=scripts/lib/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
+
 # DEBUG=1 traces every command with file:line.
 if [[ ${DEBUG:-0} == 1 ]]; then
 	PS4='+ ${BASH_SOURCE[0]##*/}:${LINENO}: '

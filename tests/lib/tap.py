@@ -5,9 +5,11 @@
     t.ok(cond, "name", detail="shown on failure")
     t.done()          # prints the plan, exits 1 if anything failed
 """
-import socket
 import sys
-import time
+
+# Starting servers and waiting for them live in tests/lib/server.py; these two
+# are re-exported for the suites that import them from here.
+from server import free_port, wait_port  # noqa: E402,F401
 
 
 class Tap:
@@ -41,22 +43,3 @@ class Tap:
     def done(self):
         print(f"1..{self.n}", flush=True)
         sys.exit(1 if self.failed else 0)
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=10.0):
-    """Waits until something accepts on 127.0.0.1:port; returns True if so."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.02)
-    return False

@@ -53,19 +53,6 @@ tap_done() {
 	[[ $TAP_FAILED -eq 0 ]]
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_port PORT [SECONDS]: waits until something accepts on 127.0.0.1:PORT.
-wait_port() {
-	local port=$1 deadline=$((SECONDS + ${2:-10}))
-	while ((SECONDS < deadline)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
+# Starting servers and waiting for them: tests/lib/server.sh.
+# shellcheck source=tests/lib/server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/server.sh"

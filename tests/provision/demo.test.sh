@@ -28,6 +28,11 @@ descendants() {
 	done
 }
 
+# none_alive PID...: every one of them has exited.
+none_alive() {
+	[[ -z $(alive "$@") ]]
+}
+
 # alive PID...: those still running (zombies count as gone only once reaped).
 alive() {
 	local pid
@@ -57,10 +62,7 @@ main() {
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execv(sys.argv[1], sys.argv[1:])' "$WS_ROOT/scripts/demo.sh" >"$log" 2>&1 &
 	DEMO_PID=$!
-	local deadline=$((SECONDS + 60))
-	while ! grep -q 'Open http' "$log" && kill -0 "$DEMO_PID" 2>/dev/null && ((SECONDS < deadline)); do
-		sleep 0.2
-	done
+	wait_log "$log" 'Open http' 60 "$DEMO_PID" || true
 	local urls
 	urls=$(grep -oE 'https?://[^ ]+' "$log" | sort -u || true)
 	if [[ $urls == "http://127.0.0.1:$port/" ]]; then
@@ -119,24 +121,20 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WS_ROOT/scripts/demo.sh" >"$log" 2>&1 &
 		--url "ws://127.0.0.1:$port/ws?token=$token" --origin "http://127.0.0.1:$port" 'sleep 120' \
 		>"$WS_WORK/client.out" 2>&1 &
 	CLIENT_PID=$!
-	deadline=$((SECONDS + 10))
-	local shell_pid=""
-	while [[ -z $shell_pid ]] && ((SECONDS < deadline)); do
-		shell_pid=$(pgrep -u "$want_user" -f '^sleep 120$' || true)
-		sleep 0.2
-	done
+	wait_until 10 pgrep -u "$want_user" -f '^sleep 120$' >/dev/null || true
+	local shell_pid
+	shell_pid=$(pgrep -u "$want_user" -f '^sleep 120$' || true)
 	local -a procs
 	mapfile -t procs < <(descendants "$DEMO_PID")
 	printf '# demo processes before SIGINT: %s\n' "$(alive "${procs[@]}")"
 	kill -INT "$DEMO_PID"
 	rc=0
-	deadline=$((SECONDS + 15))
-	while kill -0 "$DEMO_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+	wait_until 15 _server_gone "$DEMO_PID" || true
 	wait "$DEMO_PID" || rc=$?
 	DEMO_PID=""
 	tap_is "SIGINT stops the demo (exit 130)" "$rc" 130
-	sleep 0.5
 	local left
+	wait_until 5 none_alive "${procs[@]}" || true
 	left=$(alive "${procs[@]}")
 	if [[ -n $shell_pid && " ${procs[*]} " == *" $shell_pid "* && -z $left ]]; then
 		tap_ok "nothing it started is left running (${#procs[@]} processes, an open shell among them)"

@@ -6,14 +6,7 @@ set -euo pipefail
 # shellcheck source=tests/lib/tap.sh
 source "$WS_ROOT/tests/lib/tap.sh"
 
-HTTP_PID=""
-cleanup() {
-	if [[ -n $HTTP_PID ]]; then
-		kill "$HTTP_PID" 2>/dev/null || true
-		wait "$HTTP_PID" 2>/dev/null || true
-	fi
-}
-trap cleanup EXIT
+trap server_stop_all EXIT
 
 # A copy of combine.sh with its neighbours, as a checkout would have them.
 setup() {
@@ -115,9 +108,8 @@ test_urls() {
 	mkdir -p "$www/sub"
 	cp "$D/second.sh" "$www/sub/remote.sh"
 	port=$(free_port)
-	/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$www" "$port" >"$WS_WORK/http.log" 2>&1 &
-	HTTP_PID=$!
-	if ! wait_port "$port" 10; then
+	server_start http "$WS_WORK/http.log" /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$www" "$port"
+	if ! wait_port "$port" 10 "$SERVER_PID"; then
 		tap_fail "local HTTP server started" "$(cat "$WS_WORK/http.log")"
 		return
 	fi
