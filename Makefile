@@ -58,7 +58,7 @@ include services/jwt-verify/build.mk
 include services/ptyd/build.mk
 -include examples/web-shell/build.mk
 
-.PHONY: all asan deps check test test-run bench bench-run fuzz demo install install-services install-app uninstall clean
+.PHONY: all asan deps deps-demo check test test-run bench bench-run fuzz demo install install-services install-app uninstall clean
 
 all: $(addprefix $(BUILD)/,$(SERVICES)) $(WEB_TARGETS)
 
@@ -73,8 +73,12 @@ $(BUILD)/asan/obj/%.o: %.c
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 # Installs what is missing (apt-get, npm ci); quiet when all is there.
+# deps-demo: only what the demo needs (no Chromium, cloud-init, debootstrap, clang, wrk).
 deps:
 	@scripts/install-deps.sh --check >/dev/null 2>&1 || scripts/install-deps.sh
+
+deps-demo:
+	@scripts/install-deps.sh --demo --check >/dev/null 2>&1 || scripts/install-deps.sh --demo
 
 # A second make after deps: pkg-config flags are read when make starts.
 test: deps
@@ -102,7 +106,7 @@ fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 			$(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/demo.sh
 

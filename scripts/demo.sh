@@ -45,7 +45,7 @@ pick_port() {
 	((low > 11000)) || low=60000
 	while ((tries < 100)); do
 		port=$((10000 + RANDOM % (low - 10000)))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		if ! tcp_open 127.0.0.1 "$port"; then
 			printf '%s\n' "$port"
 			return 0
 		fi
@@ -178,9 +178,10 @@ main() {
 	done
 	command -v caddy >/dev/null || abort "caddy is not installed (scripts/install-deps.sh installs it)"
 	command -v openssl >/dev/null || abort "openssl is not installed"
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+	if tcp_open 127.0.0.1 "$port"; then
 		abort "port $port on 127.0.0.1 is taken; set DEMO_PORT to a free one"
 	fi
+	note_system_caddy
 
 	local dir=$build/demo run
 	# State and logs per port: two demos (two test runs) never share them.

@@ -187,27 +187,24 @@ check_system() {
 
 # install_caddy_repo: Ubuntu 22.04 has no caddy package; use Caddy's own apt
 # repository (the one caddyserver.com documents) there.
+readonly CADDY_REPO=https://dl.cloudsmith.io/public/caddy/stable
 install_caddy_repo() {
 	[[ $OS == "ubuntu 22.04" ]] || return 0
 	local list=/etc/apt/sources.list.d/caddy-stable.list
+	local keyring=/usr/share/keyrings/caddy-stable-archive-keyring.gpg
 	[[ -f $list ]] && return 0
 	changed "add Caddy's apt repository ($list)"
 	run "$HERE/packages.sh" curl gnupg debian-keyring debian-archive-keyring apt-transport-https
-	if [[ $DRY_RUN == 0 ]]; then
-		curl -fsSL 'https://dl.cloudsmith.io/public/caddy/stable/gpg.key' |
-			gpg --dearmor -o /usr/share/keyrings/caddy-stable-archive-keyring.gpg
-		curl -fsSL 'https://dl.cloudsmith.io/public/caddy/stable/debian.deb.txt' >"$list"
-		apt-get update -q
-	fi
+	# shellcheck disable=SC2016 # expanded by that shell
+	run bash -c 'set -o pipefail; curl -fsSL "$1" | gpg --dearmor --yes -o "$2"' fetch-key \
+		"$CADDY_REPO/gpg.key" "$keyring"
+	run curl -fsSL -o "$list" "$CADDY_REPO/debian.deb.txt"
+	run apt-get update -q
 }
 
-# missing_packages PKG...: prints those dpkg does not have installed.
+# missing_packages PKG...: prints those not installed (packages.sh asks dpkg).
 missing_packages() {
-	local pkg
-	for pkg in "$@"; do
-		dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' ||
-			printf '%s\n' "$pkg"
-	done
+	"$HERE/packages.sh" --check "$@" || true
 }
 
 # app_needs_node: building the app would run npm or node (without make yet:
@@ -223,7 +220,7 @@ app_needs_node() {
 
 install_packages() {
 	local -a missing
-	[[ $DRY_RUN == 1 ]] || install_caddy_repo
+	install_caddy_repo
 	local -a wanted=("${RUNTIME_PACKAGES[@]}" "${BUILD_PACKAGES[@]}")
 	# The app's vendored xterm.js comes from npm (package-lock.json) when the
 	# checkout has not built it yet; node may come from elsewhere (nodesource).

@@ -1,6 +1,7 @@
 # scripts/lib/caddyfile.sh: the pieces of a web-shell Caddyfile, shared by
 # web-shell.sh (the real site) and demo.sh (the loopback demo), so both gate
-# /ws the same way. Measured behind each piece: ../shared notes, caddy-forward-auth.
+# /ws the same way. Why each piece is there: the comments below and the
+# README's provisioning section.
 # shellcheck shell=bash
 
 # caddy::log_filter: a global `log` block that redacts the token query

@@ -53,7 +53,9 @@ changed() {
 # under --dry-run they are printed, quoted so they can be pasted, not run.
 run() {
 	if [[ $DRY_RUN == 1 ]]; then
-		log::info "would run: $(printf '%q ' "$@")"
+		local line
+		printf -v line '%q ' "$@"
+		log::info "would run: ${line% }"
 		return 0
 	fi
 	"$@"
@@ -61,3 +63,21 @@ run() {
 
 # is_root: the effective user is root.
 is_root() { [[ $(id -u) -eq 0 ]]; }
+
+# system_caddy_running: Debian's own caddy.service (which the caddy package
+# starts where systemd runs: a default site on port 80, config
+# /etc/caddy/Caddyfile) is running, or any Caddy on that config.
+system_caddy_running() {
+	if [[ -d /run/systemd/system ]] && systemctl is-active --quiet caddy.service 2>/dev/null; then
+		return 0
+	fi
+	pgrep -f '^(/usr/bin/)?caddy run .*--config /etc/caddy/Caddyfile' >/dev/null 2>&1
+}
+
+# note_system_caddy: says so when system_caddy_running, and how to stop it.
+note_system_caddy() {
+	system_caddy_running || return 0
+	log::info "note: Debian's caddy.service is running too (the caddy package starts it: a default" \
+		"site on port 80); web-shell's demo and tests run their own Caddy and do not need it;" \
+		"'systemctl disable --now caddy' stops it"
+}

@@ -5,6 +5,7 @@
 set -euo pipefail
 # shellcheck source=tests/lib/tap.sh
 source "$WS_ROOT/tests/lib/tap.sh"
+trap server_stop_all EXIT
 
 S=$WS_ROOT/scripts
 
@@ -99,6 +100,7 @@ test_web_shell_dry_run() {
 		tap_fail "web-shell.sh --dry-run lists the user, key and Caddyfile it would write" "$out"
 	fi
 	tap_is "web-shell.sh --dry-run changed nothing" "$after" "$before"
+	no_trailing_space "web-shell.sh --dry-run" "$out"
 }
 
 # A package that no test machine has installed; apt knows it.
@@ -122,6 +124,47 @@ test_packages() {
 	else
 		tap_fail "packages.sh --dry-run names the missing package and installs nothing" "exit $rc" "$out"
 	fi
+	rc=0
+	out=$("$p" --dry-run bash no-such-package-webshell 2>&1) || rc=$?
+	if [[ $rc -eq 1 && $out == *"error: no such package in apt's lists: no-such-package-webshell"* &&
+		$out != *"would install"* ]]; then
+		tap_ok "packages.sh --dry-run of a package apt does not know: an error naming it"
+	else
+		tap_fail "packages.sh --dry-run of a package apt does not know: an error naming it" "exit $rc" "$out"
+	fi
+	rc=0
+	out=$("$p" --check bash "$absent" coreutils 2>&1) || rc=$?
+	tap_is "packages.sh --check: the missing ones, exit 1" "$rc/$out" "1/$absent"
+	rc=0
+	out=$("$p" --check bash coreutils 2>&1) || rc=$?
+	tap_is "packages.sh --check: all installed, exit 0, no output" "$rc/$out" "0/"
+}
+
+# install-deps.sh --demo wants a subset: no browser, fuzzer, debootstrap, cloud-init or wrk.
+test_install_deps() {
+	local lists demo
+	lists=$(sed -n '/^readonly DEMO_PACKAGES=(/,/^)/p' "$S/install-deps.sh")
+	demo=$(grep -vE '^\s*#|^readonly|^\)' <<<"$lists" | tr -s ' \t\n' ' ')
+	if [[ $demo == *caddy* && $demo == *libwebsockets-dev* ]] &&
+		! grep -qwE 'chromium|cloud-init|debootstrap|wrk|clang' <<<"$demo"; then
+		tap_ok "install-deps.sh --demo: the build libraries and Caddy, no Chromium/cloud-init/debootstrap/wrk ($demo)"
+	else
+		tap_fail "install-deps.sh --demo: the build libraries and Caddy, no Chromium/cloud-init/debootstrap/wrk" "$demo"
+	fi
+	local rc=0 out
+	out=$("$S/install-deps.sh" --demo --check 2>&1) || rc=$?
+	tap_is "install-deps.sh --demo --check: nothing missing here" "$rc/$out" "0/"
+}
+
+# no_trailing_space NAME TEXT: no line of TEXT ends in a blank.
+no_trailing_space() {
+	local bad
+	bad=$(grep -nE '[[:blank:]]$' <<<"$2" || true)
+	if [[ -z $bad ]]; then
+		tap_ok "$1: no line ends in a blank"
+	else
+		tap_fail "$1: no line ends in a blank" "$bad"
+	fi
 }
 
 test_demo_args() {
@@ -142,6 +185,22 @@ test_demo_args() {
 		tap_ok "demo.sh --dry-run shows its commands and Caddyfile, makes and starts nothing"
 	else
 		tap_fail "demo.sh --dry-run shows its commands and Caddyfile, makes and starts nothing" "exit $rc" "$out" "$(find "$b")"
+	fi
+	no_trailing_space "demo.sh --dry-run" "$out"
+	# Debian's own caddy.service (the caddy package starts it where systemd runs):
+	# a process with its command line, as pgrep sees it.
+	local fake
+	server_start system-caddy "$WS_WORK/system-caddy.log" \
+		bash -c 'exec -a "caddy run --environ --config /etc/caddy/Caddyfile --adapter caddyfile" sleep 60'
+	fake=$SERVER_PID
+	wait_until 5 pgrep -f '^caddy run .*--config /etc/caddy/Caddyfile' >/dev/null || true
+	rc=0
+	out=$(BUILD=$b DEMO_PORT=$(free_port) "$S/demo.sh" --dry-run 2>&1) || rc=$?
+	server_stop "$fake" || true
+	if [[ $rc -eq 0 && $out == *"note: Debian's caddy.service is running too"*"systemctl disable --now caddy"* ]]; then
+		tap_ok "demo.sh says when Debian's own caddy.service runs beside it, and how to stop it"
+	else
+		tap_fail "demo.sh says when Debian's own caddy.service runs beside it, and how to stop it" "exit $rc" "$out"
 	fi
 }
 
@@ -171,6 +230,7 @@ main() {
 	test_web_shell_bad_args
 	test_web_shell_dry_run
 	test_packages
+	test_install_deps
 	test_demo_args
 	test_make_install
 	tap_done
