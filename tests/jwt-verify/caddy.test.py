@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # sanitize: yes
 """tests/jwt-verify/caddy.test.py: jwt-verify behind real Caddy (Debian's
-2.6) forward_auth, as the notes' Caddyfile has it: a good token reaches the
+2.6) forward_auth, with the /ws gate scripts/lib/caddyfile.sh ships: a good token reaches the
 upstream with X-Webshell-User (the client's own copy overwritten, the token
 dropped), a bad one gets 401 with its reason back at the client, WebSocket
 handshakes are judged too, and Caddy keeps its connections to the verifier."""
@@ -15,32 +15,23 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from jvlib import WORK, Server, Tap, fix, free_port, tok, wait_port  # noqa: E402
+from jvlib import ROOT, WORK, Server, Tap, fix, free_port, tok, wait_port  # noqa: E402
 
 t = Tap()
 
-CADDYFILE = """{{
-	admin off
-	default_bind 127.0.0.1
-}}
+def caddy_piece(fn, *args):
+    """A piece of the product's own Caddyfile from scripts/lib/caddyfile.sh (what web-shell.sh
+    and demo.sh write), so this suite goes through the /ws gate that ships."""
+    lib = os.path.join(ROOT, "scripts/lib/caddyfile.sh")
+    return subprocess.run(["bash", "-c", 'source "$0" && "$@"', lib, fn, *args], check=True,
+                          capture_output=True, text=True).stdout
 
-http://127.0.0.1:{site} {{
-	handle /ws {{
-		route {{
-			request_header -X-Webshell-User
-			forward_auth 127.0.0.1:{verifier} {{
-				uri /verify
-				copy_headers X-Webshell-User
-			}}
-			rewrite * /ws?
-			reverse_proxy 127.0.0.1:{upstream}
-		}}
-	}}
-	handle {{
-		respond "webshell test site" 200
-	}}
-}}
-"""
+
+def caddyfile(site, verifier, upstream):
+    return ("{\n\tadmin off\n\tdefault_bind 127.0.0.1\n" + caddy_piece("caddy::log_filter")
+            + "}\n\n" + f"http://127.0.0.1:{site} {{\n"
+            + caddy_piece("caddy::ws_route", f"127.0.0.1:{verifier}", f"127.0.0.1:{upstream}")
+            + '\thandle {\n\t\trespond "webshell test site" 200\n\t}\n}\n')
 
 
 class Upstream(BaseHTTPRequestHandler):
@@ -83,7 +74,7 @@ def main():
     site = free_port()
     conf = os.path.join(WORK, "Caddyfile")
     with open(conf, "w") as f:
-        f.write(CADDYFILE.format(site=site, verifier=verifier.port, upstream=up.server_port))
+        f.write(caddyfile(site, verifier.port, up.server_port))
     env = dict(os.environ, HOME=WORK, XDG_DATA_HOME=os.path.join(WORK, "data"),
                XDG_CONFIG_HOME=os.path.join(WORK, "config"))
     caddy_log = open(os.path.join(WORK, "caddy.log"), "w")

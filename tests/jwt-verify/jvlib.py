@@ -18,7 +18,7 @@ from mint_jwt import mint, thumbprint  # noqa: E402
 from tap import Tap, free_port, wait_port  # noqa: E402
 
 BIN = os.path.join(BUILD, "jwt-verify")
-__all__ = ["BIN", "Server", "Tap", "fix", "free_port", "mint", "run", "thumbprint", "tok", "wait_port",
+__all__ = ["BIN", "ROOT", "Server", "Tap", "fix", "free_port", "mint", "run", "thumbprint", "tok", "wait_port",
            "WORK"]
 
 
