@@ -66,7 +66,7 @@ main() {
 	port=$(free_port)
 	token=$(/usr/bin/python3 "$ROOT/tests/lib/mint_jwt.py" --key "$fix/ed25519.pem" --sub bench \
 		--lifetime 3000)
-	taskset -c "$srv_cpu" "$BUILD/jwt-verify" --key "$fix/ed25519.pub.pem" \
+	taskset -c "$srv_cpu" "$BUILD/jwt-verify" --key "$fix/ed25519.pub.pem=bench" \
 		--listen "127.0.0.1:$port" 2>"$WORKDIR/server.log" >/dev/null &
 	SERVER_PID=$!
 	wait_port "$port" || { echo "jwt-verify did not start" >&2; cat "$WORKDIR/server.log" >&2; exit 1; }

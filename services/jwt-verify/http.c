@@ -15,13 +15,12 @@
 #include "httpreply.h"
 #include "jwt.h"
 #include "log.h"
+#include "subproto.h"
 #include "verify_metrics.h"
 #include "sigwatch.h"
 
 /* Header values we copy out are bounded by the 16 KiB header limit. */
 #define HDR_MAX (16 * 1024)
-/* X-Webshell-User for a token without sub: "key:" + this many thumbprint chars. */
-#define KEY_PREFIX 16
 
 /* Where a token came from, or why there is none. */
 enum token_found {
@@ -29,6 +28,7 @@ enum token_found {
 	TOKEN_FOUND,
 	TOKEN_AMBIGUOUS,
 	TOKEN_BAD_ENCODING,
+	TOKEN_REFUSED, /* the request itself is refused; reason already set */
 };
 
 /* One request's decision, for the answer and the log line. */
@@ -36,6 +36,8 @@ struct decision {
 	unsigned int status;
 	const char *reason;          /* static string */
 	char user[JWT_SUB_MAX + 8];  /* X-Webshell-User on 200 */
+	int has_protocols;           /* the request had Sec-WebSocket-Protocol */
+	char protocols[512];         /* its elements but the token: X-Webshell-Protocol */
 	struct jwt_result jwt;
 	struct timespec start;
 	int close;                   /* 1: the connection ends after the answer */
@@ -162,27 +164,109 @@ static enum token_found bearer_token(struct lws *wsi, char *dst, size_t cap, siz
 	return TOKEN_FOUND;
 }
 
-/* Looks for the token in its three places, in order; sets reason when there is none. */
-static enum token_found find_token(struct lws *wsi, char *dst, size_t cap, size_t *dlen,
-				   const char **reason)
+/*
+ * The Sec-WebSocket-Protocol list: its bearer element's token in dst, the
+ * other elements in d->protocols (answered as X-Webshell-Protocol).
+ */
+static enum token_found subprotocol_token(struct lws *wsi, char *dst, size_t cap, size_t *dlen,
+					  struct decision *d, const char **reason)
 {
-	static const char xfu_name[] = "x-forwarded-uri:";
-	char xfu[HDR_MAX + 1];
-	enum token_found f = TOKEN_NONE;
+	char list[HDR_MAX + 1];
+	const char *tok;
+	size_t toklen;
 	int n;
 
+	n = lws_hdr_copy(wsi, list, sizeof(list), WSI_TOKEN_PROTOCOL);
+	if (n <= 0)
+		return TOKEN_NONE;
+	d->has_protocols = 1;
+	switch (subproto_split(list, (size_t)n, &tok, &toklen, d->protocols,
+			       sizeof(d->protocols))) {
+	case SUBPROTO_NO_TOKEN:
+		return TOKEN_NONE;
+	case SUBPROTO_TWO_TOKENS:
+		*reason = "more than one token in Sec-WebSocket-Protocol";
+		return TOKEN_REFUSED;
+	case SUBPROTO_TOO_LONG:
+		*reason = "Sec-WebSocket-Protocol too long";
+		return TOKEN_REFUSED;
+	case SUBPROTO_TOKEN:
+		break;
+	}
+	if (d->protocols[0] == '\0') {
+		/* Caddy would then leave the client's list, token and all, on the request. */
+		*reason = "Sec-WebSocket-Protocol offers nothing but the token";
+		return TOKEN_REFUSED;
+	}
+	if (toklen >= cap) {
+		*reason = "token too large";
+		return TOKEN_REFUSED;
+	}
+	memcpy(dst, tok, toklen);
+	dst[toklen] = '\0';
+	*dlen = toklen;
+	explicit_bzero(list, (size_t)n);
+	return TOKEN_FOUND;
+}
+
+/*
+ * Finds the one token of the request in its three places: the URL (the
+ * X-Forwarded-Uri query, else the request's own query: Caddy's auth request
+ * may carry both, the same), Authorization: Bearer, and the subprotocol
+ * list. A token in two places is refused: which one would be meant?
+ * Sets *reason unless TOKEN_FOUND.
+ */
+static enum token_found find_token(struct lws *wsi, char *dst, size_t cap, size_t *dlen,
+				   struct decision *d, const char **reason)
+{
+	static const char xfu_name[] = "x-forwarded-uri:";
+	char xfu[HDR_MAX + 1], bearer[HDR_MAX + 1], sub[HDR_MAX + 1];
+	enum token_found f = TOKEN_NONE, fb, fs;
+	size_t blen = 0, slen = 0;
+	int n;
+
+	*reason = NULL;
 	n = lws_hdr_custom_copy(wsi, xfu, sizeof(xfu), xfu_name, (int)sizeof(xfu_name) - 1);
+	/*
+	 * A fragment never belongs in a request target, and log filters that
+	 * cut at '#' would show what follows it (a token) in clear: refuse.
+	 */
+	if (n > 0 && memchr(xfu, '#', (size_t)n) != NULL) {
+		*reason = "'#' in the forwarded request target";
+		return TOKEN_REFUSED;
+	}
 	if (n > 0)
 		f = uri_token(xfu, (size_t)n, dst, cap, dlen);
 	if (f == TOKEN_NONE)
 		f = own_query_token(wsi, dst, cap, dlen);
-	if (f == TOKEN_NONE)
-		f = bearer_token(wsi, dst, cap, dlen);
+	fb = bearer_token(wsi, bearer, sizeof(bearer), &blen);
+	/* Always read: its list without the token is answered even for a URL token. */
+	fs = subprotocol_token(wsi, sub, sizeof(sub), &slen, d, reason);
+	if (fs == TOKEN_REFUSED) {
+		f = TOKEN_REFUSED;
+	} else if ((f != TOKEN_NONE) + (fb != TOKEN_NONE) + (fs != TOKEN_NONE) > 1) {
+		*reason = "token in more than one place (URL, Authorization, Sec-WebSocket-Protocol)";
+		f = TOKEN_REFUSED;
+	} else if (f == TOKEN_NONE && fb != TOKEN_NONE) {
+		f = fb;
+		if (fb == TOKEN_FOUND && blen < cap) {
+			memcpy(dst, bearer, blen + 1);
+			*dlen = blen;
+		}
+	} else if (f == TOKEN_NONE && fs == TOKEN_FOUND && slen < cap) {
+		f = fs;
+		memcpy(dst, sub, slen + 1);
+		*dlen = slen;
+	}
+	explicit_bzero(xfu, sizeof(xfu));
+	explicit_bzero(bearer, sizeof(bearer));
+	explicit_bzero(sub, sizeof(sub));
 	switch (f) {
 	case TOKEN_NONE: *reason = "token missing"; break;
 	case TOKEN_AMBIGUOUS: *reason = "more than one token parameter"; break;
 	case TOKEN_BAD_ENCODING: *reason = "token badly percent-encoded"; break;
 	case TOKEN_FOUND: break;
+	case TOKEN_REFUSED: break;
 	}
 	return f;
 }
@@ -206,8 +290,17 @@ static void decide_token(struct lws *wsi, struct verifier *v, struct decision *d
 	};
 
 	d->status = 401;
-	if (find_token(wsi, tok, sizeof(tok), &len, &d->reason) != TOKEN_FOUND)
-		return;
+	switch (find_token(wsi, tok, sizeof(tok), &len, d, &d->reason)) {
+	case TOKEN_FOUND:
+		break;
+	case TOKEN_REFUSED:
+		/* The request is malformed rather than its token bad. */
+		if (strchr(d->reason, '#') != NULL || strstr(d->reason, "more than one") != NULL)
+			d->status = 400;
+		goto out;
+	default:
+		goto out;
+	}
 	if (jwt_verify(tok, len, v->keys->keys, v->keys->n, &policy, &d->jwt, &d->reason) != 0)
 		goto out;
 	if (v->replay != NULL) {
@@ -223,7 +316,7 @@ static void decide_token(struct lws *wsi, struct verifier *v, struct decision *d
 	if (d->jwt.sub[0] != '\0')
 		snprintf(d->user, sizeof(d->user), "%s", d->jwt.sub);
 	else
-		snprintf(d->user, sizeof(d->user), "key:%.*s", KEY_PREFIX, d->jwt.key->thumb);
+		snprintf(d->user, sizeof(d->user), "%s", d->jwt.key->name);
 out:
 	/* The token stays in this stack frame only; wipe it. */
 	explicit_bzero(tok, len);
@@ -269,12 +362,12 @@ static long long elapsed_us(const struct timespec *start)
 /* The one log line of a decision. */
 static void log_decision(struct lws *wsi, const struct decision *d)
 {
-	char client[128], status[8], us[24], key[KEY_PREFIX + 1] = "";
+	char client[128], status[8], us[24], key[KEY_NAME_PREFIX + 1] = "";
 	const char *alg = d->jwt.alg != JWT_ALG_UNSET ? jwt_alg_name(d->jwt.alg) : NULL;
 
 	http_client_addr(wsi, client, sizeof(client));
 	if (d->jwt.key != NULL)
-		snprintf(key, sizeof(key), "%.*s", KEY_PREFIX, d->jwt.key->thumb);
+		snprintf(key, sizeof(key), "%.*s", KEY_NAME_PREFIX, d->jwt.key->thumb);
 	snprintf(status, sizeof(status), "%u", d->status);
 	snprintf(us, sizeof(us), "%lld", elapsed_us(&d->start));
 	struct log_field f[] = {
@@ -297,6 +390,7 @@ static int answer(struct lws *wsi, const struct decision *d)
 	char body[128] = "";
 	struct http_header extra[] = {
 		{ "x-webshell-user:", d->status == 200 ? d->user : NULL },
+		{ "x-webshell-protocol:", d->status == 200 && d->has_protocols ? d->protocols : NULL },
 		{ "www-authenticate:", d->status == 401 ? "Bearer error=\"invalid_token\"" : NULL },
 		{ "allow:", d->status == 405 ? "GET" : NULL },
 	};

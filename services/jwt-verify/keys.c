@@ -175,6 +175,32 @@ int key_thumbprint(const struct key *k, char thumb[KEY_THUMB_LEN + 1])
 	return 0;
 }
 
+/*
+ * A small or even public exponent makes RSA signatures forgeable (e = 1: the
+ * signature is the padded digest itself): only odd e >= 65537 is accepted.
+ */
+static int rsa_exponent_ok(const EVP_PKEY *pkey, const char *path, char *err, size_t errlen)
+{
+	BIGNUM *e = NULL;
+	char *dec;
+	int ok;
+
+	if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)) {
+		seterr(err, errlen, "key file %s: cannot read the RSA exponent", path);
+		return -1;
+	}
+	ok = BN_is_odd(e) && BN_cmp(e, BN_value_one()) > 0 &&
+	     (BN_num_bits(e) > 17 || BN_get_word(e) >= KEY_RSA_MIN_E);
+	if (!ok) {
+		dec = BN_bn2dec(e);
+		seterr(err, errlen, "key file %s: RSA public exponent %s refused (it must be odd "
+		       "and at least %d)", path, dec ? dec : "?", KEY_RSA_MIN_E);
+		OPENSSL_free(dec);
+	}
+	BN_free(e);
+	return ok ? 0 : -1;
+}
+
 /* Sets k's type from its OpenSSL key; -1 with err for what we do not accept. */
 static int classify(struct key *k, const char *path, char *err, size_t errlen)
 {
@@ -193,6 +219,8 @@ static int classify(struct key *k, const char *path, char *err, size_t errlen)
 	case EVP_PKEY_RSA:
 		k->type = KEY_RSA;
 		k->bits = EVP_PKEY_get_bits(k->pkey);
+		if (rsa_exponent_ok(k->pkey, path, err, errlen) != 0)
+			return -1;
 		if (k->bits < KEY_RSA_MIN_BITS) {
 			seterr(err, errlen, "key file %s: RSA key of %d bits, at least %d required",
 			       path, k->bits, KEY_RSA_MIN_BITS);
@@ -275,6 +303,7 @@ static int key_load(struct key *k, const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "key file %s: cannot compute its thumbprint", path);
 		goto out;
 	}
+	snprintf(k->name, sizeof(k->name), "key:%.*s", KEY_NAME_PREFIX, k->thumb);
 	rc = 0;
 out:
 	BIO_free(bio);
@@ -288,32 +317,118 @@ out:
 	return rc;
 }
 
-struct keyset *keyset_load(const char *const *paths, size_t npaths, char *err, size_t errlen)
+int key_ident_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > KEY_IDENT_MAX || s[0] == ' ' || s[len - 1] == ' ')
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e || s[i] == '{' ||
+		    s[i] == '}')
+			return 0;
+	return 1;
+}
+
+int key_allows(const struct key *k, const char *ident)
+{
+	const char *p;
+	size_t i;
+
+	if (k->any_ident || strcmp(ident, k->name) == 0)
+		return 1;
+	for (i = 0, p = k->idents; i < k->nidents; i++, p += strlen(p) + 1)
+		if (strcmp(p, ident) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reads "IDENT[,IDENT...]" (or "*") into k. Returns 0, or -1 with err set. */
+static int parse_idents(struct key *k, const char *list, char *err, size_t errlen)
+{
+	const char *p, *comma;
+	size_t n;
+
+	if (strcmp(list, "*") == 0) {
+		k->any_ident = 1;
+		return 0;
+	}
+	k->idents = malloc(strlen(list) + 1);
+	if (k->idents == NULL) {
+		seterr(err, errlen, "key file %s: out of memory", k->path);
+		return -1;
+	}
+	for (p = list;; p = comma + 1) {
+		comma = strchr(p, ',');
+		n = comma ? (size_t)(comma - p) : strlen(p);
+		if (!key_ident_valid(p, n) || (n == 1 && p[0] == '*')) {
+			seterr(err, errlen, "key %s: identity '%.*s' is not valid (1 to %d printable "
+			       "ASCII characters, no braces or commas, no spaces at either end; "
+			       "'*' only alone)", k->path, (int)(n > 140 ? 140 : n), p, KEY_IDENT_MAX);
+			return -1;
+		}
+		if (n >= 4 && memcmp(p, "key:", 4) == 0) {
+			seterr(err, errlen, "key %s: identity '%.*s' refused: identities starting with "
+			       "'key:' are key names, each key has its own", k->path, (int)n, p);
+			return -1;
+		}
+		memcpy(k->idents + (p - list), p, n);
+		k->idents[(p - list) + n] = '\0';
+		k->nidents++;
+		if (comma == NULL)
+			break;
+	}
+	return 0;
+}
+
+struct keyset *keyset_load(const char *const *specs, size_t nspecs, char *err, size_t errlen)
 {
 	struct keyset *ks;
-	size_t i, j;
+	char path[sizeof(((struct key *)0)->path)];
+	const char *eq;
+	size_t i, j, plen;
 
-	if (npaths == 0) {
+	if (nspecs == 0) {
 		seterr(err, errlen, "no key file given (--key FILE)");
 		return NULL;
 	}
 	ks = calloc(1, sizeof(*ks));
-	if (ks == NULL || (ks->keys = calloc(npaths, sizeof(*ks->keys))) == NULL) {
+	if (ks == NULL || (ks->keys = calloc(nspecs, sizeof(*ks->keys))) == NULL) {
 		free(ks);
 		seterr(err, errlen, "out of memory loading keys");
 		return NULL;
 	}
-	for (i = 0; i < npaths; i++) {
-		if (key_load(&ks->keys[i], paths[i], err, errlen) == -1)
+	for (i = 0; i < nspecs; i++) {
+		/* FILE=IDENTS: the first '=' ends the path. */
+		eq = strchr(specs[i], '=');
+		plen = eq ? (size_t)(eq - specs[i]) : strlen(specs[i]);
+		if (plen == 0 || plen >= sizeof(path)) {
+			seterr(err, errlen, "key %.64s...: %s", specs[i],
+			       plen ? "path too long" : "no file before '='");
+			goto fail;
+		}
+		memcpy(path, specs[i], plen);
+		path[plen] = '\0';
+		if (key_load(&ks->keys[i], path, err, errlen) == -1)
 			goto fail;
 		ks->n++;
+		if (eq != NULL && parse_idents(&ks->keys[i], eq + 1, err, errlen) == -1)
+			goto fail;
 		for (j = 0; j < i; j++) {
 			if (strcmp(ks->keys[j].thumb, ks->keys[i].thumb) == 0) {
-				seterr(err, errlen, "key file %s: same key as %s", paths[i], paths[j]);
+				seterr(err, errlen, "key file %s: same key as %s", path,
+				       ks->keys[j].path);
 				goto fail;
 			}
 		}
 	}
+	for (i = 0; i < ks->n; i++)
+		if (ks->keys[i].any_ident && ks->n > 1) {
+			seterr(err, errlen, "key %s: '*' (any identity) is only allowed when it is the "
+			       "only key: with several, each key lists the identities it may assert",
+			       ks->keys[i].path);
+			goto fail;
+		}
 	return ks;
 fail:
 	keyset_free(ks);
@@ -326,8 +441,10 @@ void keyset_free(struct keyset *ks)
 
 	if (ks == NULL)
 		return;
-	for (i = 0; i < ks->n; i++)
+	for (i = 0; i < ks->n; i++) {
 		EVP_PKEY_free(ks->keys[i].pkey);
+		free(ks->keys[i].idents);
+	}
 	free(ks->keys);
 	free(ks);
 }

@@ -58,7 +58,7 @@ struct options {
 };
 
 static const char usage_text[] =
-	"usage: jwt-verify --key FILE [--key FILE ...] [--listen ADDR:PORT] [--audience AUD]\n"
+	"usage: jwt-verify --key FILE[=IDENT,...] [--key ...] [--listen ADDR:PORT] [--audience AUD]\n"
 	"                  [--leeway SECONDS] [--max-lifetime SECONDS] [--single-use] [--check]\n"
 	"                  [--log-format text|json] [--metrics ADDR:PORT|unix:PATH]\n"
 	"                  [--metrics-allow-remote] [--help] [--version]\n"
@@ -66,13 +66,18 @@ static const char usage_text[] =
 	"Answers Caddy's forward_auth: GET /verify with a JWT gets 200 and X-Webshell-User,\n"
 	"anything else 401 with the reason.\n"
 	"\n"
-	"  --key FILE             PEM public key (Ed25519, RSA >= 2048, P-256/384/521); up to 16\n"
+	"  --key FILE[=IDENT,...] PEM public key (Ed25519, RSA >= 2048, P-256/384/521); up to 16.\n"
+	"                         A token of this key may carry as sub only the key's name\n"
+	"                         (key:THUMBPRINT16, also the user when sub is absent) or one\n"
+	"                         of the IDENTs; =* allows any sub, only when it is the only key.\n"
+	"                         With several keys of one type, tokens must carry kid.\n"
 	"  --listen ADDR:PORT     where to listen (default 127.0.0.1:9222)\n"
 	"  --audience AUD         require this aud claim\n"
 	"  --leeway SECONDS       clock skew allowed (default 30, at most 3600)\n"
 	"  --max-lifetime SECONDS longest exp - now accepted (default 3600)\n"
 	"  --single-use           require jti and refuse a jti seen before\n"
-	"  --check                load the keys, print type and RFC 7638 thumbprint, exit 0/1\n"
+	"  --check                load the keys, print type, RFC 7638 thumbprint and identities,\n"
+	"                         exit 0/1\n"
 	"  --log-format FORMAT    text (default) or json\n"
 	"  --metrics ADDR         serve Prometheus metrics at http://ADDR/metrics (loopback or\n"
 	"                         unix:PATH; off by default)\n"
@@ -119,6 +124,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case O_CHECK: o->check = 1; break;
 		case 'h': args_help();
 		case O_KEY:
+			if (optarg[0] == '-')
+				args_usage_error("--key %s: a path starting with '-' is refused", optarg);
 			if (o->nkeys == MAX_KEYS)
 				args_usage_error("--key %s: too many keys", optarg);
 			o->keys[o->nkeys++] = optarg;
@@ -162,9 +169,17 @@ static int check_keys(const struct options *o)
 		fprintf(stderr, "jwt-verify: %s\n", err);
 		return 1;
 	}
-	for (i = 0; i < ks->n; i++)
-		printf("%s: %s %d bits, thumbprint %s\n", ks->keys[i].path,
-		       key_type_name(ks->keys[i].type), ks->keys[i].bits, ks->keys[i].thumb);
+	for (i = 0; i < ks->n; i++) {
+		const struct key *k = &ks->keys[i];
+		const char *id = k->idents;
+		size_t j;
+
+		printf("%s: %s %d bits, thumbprint %s, may assert %s", k->path, key_type_name(k->type),
+		       k->bits, k->thumb, k->any_ident ? "any identity" : k->name);
+		for (j = 0; j < k->nidents; j++, id += strlen(id) + 1)
+			printf(", %s", id);
+		printf("\n");
+	}
 	printf("keys OK\n");
 	keyset_free(ks);
 	return 0;
@@ -235,8 +250,11 @@ static void log_keys(const struct keyset *ks)
 			{ "path", ks->keys[i].path },
 			{ "type", key_type_name(ks->keys[i].type) },
 			{ "thumbprint", ks->keys[i].thumb },
+			{ "name", ks->keys[i].name },
+			{ "identities", ks->keys[i].any_ident ? "*" :
+					ks->keys[i].nidents ? "configured" : NULL },
 		};
-		log_event("key", f, 3);
+		log_event("key", f, sizeof(f) / sizeof(f[0]));
 	}
 }
 

@@ -68,7 +68,8 @@ def time_wait(port):
 
 
 def main():
-    verifier = Server("--key", fix("ed25519.pub.pem"), "--key", fix("p256.pub.pem"), name="caddy")
+    verifier = Server("--key", fix("ed25519.pub.pem") + "=alice", "--key", fix("p256.pub.pem") + "=ws-user",
+                      name="caddy")
     up = ThreadingHTTPServer(("127.0.0.1", free_port()), Upstream)
     threading.Thread(target=up.serve_forever, daemon=True).start()
     site = free_port()

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Usage: bash tests/jwt-verify/fuzz.test.sh (run by `make test`)
-# Summary: builds the libFuzzer targets on jwt-verify's pure part (fuzz_jwt)
-# and on services/common's parsers and escapers (fuzz_common) and runs each
-# briefly (FUZZ_SECONDS, default 20 for fuzz_jwt, a quarter of it for
-# fuzz_common) from its committed corpus; any crash, sanitizer report or
+# Summary: builds the libFuzzer targets on jwt-verify's pure part (fuzz_jwt),
+# its RFC 8259 validator (fuzz_verify_parsers) and services/common's parsers and
+# escapers (fuzz_common) and runs each briefly (FUZZ_SECONDS, default 20 for
+# fuzz_jwt, a quarter of it for the others) from its committed corpus; any crash, sanitizer report or
 # contract abort fails. `make fuzz` runs them longer.
 set -euo pipefail
 
@@ -33,6 +33,7 @@ fuzz_one() {
 main() {
 	local seconds=${FUZZ_SECONDS:-20}
 	fuzz_one fuzz_jwt "$seconds"
+	fuzz_one fuzz_verify_parsers $(((seconds + 3) / 4))
 	fuzz_one fuzz_common $(((seconds + 3) / 4))
 	tap_done
 }

@@ -69,7 +69,8 @@ def check_flag():
     for k in keys:
         args += ["--key", fix(f"{k}.pub.pem")]
     rc, out, err = run("--check", *args)
-    want = [f"{fix(k + '.pub.pem')}: {name} {bits} bits, thumbprint {thumbprint(fix(k + '.pem'))}"
+    want = [f"{fix(k + '.pub.pem')}: {name} {bits} bits, thumbprint {thumbprint(fix(k + '.pem'))}, "
+            f"may assert key:{thumbprint(fix(k + '.pem'))[:16]}"
             for k, name, bits in zip(keys, ["Ed25519", "P-256", "P-384", "P-521", "RSA"],
                                      [256, 256, 384, 521, 2048])]
     t.eq(out.splitlines(), want + ["keys OK"], "--check: type and RFC 7638 thumbprint per key")
@@ -137,7 +138,8 @@ def sources(s):
     st, _, b = s.get(f"/verify?token={good}", headers=xfu(bad))
     t.eq((st, b), (401, "token expired\n"), "a bad X-Forwarded-Uri token is not overridden")
     st, _, b = s.get(f"/verify?token={bad}", headers={"Authorization": f"Bearer {good}"})
-    t.eq((st, b), (401, "token expired\n"), "the query wins over Authorization")
+    t.eq((st, b), (400, "token in more than one place (URL, Authorization, Sec-WebSocket-Protocol)\n"),
+         "a token in the query and in Authorization: refused as ambiguous")
     st, _, b = s.get("/verify", headers={"X-Forwarded-Uri": f"/ws?token={good}&token={good}"})
     t.eq((st, b), (401, "more than one token parameter\n"), "two token params in X-Forwarded-Uri")
     st, _, b = s.get(f"/verify?token={good}&token={good}")
@@ -146,6 +148,91 @@ def sources(s):
     t.eq((st, b), (401, "empty token\n"), "empty token parameter")
     st, _, b = s.get("/verify", headers={"Authorization": f"Basic {good}"})
     t.eq((st, b), (401, "token missing\n"), "Authorization: Basic is not a token source")
+
+
+def subprotocols(s):
+    """Issue 13: the browser's token in the subprotocol list, never passed on."""
+    good = tok(claims={"sub": "ws"})
+    st, h, _ = s.get("/verify", headers={"Sec-WebSocket-Protocol": f"webshell.bearer.{good}, tty"})
+    t.eq((st, h.get("x-webshell-user"), h.get("x-webshell-protocol")), (200, "ws", "tty"),
+         "token from Sec-WebSocket-Protocol: 200, X-Webshell-Protocol is the list without it")
+    st, h, _ = s.get("/verify", headers={
+        "Sec-WebSocket-Protocol": f" x.y ,webshell.bearer.{good},tty ", **UPGRADE})
+    t.eq((st, h.get("x-webshell-protocol")), (200, "x.y, tty"),
+         "WebSocket handshake: the other elements kept in order")
+    st, h, _ = s.get(f"/verify?token={good}", headers={"Sec-WebSocket-Protocol": "tty"})
+    t.eq((st, h.get("x-webshell-protocol")), (200, "tty"),
+         "query token: the subprotocol list is answered unchanged")
+    st, h, _ = s.get(f"/verify?token={good}")
+    t.ok(st == 200 and "x-webshell-protocol" not in h, "no subprotocol list: no X-Webshell-Protocol")
+    st, _, b = s.get(f"/verify?token={good}",
+                     headers={"Sec-WebSocket-Protocol": f"webshell.bearer.{good}, tty"})
+    t.eq(st, 400, "token in the query and in the subprotocol list: 400 ambiguous")
+    st, _, b = s.get("/verify", headers={"Authorization": f"Bearer {good}",
+                                         "Sec-WebSocket-Protocol": f"webshell.bearer.{good}, tty"})
+    t.eq(st, 400, "token in Authorization and in the subprotocol list: 400 ambiguous")
+    st, _, b = s.get("/verify", headers={
+        "Sec-WebSocket-Protocol": f"webshell.bearer.{good}, webshell.bearer.{good}, tty"})
+    t.eq((st, b), (400, "more than one token in Sec-WebSocket-Protocol\n"), "two bearer elements: 400")
+    st, h, b = s.get("/verify", headers={"Sec-WebSocket-Protocol": f"webshell.bearer.{good}"})
+    t.ok(st == 401 and "nothing but the token" in b and "x-webshell-protocol" not in h,
+         "a list holding only the token: 401 (nothing to pass on in its place)", b)
+    st, _, b = s.get("/verify", headers={"Sec-WebSocket-Protocol": "webshell.bearer.x.y.z, tty"})
+    t.eq(st, 401, "a bad token in the subprotocol list: 401")
+
+
+def fragments(s):
+    """Issue 9 section 7: a '#' in the forwarded target is refused, whatever follows it."""
+    good = tok()
+    for uri in (f"/ws?x=1#&token={good}", f"/ws#?token={good}", f"/ws?token={good}#"):
+        st, _, b = s.get("/verify", headers={"X-Forwarded-Uri": uri})
+        t.eq((st, b), (400, "'#' in the forwarded request target\n"), f"X-Forwarded-Uri {uri[:14]}...: 400")
+
+
+def strict_tokens(s):
+    """Issue 9 section 5 through the service: NUL escapes and loose JSON are 401s."""
+    import base64
+
+    def seg(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    good = tok(claims={"sub": "alice"})
+    h, c, sig = good.split(".")
+    st, _, b = s.get("/verify?token=" + seg(b'{"alg":"EdDSA\\u0000x"}') + "." + c + "." + sig)
+    t.eq((st, b), (401, "\\u0000 in a JSON string\n"), "alg EdDSA\\u0000x: 401 before cJSON sees it")
+    st, _, b = s.get("/verify?token=" + seg(b'\xef\xbb\xbf{"alg":"EdDSA"}') + "." + c + "." + sig)
+    t.eq((st, b), (401, "byte-order mark before JSON\n"), "header with a BOM: 401")
+    other = tok("p256", claims={"sub": "key:" + thumbprint(fix("ed25519.pem"))[:16]})
+    st, _, b = s.get("/verify?token=" + other)
+    t.eq((st, b), (401, "sub not allowed for this key\n"),
+         "the P-256 key claiming the Ed25519 key's name: 401")
+    st, h, _ = s.get("/verify?token=" + tok("p256", claims={"sub": None}))
+    t.eq((st, h.get("x-webshell-user")), (200, "key:" + thumbprint(fix("p256.pem"))[:16]),
+         "no sub: the user is the key's name")
+
+
+def key_rules():
+    """RSA exponents refused at start and by --check; kid required beside a same-type key."""
+    for e in ("1", "3", "65538"):
+        rc, _, err = run("--key", fix(f"rsa-e{e}.pub.pem"), "--listen", "127.0.0.1:1")
+        t.ok(rc == 1 and f"RSA public exponent {e} refused" in err, f"RSA e={e}: refused at start", err)
+        rc, _, err = run("--check", "--key", fix(f"rsa-e{e}.pub.pem"))
+        t.ok(rc == 1 and f"RSA public exponent {e} refused" in err, f"RSA e={e}: --check exit 1", err)
+    rc, _, err = run("--check", "--key", fix("ed25519.pub.pem") + "=*", "--key", fix("p256.pub.pem"))
+    t.ok(rc == 1 and "only allowed when it is the only key" in err, "--check: =* beside a key, exit 1", err)
+    rc, out, _ = run("--check", "--key", fix("ed25519.pub.pem") + "=alice,bob")
+    t.ok(rc == 0 and out.startswith(fix("ed25519.pub.pem") + ":") and out.split("\n")[0].endswith(", alice, bob"),
+         "--check: prints the identities a key may assert", out)
+    rc, _, err = run("--key", "-x.pem")
+    t.ok(rc == 2 and "starting with '-'" in err, "--key -x.pem: exit 2", err)
+    s = Server("--key", fix("ed25519.pub.pem"), "--key", fix("ed25519-other.pub.pem"), name="kid")
+    try:
+        st, _, b = s.get("/verify?token=" + tok("ed25519-other"))
+        t.eq((st, b), (401, "kid required (several keys of this type are loaded)\n"),
+             "two Ed25519 keys, a token without kid: 401 kid required")
+        st, _, _ = s.get("/verify?token=" + tok("ed25519-other", header={"kid": thumbprint(fix("ed25519-other.pem"))}))
+        t.eq(st, 200, "the same token with kid: 200")
+    finally:
+        t.eq(s.stop(), 0, "kid server: SIGTERM exit 0")
 
 
 def limits(s):
@@ -187,7 +274,7 @@ def ipv6():
     except OSError as e:
         t.skip("--listen [::1]:PORT", f"no IPv6 loopback: {e}")
         return
-    p = subprocess.Popen([BIN, "--key", fix("ed25519.pub.pem"), "--listen", f"[::1]:{port}"],
+    p = subprocess.Popen([BIN, "--key", fix("ed25519.pub.pem") + "=*", "--listen", f"[::1]:{port}"],
                          stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
@@ -241,7 +328,7 @@ def idle_timeouts(s, results):
 
 
 def claims_flags():
-    s = Server("--key", fix("ed25519.pub.pem"), "--audience", "web-shell", "--leeway", "0",
+    s = Server("--key", fix("ed25519.pub.pem") + "=*", "--audience", "web-shell", "--leeway", "0",
                "--max-lifetime", "60", name="claims")
     try:
         # --leeway 0: iat a second back, so a clock edge cannot make it "future".
@@ -256,7 +343,7 @@ def claims_flags():
         t.eq((st, b), (401, "token expired\n"), "--leeway 0: expired 2 s ago is 401")
     finally:
         t.eq(s.stop(), 0, "claims server: SIGTERM exit 0")
-    s = Server("--key", fix("ed25519.pub.pem"), name="defaults")
+    s = Server("--key", fix("ed25519.pub.pem") + "=*", name="defaults")
     try:
         st, _, _ = s.get("/verify?token=" + tok(lifetime=-10))
         t.eq(st, 200, "default leeway 30: expired 10 s ago is 200")
@@ -271,7 +358,7 @@ def claims_flags():
 
 
 def single_use():
-    s = Server("--key", fix("ed25519.pub.pem"), "--single-use", name="single")
+    s = Server("--key", fix("ed25519.pub.pem") + "=*", "--single-use", name="single")
     try:
         token = tok(claims={"jti": "once-1", "sub": "alice"})
         first = s.get("/verify?token=" + token)[0]
@@ -321,7 +408,7 @@ def logs(s):
 
 
 def json_logs():
-    s = Server("--key", fix("ed25519.pub.pem"), "--log-format", "json", name="json")
+    s = Server("--key", fix("ed25519.pub.pem") + "=*", "--log-format", "json", name="json")
     try:
         s.get("/verify?token=" + tok(claims={"sub": "zoë\\", "jti": "a\tb"}),
               headers={"X-Forwarded-For": "a\tb"})
@@ -373,8 +460,10 @@ def concurrency(s):
 def main():
     startup_errors()
     check_flag()
-    s = Server("--key", fix("ed25519.pub.pem"), "--key", fix("p256.pub.pem"), "--key",
-               fix("p384.pub.pem"), "--key", fix("p521.pub.pem"), "--key", fix("rsa2048.pub.pem"))
+    # Five keys of five types, each allowed the identities the tests below use.
+    ids = '=alice,ws,good,bad,six,many,bob,eve"q'
+    s = Server(*[a for k in ("ed25519", "p256", "p384", "p521", "rsa2048")
+                 for a in ("--key", fix(f"{k}.pub.pem") + ids)])
     idle = {}
     th = threading.Thread(target=idle_timeouts, args=(s, idle))
     th.start()
@@ -382,12 +471,16 @@ def main():
         algorithms(s)
         answers(s)
         sources(s)
+        subprotocols(s)
+        fragments(s)
+        strict_tokens(s)
         limits(s)
         garbage(s)
         keep_alive(s)
         logs(s)
         concurrency(s)
         claims_flags()
+        key_rules()
         single_use()
         json_logs()
         ipv6()

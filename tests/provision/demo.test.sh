@@ -91,7 +91,7 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WS_ROOT/scripts/demo.sh" >"$log" 2>&1 &
 	tap_is "nothing else from build/demo is served" "$code" 404
 
 	local token want_user out rc=0
-	token=$(/usr/bin/python3 "$WS_ROOT/tests/lib/mint_jwt.py" --key "$WS_WORK/demo-key.pem" --aud 127.0.0.1 --sub alice)
+	token=$(/usr/bin/python3 "$WS_ROOT/tests/lib/mint_jwt.py" --key "$WS_WORK/demo-key.pem" --aud 127.0.0.1)
 	want_user=$(id -un)
 	[[ $(id -u) -ne 0 ]] || want_user=webshell-demo
 	# shellcheck disable=SC2016 # expanded by the remote shell

@@ -43,11 +43,15 @@ static void ok(int cond, const char *fmt, ...)
 		tap_failed++;
 }
 
+/* One key that may assert any sub ("=*"): the claim tests are not about identities. */
 static struct keyset *load1(const char *path)
 {
-	char err[512];
-	const char *paths[] = { path };
-	struct keyset *ks = keyset_load(paths, 1, err, sizeof(err));
+	char err[512], spec[512];
+	const char *paths[] = { spec };
+	struct keyset *ks;
+
+	snprintf(spec, sizeof(spec), "%s=*", path);
+	ks = keyset_load(paths, 1, err, sizeof(err));
 
 	if (ks == NULL) {
 		printf("# cannot load %s: %s\n", path, err);
@@ -365,7 +369,7 @@ static void test_claims(void)
 	expect_mint("exp a string", k, "EdDSA", CLAIMS("{\"exp\":\"%lld\"}", NOW + 60), ks, &p,
 		    "exp is not a usable number");
 	expect_mint("exp a float with garbage", k, "EdDSA", CLAIMS("{\"exp\":%lld.5e}", NOW + 60),
-		    ks, &p, "claims are not JSON");
+		    ks, &p, "bad exponent in a JSON number");
 	expect_mint("exp 1e999", k, "EdDSA", "{\"exp\":1e999}", ks, &p,
 		    "exp is not a usable number");
 	expect_mint("nbf a string", k, "EdDSA", claims("\"nbf\":\"0\""), ks, &p,
@@ -420,7 +424,7 @@ static void test_claims(void)
 	expect_mint("duplicate claim", k, "EdDSA",
 		    CLAIMS("{\"exp\":%lld,\"exp\":%lld}", NOW + 60, NOW + 9999), ks, &p,
 		    "duplicate claim");
-#undef CLAIMS
+/* CLAIMS(...) stays defined: later tests format claims into their own c[]. */
 	keyset_free(ks);
 }
 
@@ -576,8 +580,12 @@ static void test_kid(void)
 
 	ok(ks != NULL && ks->n == 4, "four keys load together");
 	tok = mint(FIX "ed25519-other.pem", "EdDSA", NULL, c, RAW);
-	ok(verify(tok, ks, &p, &res) == NULL && res.key == &ks->keys[1],
-	   "no kid: each Ed25519 key is tried, the second verifies");
+	expect("no kid with two Ed25519 keys: refused before any verification", tok, ks, &p,
+	       "kid required (several keys of this type are loaded)");
+	free(tok);
+	tok = mint(FIX "p256.pem", "ES256", NULL, c, RAW);
+	ok(verify(tok, ks, &p, &res) == NULL && res.key == &ks->keys[2],
+	   "no kid with one P-256 key: that key verifies");
 	free(tok);
 	snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\",\"kid\":\"%s\"}", ks->keys[1].thumb);
 	tok = mint(FIX "ed25519-other.pem", "EdDSA", hdr, c, RAW);
@@ -598,6 +606,105 @@ static void test_kid(void)
 	expect("kid a number", tok, ks, &p, "kid is not a string");
 	free(tok);
 	keyset_free(ks);
+}
+
+/* RFC 8259 exactly, before cJSON: each case in the claims, signed, so only JSON decides. */
+static void test_strict_json(void)
+{
+	struct keyset *ed = load1(FIX "ed25519.pub.pem");
+	struct jwt_policy p = policy(NOW);
+	struct jwt_result res;
+	const char *k = FIX "ed25519.pem";
+	char c[512], *tok;
+
+	expect_mint("\\u0000 in sub", k, "EdDSA", CLAIMS("{\"exp\":%lld,\"sub\":\"sub\\u0000x\"}", NOW + 60),
+		    ed, &p, "\\u0000 in a JSON string");
+	expect_mint("\\u0000 in a member name", k, "EdDSA",
+		    CLAIMS("{\"exp\":%lld,\"sub\\u0000\":\"x\"}", NOW + 60), ed, &p,
+		    "\\u0000 in a JSON string");
+	tok = mint(k, "EdDSA", "{\"alg\":\"EdDSA\\u0000x\"}", claims(""), RAW);
+	expect("\\u0000 in alg", tok, ed, &p, "\\u0000 in a JSON string");
+	free(tok);
+	tok = mint(k, "EdDSA", "\xef\xbb\xbf{\"alg\":\"EdDSA\"}", claims(""), RAW);
+	expect("byte-order mark before the header", tok, ed, &p, "byte-order mark before JSON");
+	free(tok);
+	expect_mint("leading zero", k, "EdDSA", CLAIMS("{\"exp\":0%lld}", NOW + 60), ed, &p,
+		    "leading zero in a JSON number");
+	expect_mint("trailing dot", k, "EdDSA", CLAIMS("{\"exp\":%lld.}", NOW + 60), ed, &p,
+		    "JSON number ends in a dot or has no fraction digits");
+	expect_mint("raw control byte in a string", k, "EdDSA",
+		    CLAIMS("{\"exp\":%lld,\"jti\":\"a\tb\"}", NOW + 60), ed, &p,
+		    "control character in a JSON string");
+	expect_mint("invalid UTF-8", k, "EdDSA", CLAIMS("{\"exp\":%lld,\"jti\":\"\xc3(\"}", NOW + 60),
+		    ed, &p, "JSON is not valid UTF-8");
+	expect_mint("unpaired surrogate", k, "EdDSA",
+		    CLAIMS("{\"exp\":%lld,\"jti\":\"\\ud800\"}", NOW + 60), ed, &p,
+		    "unpaired surrogate in a JSON string");
+	expect_mint("trailing comma", k, "EdDSA", CLAIMS("{\"exp\":%lld,}", NOW + 60), ed, &p,
+		    "JSON member name is not a string");
+	expect_mint("single quotes", k, "EdDSA", CLAIMS("{'exp':%lld}", NOW + 60), ed, &p,
+		    "JSON member name is not a string");
+	expect_mint("trailing comma in an array", k, "EdDSA",
+		    CLAIMS("{\"exp\":%lld,\"aud\":[\"a\",]}", NOW + 60), ed, &p, "claims are not JSON");
+	expect_mint("two JSON texts", k, "EdDSA", CLAIMS("{\"exp\":%lld}{}", NOW + 60), ed, &p,
+		    "claims are not JSON");
+	tok = mint(k, "EdDSA", NULL,
+		   CLAIMS("{\"exp\":%lld.0e0, \"sub\":\"a\\\\u0000\\/\",\"x\":[-0,1E+2,true,null,{}]}\n",
+			  NOW + 60), RAW);
+	ok(verify(tok, ed, &p, &res) == NULL && strcmp(res.sub, "a\\u0000/") == 0,
+	   "strict JSON: an escaped backslash before u0000, exponents, -0, nesting all accepted");
+	free(tok);
+	keyset_free(ed);
+}
+
+/* Keys speak only for their identities; a sub outside them is refused after the signature. */
+static void test_identities(void)
+{
+	char err[512], hdr[200], c[256];
+	const char *specs[] = { FIX "ed25519.pub.pem=alice,ops team", FIX "p256.pub.pem" };
+	struct keyset *ks = keyset_load(specs, 2, err, sizeof(err));
+	struct jwt_policy p = policy(NOW);
+	struct jwt_result res;
+	char *tok;
+
+	ok(ks != NULL && ks->keys[0].nidents == 2 && key_allows(&ks->keys[0], "ops team") &&
+	   !key_allows(&ks->keys[0], "ops") && key_allows(&ks->keys[1], ks->keys[1].name),
+	   "FILE=alice,ops team: two identities besides the key's name");
+	if (ks == NULL) {
+		printf("#   %s\n", err);
+		return;
+	}
+	expect_mint("Ed25519 key asserts alice", FIX "ed25519.pem", "EdDSA",
+		    CLAIMS("{\"exp\":%lld,\"sub\":\"alice\"}", NOW + 60), ks, &p, NULL);
+	expect_mint("P-256 key (no identities) asserts alice", FIX "p256.pem", "ES256",
+		    CLAIMS("{\"exp\":%lld,\"sub\":\"alice\"}", NOW + 60), ks, &p,
+		    "sub not allowed for this key");
+	snprintf(hdr, sizeof(hdr), "{\"exp\":%lld,\"sub\":\"%s\"}", NOW + 60, ks->keys[0].name);
+	expect_mint("P-256 key asserts the Ed25519 key's name", FIX "p256.pem", "ES256", hdr, ks, &p,
+		    "sub not allowed for this key");
+	snprintf(hdr, sizeof(hdr), "{\"exp\":%lld,\"sub\":\"%s\"}", NOW + 60, ks->keys[1].name);
+	tok = mint(FIX "p256.pem", "ES256", NULL, hdr, RAW);
+	ok(verify(tok, ks, &p, &res) == NULL && strcmp(res.sub, ks->keys[1].name) == 0,
+	   "a key asserts its own name (%s)", ks->keys[1].name);
+	free(tok);
+	keyset_free(ks);
+
+	specs[0] = FIX "ed25519.pub.pem=*";
+	ks = keyset_load(specs, 1, err, sizeof(err));
+	expect_mint("the only key, =*: any sub", FIX "ed25519.pem", "EdDSA",
+		    CLAIMS("{\"exp\":%lld,\"sub\":\"anyone\"}", NOW + 60), ks, &p, NULL);
+	keyset_free(ks);
+	ok(keyset_load(specs, 2, err, sizeof(err)) == NULL && strstr(err, "only allowed when it is the only key"),
+	   "=* beside another key refused: %s", err);
+	specs[0] = FIX "ed25519.pub.pem=alice,key:G3MX5X2iYDy0wikg";
+	ok(keyset_load(specs, 1, err, sizeof(err)) == NULL && strstr(err, "'key:' are key names"),
+	   "an identity starting with key: refused: %s", err);
+	specs[0] = FIX "ed25519.pub.pem=alice,,bob";
+	ok(keyset_load(specs, 1, err, sizeof(err)) == NULL && strstr(err, "is not valid"),
+	   "an empty identity refused: %s", err);
+	specs[0] = FIX "ed25519.pub.pem=a{b}";
+	ok(keyset_load(specs, 1, err, sizeof(err)) == NULL && strstr(err, "is not valid"),
+	   "an identity with braces refused");
 }
 
 static void expect_load_error(const char *name, const char *path, const char *want)
@@ -622,6 +729,10 @@ static void test_keys(void)
 
 	expect_load_error("RSA-1024 key", FIX "rsa1024.pub.pem", "RSA key of 1024 bits, at least 2048");
 	expect_load_error("secp256k1 key", FIX "secp256k1.pub.pem", "not supported");
+	expect_load_error("RSA e = 1", FIX "rsa-e1.pub.pem", "RSA public exponent 1 refused");
+	expect_load_error("RSA e = 3", FIX "rsa-e3.pub.pem", "RSA public exponent 3 refused");
+	expect_load_error("RSA e = 65538 (even)", FIX "rsa-e65538.pub.pem",
+			  "RSA public exponent 65538 refused");
 	expect_load_error("private key file", FIX "ed25519.pem", "holds a private key");
 	expect_load_error("missing file", FIX "nope.pem", "No such file");
 	expect_load_error("a directory", FIX, "not a regular file");
@@ -716,6 +827,8 @@ int main(void)
 	test_claims();
 	test_hostile();
 	test_kid();
+	test_strict_json();
+	test_identities();
 	test_keys();
 	test_replay();
 	printf("1..%d\n", tap_n);
