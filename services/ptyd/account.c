@@ -5,11 +5,13 @@
 #include "account.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -145,4 +147,214 @@ int account_can_switch(void)
 int account_can_drop_bounding(void)
 {
 	return has_cap(CAP_SETPCAP);
+}
+
+/* Reads --accounts FILE: a regular file no other user can change, at most 1 MiB. */
+static int read_map(const char *file, struct accounts_map *map, char *why, size_t cap)
+{
+	char *buf = NULL, perr[200];
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc = -1;
+
+	if (fd < 0) {
+		snprintf(why, cap, "--accounts %s: %s", file, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, cap, "--accounts %s: not a regular file", file);
+		goto out;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(why, cap, "--accounts %s: world-writable (mode %03o): anyone could map "
+			 "themselves to any account", file, (unsigned)(st.st_mode & 0777));
+		goto out;
+	}
+	if ((st.st_mode & S_IWGRP) && st.st_gid != 0) {
+		snprintf(why, cap, "--accounts %s: writable by group %u (mode %03o): make it "
+			 "writable by its owner only", file, (unsigned)st.st_gid,
+			 (unsigned)(st.st_mode & 0777));
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(why, cap, "--accounts %s: owned by uid %u, neither root nor ptyd's user",
+			 file, (unsigned)st.st_uid);
+		goto out;
+	}
+	if (st.st_size > 1024 * 1024) {
+		snprintf(why, cap, "--accounts %s: larger than 1 MiB", file);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		snprintf(why, cap, "--accounts %s: out of memory", file);
+		goto out;
+	}
+	while (len < (size_t)st.st_size && (n = read(fd, buf + len, (size_t)st.st_size - len)) > 0)
+		len += (size_t)n;
+	if (accounts_parse(buf, len, map, perr, sizeof(perr)) != 0) {
+		snprintf(why, cap, "--accounts %s: %s", file, perr);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int account_table_init(struct account_table *t, const struct account_flags *f, char *why,
+		       size_t cap)
+{
+	char err[400];
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	if (account_resolve_uid(getuid(), &t->own, why, cap) != 0)
+		return -1;
+	t->switching = account_can_switch();
+	if (f->user != NULL && f->file != NULL) {
+		snprintf(why, cap, "--user and --accounts: give the default account as a \"*\" line "
+			 "in the accounts file instead");
+		goto fail;
+	}
+	if (!t->switching) {
+		if (f->file != NULL) {
+			snprintf(why, cap, "--accounts: ptyd runs as %s without CAP_SETUID and "
+				 "CAP_SETGID, so every shell would be %s's (run it as root, or with "
+				 "AmbientCapabilities=CAP_SETUID CAP_SETGID)", t->own.name, t->own.name);
+			goto fail;
+		}
+		if (f->user != NULL && strcmp(f->user, t->own.name) != 0) {
+			snprintf(why, cap, "--user %s: ptyd runs as %s without CAP_SETUID and "
+				 "CAP_SETGID, so shells can only be %s's", f->user, t->own.name,
+				 t->own.name);
+			goto fail;
+		}
+		if (t->own.uid == 0 && !f->policy.allow_root) {
+			snprintf(why, cap, "refusing to run as root: every shell would be root's "
+				 "(name the shell account with --user, or pass --allow-root)");
+			goto fail;
+		}
+		return 0;
+	}
+	if (f->user == NULL && f->file == NULL) {
+		if (t->own.uid == 0 && f->policy.allow_root) {
+			t->switching = 0; /* root with --allow-root: shells are root's, as before */
+			return 0;
+		}
+		if (t->own.uid == 0)
+			snprintf(why, cap, "refusing to run as root: every shell would be root's (name "
+				 "the shell account with --user ACCOUNT or --accounts FILE, or pass "
+				 "--allow-root)");
+		else
+			snprintf(why, cap, "ptyd holds CAP_SETUID and CAP_SETGID: name the shell "
+				 "account with --user ACCOUNT or --accounts FILE");
+		goto fail;
+	}
+	if (f->user != NULL && account_resolve(f->user, &f->policy, &t->user, err, sizeof(err)) != 0) {
+		snprintf(why, cap, "--user: %s", err);
+		goto fail;
+	}
+	if (f->file != NULL) {
+		t->file = f->file;
+		if (read_map(f->file, &t->map, why, cap) != 0)
+			goto fail;
+		t->mapped = calloc(t->map.n ? t->map.n : 1, sizeof(*t->mapped));
+		if (t->mapped == NULL) {
+			snprintf(why, cap, "out of memory");
+			goto fail;
+		}
+		for (i = 0; i < t->map.n; i++)
+			if (account_resolve(t->map.entries[i].account, &f->policy, &t->mapped[i], err,
+					    sizeof(err)) != 0) {
+				snprintf(why, cap, "--accounts %s: line %d: %s", f->file,
+					 t->map.entries[i].line, err);
+				goto fail;
+			}
+		if (t->map.default_account != NULL &&
+		    account_resolve(t->map.default_account, &f->policy, &t->map_default, err,
+				    sizeof(err)) != 0) {
+			snprintf(why, cap, "--accounts %s: line %d: %s", f->file, t->map.default_line, err);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	account_table_free(t);
+	return -1;
+}
+
+const struct account *account_table_lookup(const struct account_table *t, const char *identity)
+{
+	size_t i;
+
+	if (!t->switching)
+		return &t->own;
+	if (t->file == NULL)
+		return &t->user;
+	for (i = 0; i < t->map.n; i++)
+		if (strcmp(t->map.entries[i].identity, identity) == 0)
+			return &t->mapped[i];
+	return t->map_default.name != NULL ? &t->map_default : NULL;
+}
+
+const struct account *account_table_default(const struct account_table *t)
+{
+	if (!t->switching)
+		return &t->own;
+	if (t->user.name != NULL)
+		return &t->user;
+	if (t->map_default.name != NULL)
+		return &t->map_default;
+	if (t->map.n > 0)
+		return &t->mapped[0];
+	return &t->own;
+}
+
+static void print_one(FILE *out, const char *who, const struct account *a)
+{
+	fprintf(out, "  %s -> %s (uid %u, gid %u, %d groups, home %s, shell %s)\n", who, a->name,
+		(unsigned)a->uid, (unsigned)a->gid, a->ngroups, a->home, a->shell);
+}
+
+void account_table_print(const struct account_table *t, FILE *out)
+{
+	size_t i;
+
+	if (!t->switching) {
+		fprintf(out, "accounts: every shell runs as ptyd's own user %s (uid %u)%s\n",
+			t->own.name, (unsigned)t->own.uid, t->own.uid == 0 ?
+			" (--allow-root without --user)" : ": ptyd cannot switch accounts");
+		return;
+	}
+	if (t->file == NULL) {
+		fprintf(out, "accounts: every identity's shells run as --user's account:\n");
+		print_one(out, "*", &t->user);
+		return;
+	}
+	fprintf(out, "accounts: %s maps %zu identit%s%s:\n", t->file, t->map.n,
+		t->map.n == 1 ? "y" : "ies", t->map_default.name ? " and a default" : ", no default");
+	for (i = 0; i < t->map.n; i++)
+		print_one(out, t->map.entries[i].identity, &t->mapped[i]);
+	if (t->map_default.name != NULL)
+		print_one(out, "* (every other identity)", &t->map_default);
+	else
+		fprintf(out, "  every other identity is refused\n");
+}
+
+void account_table_free(struct account_table *t)
+{
+	size_t i;
+
+	if (t->mapped != NULL)
+		for (i = 0; i < t->map.n; i++)
+			account_free(&t->mapped[i]);
+	free(t->mapped);
+	accounts_free(&t->map);
+	account_free(&t->map_default);
+	account_free(&t->user);
+	account_free(&t->own);
+	memset(t, 0, sizeof(*t));
 }

@@ -1,16 +1,18 @@
 # ptyd: the pure protocol code (unit-tested, fuzzed) apart from the PTY and WebSocket glue.
-PTYD_PURE_SRCS := services/ptyd/proto.c services/ptyd/replay.c
+PTYD_PURE_SRCS := services/ptyd/proto.c services/ptyd/replay.c services/ptyd/accounts.c
 PTYD_SRCS := $(PTYD_PURE_SRCS) services/ptyd/spawn.c \
-	services/ptyd/account.c services/ptyd/contain.c services/ptyd/ptyio.c \
+	services/ptyd/account.c services/ptyd/child.c services/ptyd/contain.c services/ptyd/ptyio.c \
 	services/ptyd/session.c services/ptyd/tty.c services/ptyd/ws.c services/ptyd/main.c \
 	$(COMMON_SRCS)
 # The recorder (its writer thread is the one thread besides the loop).
 PTYD_SRCS += services/ptyd/record.c
 
 SERVICES += ptyd
-UNIT_TESTS += tests/test_proto tests/test_replay
+UNIT_TESTS += tests/test_proto tests/test_replay tests/test_accounts
 $(eval $(call c_program,ptyd,$(PTYD_SRCS)))
 $(eval $(call c_program,tests/test_proto,tests/unit/test_proto.c $(PTYD_PURE_SRCS) $(COMMON_SRCS)))
 $(eval $(call c_program,tests/test_replay,tests/unit/test_replay.c services/ptyd/replay.c))
 UNIT_TESTS += tests/test_record
 $(eval $(call c_program,tests/test_record,tests/unit/test_record.c services/ptyd/record.c $(COMMON_SRCS)))
+$(eval $(call c_program,tests/test_accounts,tests/unit/test_accounts.c $(PTYD_PURE_SRCS) $(COMMON_SRCS)))
+$(eval $(call fuzz_program,fuzz_accounts,tests/fuzz/fuzz_accounts.c $(PTYD_PURE_SRCS) $(COMMON_SRCS)))

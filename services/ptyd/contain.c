@@ -25,6 +25,7 @@
 struct contain {
 	struct contain *next;       /* on the pending list once freed but not yet removed */
 	int procs_fd;
+	int dir_fd;
 	char dir[GROUP_NAME_MAX + 3];   /* "s-" name */
 };
 
@@ -36,6 +37,7 @@ static struct {
 	const char *limit_file[3];  /* control files to write in each group ... */
 	char limit_value[3][32];    /* ... and their values */
 	int nlimits;
+	int have_kill;              /* cgroup.kill exists (kernel 5.14+): until an ENOENT says not */
 	struct contain *pending;    /* freed, waiting for their processes to be reaped */
 } C = { .base_fd = -1 };
 
@@ -239,14 +241,14 @@ static void add_limit(const char *ctrl, const char *file, long long v, const cha
 		if ((c == controllers || c[-1] == ' ') && (c[n] == ' ' || c[n] == '\n' || c[n] == '\0'))
 			avail = 1;
 	if (!avail) {
-		log_warn("%s: the %s controller is not available in %s (cgroup.controllers: \"%.*s\"): "
+		log_warnx("%s: the %s controller is not available in %s (cgroup.controllers: \"%.*s\"): "
 			 "no such limit", flag, ctrl, C.base, (int)strcspn(controllers, "\n"),
 			 controllers);
 		return;
 	}
 	snprintf(want, sizeof(want), "+%s", ctrl);
 	if (strstr(subtree, ctrl) == NULL && write_at(C.base_fd, "cgroup.subtree_control", want) != 0) {
-		log_warn("%s: cannot enable the %s controller in %s: %s: no such limit", flag, ctrl,
+		log_warnx("%s: cannot enable the %s controller in %s: %s: no such limit", flag, ctrl,
 			 C.base, strerror(errno));
 		return;
 	}
@@ -344,7 +346,7 @@ int contain_init(const struct contain_config *cfg, char *why, size_t cap)
 			}
 			n = (int)strlen(C.base);
 			snprintf(C.base + n, sizeof(C.base) - (size_t)n, "%s%s",
-				 strcmp(C.base, "/") == 0 ? "" : "/", name);
+				 strcmp(C.base, "/") == 0 ? "" : "/", cfg->check ? "ptyd-PID" : name);
 		}
 		close(own_fd);
 	}
@@ -368,6 +370,7 @@ int contain_init(const struct contain_config *cfg, char *why, size_t cap)
 	add_limit("memory", "memory.max", cfg->memory_max, "--session-memory-max", ctl, sub);
 	add_limit("cpu", "cpu.weight", cfg->cpu_weight, "--session-cpu-weight", ctl, sub);
 	C.active = 1;
+	C.have_kill = 1;
 	snprintf(why, cap, "%s", C.base);
 	return 1;
 }
@@ -409,6 +412,13 @@ struct contain *contain_new(const char *name)
 	cg->procs_fd = openat(C.base_fd, path, O_WRONLY | O_CLOEXEC);
 	if (cg->procs_fd < 0)
 		goto fail_rmdir;
+	cg->dir_fd = openat(C.base_fd, cg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg->dir_fd < 0) {
+		i = errno;
+		close(cg->procs_fd);
+		errno = i;
+		goto fail_rmdir;
+	}
 	return cg;
 fail_rmdir:
 	i = errno;
@@ -424,6 +434,11 @@ fail_free:
 int contain_procs_fd(const struct contain *cg)
 {
 	return cg->procs_fd;
+}
+
+int contain_dir_fd(const struct contain *cg)
+{
+	return cg->dir_fd;
 }
 
 int contain_count(const struct contain *cg)
@@ -470,11 +485,14 @@ int contain_kill(struct contain *cg)
 
 	if (n <= 0)
 		return n;
-	snprintf(path, sizeof(path), "%s/cgroup.kill", cg->dir);
-	if (write_at(C.base_fd, path, "1") == 0)
-		return n;
-	if (errno != ENOENT)
-		return -1;
+	if (C.have_kill) {
+		snprintf(path, sizeof(path), "%s/cgroup.kill", cg->dir);
+		if (write_at(C.base_fd, path, "1") == 0)
+			return n;
+		if (errno != ENOENT)
+			return -1;
+		C.have_kill = 0; /* before 5.14 */
+	}
 	return sweep(cg);
 }
 
@@ -482,9 +500,15 @@ void contain_free(struct contain *cg)
 {
 	if (cg == NULL)
 		return;
-	contain_kill(cg);
 	close(cg->procs_fd);
-	cg->procs_fd = -1;
+	close(cg->dir_fd);
+	cg->procs_fd = cg->dir_fd = -1;
+	/* Usually empty by now (the shell reaped): removed at once, nothing to kill. */
+	if (unlinkat(C.base_fd, cg->dir, AT_REMOVEDIR) == 0 || errno == ENOENT) {
+		free(cg);
+		return;
+	}
+	contain_kill(cg);
 	if (unlinkat(C.base_fd, cg->dir, AT_REMOVEDIR) == 0 || errno == ENOENT) {
 		free(cg);
 		return;
@@ -504,7 +528,9 @@ void contain_reap(void)
 			free(cg);
 			continue;
 		}
-		contain_kill(cg);
+		/* cgroup.kill reached every process for good; a sweep may have missed a fork. */
+		if (!C.have_kill)
+			sweep(cg);
 		pp = &cg->next;
 	}
 }
@@ -524,12 +550,12 @@ void contain_shutdown(void)
 	}
 	while (C.pending != NULL) {
 		struct contain *cg = C.pending;
-		log_warn("cgroup %s/%s: still populated at exit, left behind", C.base, cg->dir);
+		log_warnx("cgroup %s/%s: still populated at exit, left behind", C.base, cg->dir);
 		C.pending = cg->next;
 		free(cg);
 	}
 	if (C.made_base && rmdir(C.base) != 0)
-		log_warn("cannot remove %s: %s", C.base, strerror(errno));
+		log_warnx("cannot remove %s: %s", C.base, strerror(errno));
 	if (C.base_fd >= 0)
 		close(C.base_fd);
 	C.base_fd = -1;

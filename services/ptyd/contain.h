@@ -44,7 +44,8 @@ int contain_active(void);
 
 /*
  * A new, empty group for one session; name: [A-Za-z0-9_.-], 1..64 bytes,
- * unique among live groups. NULL with errno when containment is off or the
+ * unique among live groups (terminals use their session number, "7"; exec
+ * commands should use another form, e.g. "x7.3": connection 7, command 3). NULL with errno when containment is off or the
  * group cannot be made (the caller then runs the session uncontained and
  * should log it).
  */
@@ -52,6 +53,9 @@ struct contain *contain_new(const char *name);
 
 /* The group's cgroup.procs, open for writing: spawn.c's child writes "0" into it. */
 int contain_procs_fd(const struct contain *cg);
+
+/* The group's directory (O_RDONLY): spawn.c starts the child in it with CLONE_INTO_CGROUP. */
+int contain_dir_fd(const struct contain *cg);
 
 /*
  * SIGKILL to every process in the group, including those started since

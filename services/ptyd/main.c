@@ -28,11 +28,14 @@ static const char usage_text[] =
 	"            [--replay-buffer BYTES] [--replay-total BYTES] [--check-origin ORIGIN]...\n"
 	"            [--title TEXT] [--term NAME] [--cwd DIR] [--ping-interval SECONDS]\n"
 	"            [--index FILE] [--log-format text|json] [--allow-root] [--verbose]\n"
+	"            [--user ACCOUNT | --accounts FILE] [--allow-system-accounts]\n"
+	"            [--no-new-privs] [--cgroup PATH | --no-cgroup] [--session-pids-max N]\n"
+	"            [--session-memory-max BYTES] [--session-cpu-weight N] [--check]\n"
 	"            [--help] [--version] [-- COMMAND [ARG...]]\n"
 	"\n"
 	"Serves a terminal over WebSocket (ttyd's protocol, subprotocol \"tty\", at /ws)\n"
 	"behind Caddy and jwt-verify. Each connection starts COMMAND (default: the\n"
-	"running user's login shell) on a PTY; a client that asks for a session\n"
+	"account's login shell) on a PTY; a client that asks for a session\n"
 	"(docs/protocol.md) can drop and resume it.\n"
 	"\n"
 	"  --listen ADDR:PORT       where to listen (default 127.0.0.1:7681); unix:PATH\n"
@@ -55,18 +58,62 @@ static const char usage_text[] =
 	"  --ping-interval SECONDS  WebSocket pings; silent peers are dropped after 3x\n"
 	"  --index FILE             file served at / (default: 404)\n"
 	"  --log-format FORMAT      text (default) or json\n"
-	"  --allow-root             allow running as root (every shell would be root's)\n"
+	"  --user ACCOUNT           the account shells run as (needs CAP_SETUID and\n"
+	"                           CAP_SETGID unless it is ptyd's own)\n"
+	"  --accounts FILE          identity -> account map (README: Containment)\n"
+	"  --allow-root             allow the account root, and running as root\n"
+	"                           without --user (every shell would be root's)\n"
+	"  --allow-system-accounts  allow accounts below UID_MIN\n"
+	"  --no-new-privs           shells cannot gain privileges (no sudo, su)\n"
+	"  --cgroup PATH            make session cgroups under this cgroup path\n"
+	"                           (default: below ptyd's own cgroup)\n"
+	"  --no-cgroup              no cgroups: process groups only\n"
+	"  --session-pids-max N     each session's pids.max\n"
+	"  --session-memory-max BYTES  each session's memory.max (K, M, G suffixes)\n"
+	"  --session-cpu-weight N   each session's cpu.weight (1-10000)\n"
+	"  --check                  validate flags, accounts and cgroups, print what was\n"
+	"                           found, exit 0 or 1; never listens\n"
 	"  -v, --verbose            debug lines, libwebsockets notices\n"
 	"  -h, --help, --version\n";
+
+/* BYTES: a number with an optional K, M or G suffix (powers of 1024); at least 1 MiB. */
+static long long bytes_flag(const char *flag, const char *v)
+{
+	char num[32];
+	size_t len = strlen(v);
+	long long n, mult = 1;
+
+	if (len == 0 || len >= sizeof(num))
+		args_usage_error("%s %s: not a size", flag, v);
+	memcpy(num, v, len + 1);
+	switch (num[len - 1]) {
+	case 'K': case 'k': mult = 1LL << 10; break;
+	case 'M': case 'm': mult = 1LL << 20; break;
+	case 'G': case 'g': mult = 1LL << 30; break;
+	default: break;
+	}
+	if (mult != 1)
+		num[len - 1] = '\0';
+	n = args_number_flag(flag, num, 1, (1LL << 50) / mult);
+	if (n * mult < (1LL << 20))
+		args_usage_error("%s %s: at least 1M", flag, v);
+	return n * mult;
+}
 
 enum {
 	OPT_LISTEN = 256, OPT_MAX_CLIENTS, OPT_IDLE, OPT_MAX_SESSION, OPT_ORIGIN, OPT_TITLE,
 	OPT_TERM, OPT_CWD, OPT_PING, OPT_INDEX, OPT_ALLOW_ROOT, OPT_VERSION, OPT_DETACH,
 	OPT_REPLAY_BUFFER, OPT_REPLAY_TOTAL, OPT_LOG_FORMAT,
+	OPT_USER, OPT_ACCOUNTS, OPT_ALLOW_SYSTEM, OPT_NO_NEW_PRIVS, OPT_CGROUP, OPT_NO_CGROUP,
+	OPT_PIDS_MAX, OPT_MEMORY_MAX, OPT_CPU_WEIGHT, OPT_CHECK,
 };
 
 static const struct option long_opts[] = {
+	{ "accounts", required_argument, NULL, OPT_ACCOUNTS },
 	{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
+	{ "allow-system-accounts", no_argument, NULL, OPT_ALLOW_SYSTEM },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "check-origin", required_argument, NULL, OPT_ORIGIN },
 	{ "cwd", required_argument, NULL, OPT_CWD },
 	{ "detach-timeout", required_argument, NULL, OPT_DETACH },
@@ -77,11 +124,17 @@ static const struct option long_opts[] = {
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-session", required_argument, NULL, OPT_MAX_SESSION },
+	{ "no-cgroup", no_argument, NULL, OPT_NO_CGROUP },
+	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS },
 	{ "ping-interval", required_argument, NULL, OPT_PING },
 	{ "replay-buffer", required_argument, NULL, OPT_REPLAY_BUFFER },
 	{ "replay-total", required_argument, NULL, OPT_REPLAY_TOTAL },
+	{ "session-cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT },
+	{ "session-memory-max", required_argument, NULL, OPT_MEMORY_MAX },
+	{ "session-pids-max", required_argument, NULL, OPT_PIDS_MAX },
 	{ "term", required_argument, NULL, OPT_TERM },
 	{ "title", required_argument, NULL, OPT_TITLE },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -92,7 +145,7 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 {
 	const char *err;
 	struct stat st;
-	int c;
+	int c, no_cgroup = 0;
 
 	if (args_parse_listen("127.0.0.1:7681", 1, &cfg->listen, &err) != 0)
 		fatalx("default listen address: %s", err);
@@ -105,6 +158,41 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 		switch (c) {
 		case OPT_ALLOW_ROOT:
 			cfg->allow_root = 1;
+			cfg->accounts.policy.allow_root = 1;
+			break;
+		case OPT_ACCOUNTS:
+			cfg->accounts.file = optarg;
+			break;
+		case OPT_ALLOW_SYSTEM:
+			cfg->accounts.policy.allow_system = 1;
+			break;
+		case OPT_CGROUP:
+			if (optarg[0] != '/')
+				args_usage_error("--cgroup %s: not a cgroup path (it starts with '/')",
+						 optarg);
+			cfg->contain.cgroup = optarg;
+			break;
+		case OPT_CHECK:
+			cfg->check = 1;
+			cfg->contain.check = 1;
+			break;
+		case OPT_NO_CGROUP:
+			no_cgroup = 1;
+			break;
+		case OPT_NO_NEW_PRIVS:
+			cfg->no_new_privs = 1;
+			break;
+		case OPT_PIDS_MAX:
+			cfg->contain.pids_max = args_number_flag("--session-pids-max", optarg, 1, 4194304);
+			break;
+		case OPT_MEMORY_MAX:
+			cfg->contain.memory_max = bytes_flag("--session-memory-max", optarg);
+			break;
+		case OPT_CPU_WEIGHT:
+			cfg->contain.cpu_weight = args_number_flag("--session-cpu-weight", optarg, 1, 10000);
+			break;
+		case OPT_USER:
+			cfg->accounts.user = optarg;
 			break;
 		case OPT_ORIGIN:
 			if (cfg->norigins == PTYD_ORIGINS_MAX)
@@ -171,6 +259,10 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			args_getopt_error(c, argv);
 		}
 	}
+	if (no_cgroup && (cfg->contain.cgroup != NULL || cfg->contain.pids_max ||
+			  cfg->contain.memory_max || cfg->contain.cpu_weight))
+		args_usage_error("--no-cgroup: cannot go with --cgroup or a --session-* limit");
+	cfg->contain_off = no_cgroup;
 	return optind;
 }
 
@@ -193,12 +285,13 @@ static char *xprintf(const char *fmt, const char *a, const char *b)
 }
 
 /*
- * The command (default: the running user's login shell, argv[0] "-bash"),
- * its clean environment, and the title. Everything set here is owned by cfg.
+ * The command (default: each account's login shell, argv[0] "-bash"; shown
+ * in logs and the title as def's), the fixed part of the clean environment
+ * (child.c adds the account's), and the title. Everything set here is owned by cfg.
  */
-static void setup_command(struct ptyd_config *cfg, int argc, char **argv, const char *title)
+static void setup_command(struct ptyd_config *cfg, int argc, char **argv, const char *title,
+			  const struct account *def)
 {
-	const struct passwd *pw = getpwuid(getuid());
 	char *const *shown;
 	char *login_shown[2] = { NULL, NULL };
 	char host[256], buf[1024], *path_env, *lang;
@@ -206,9 +299,7 @@ static void setup_command(struct ptyd_config *cfg, int argc, char **argv, const 
 	size_t len;
 	int i, n;
 
-	if (pw == NULL)
-		fatalx("uid %d has no password entry", (int)getuid());
-	shell = pw->pw_shell != NULL && pw->pw_shell[0] != '\0' ? pw->pw_shell : "/bin/sh";
+	shell = def->shell;
 	n = argc > 0 ? argc : 1;
 	cfg->argv = calloc((size_t)n + 1, sizeof(char *));
 	if (cfg->argv == NULL)
@@ -217,6 +308,7 @@ static void setup_command(struct ptyd_config *cfg, int argc, char **argv, const 
 		for (i = 0; i < argc; i++)
 			cfg->argv[i] = xstrdup(argv[i]);
 		cfg->path = cfg->argv[0];
+		cfg->command_given = 1;
 		shown = cfg->argv;
 	} else {
 		/* A login shell: argv[0] is "-" and the shell's name. */
@@ -246,11 +338,7 @@ static void setup_command(struct ptyd_config *cfg, int argc, char **argv, const 
 	/* Only these reach the child: nothing else of ptyd's environment leaks. */
 	path_env = getenv("PATH");
 	lang = getenv("LANG");
-	cfg->home = xstrdup(pw->pw_dir);
 	cfg->env[cfg->nenv++] = xprintf("TERM=%s%s", cfg->term, "");
-	cfg->env[cfg->nenv++] = xprintf("HOME=%s%s", pw->pw_dir, "");
-	cfg->env[cfg->nenv++] = xprintf("USER=%s%s", pw->pw_name, "");
-	cfg->env[cfg->nenv++] = xprintf("SHELL=%s%s", shell, "");
 	cfg->env[cfg->nenv++] = xprintf("PATH=%s%s", path_env != NULL ? path_env :
 					 "/usr/local/bin:/usr/bin:/bin", "");
 	if (lang != NULL)
@@ -266,7 +354,6 @@ static void free_config(struct ptyd_config *cfg)
 	free(cfg->argv);
 	free(cfg->cmdline);
 	free(cfg->title);
-	free(cfg->home);
 	for (i = 0; i < cfg->nenv; i++)
 		free(cfg->env[i]);
 }
@@ -306,6 +393,7 @@ static void on_signal(void *arg, int sig)
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 			session_reaped(srv, pid, st);
+		contain_reap();
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -370,10 +458,64 @@ static void start_server(struct ptyd *srv, unsigned int nofile)
 		       cfg->listen.host);
 }
 
+/* Says once where sessions are contained, or why only by process group. */
+static void start_containment(const struct ptyd_config *cfg)
+{
+	char why[PATH_MAX + 256];
+	int rc;
+
+	if (cfg->contain_off) {
+		log_info("--no-cgroup: sessions are contained by process group only");
+		return;
+	}
+	rc = contain_init(&cfg->contain, why, sizeof(why));
+	if (rc < 0)
+		fatalx("%s", why);
+	if (rc == 0)
+		log_warnx("cgroup v2 containment is off (%s): sessions are contained by process "
+			 "group only; what leaves the group (setsid, daemons) can outlive a session", why);
+	else
+		log_info("sessions are contained: one cgroup each under %s", why);
+}
+
+/* --check: validates the flags, accounts and cgroup; prints what it found; never listens. */
+static int check_only(struct ptyd *srv)
+{
+	char why[PATH_MAX + 256];
+	int rc = 0, c;
+
+	printf("ptyd --check: ptyd runs as %s (uid %u)%s\n", srv->accounts.own.name,
+	       (unsigned)srv->accounts.own.uid, srv->accounts.switching ?
+	       ", may switch accounts (CAP_SETUID, CAP_SETGID)" : "");
+	account_table_print(&srv->accounts, stdout);
+	printf("command: %s%s\n", srv->cfg.cmdline,
+	       srv->cfg.command_given ? "" : " (each account's login shell)");
+	if (srv->cfg.no_new_privs)
+		printf("no_new_privs: shells cannot gain privileges (sudo, su and setuid programs fail)\n");
+	if (srv->cfg.contain_off) {
+		printf("cgroup: off (--no-cgroup): process groups only\n");
+	} else {
+		c = contain_init(&srv->cfg.contain, why, sizeof(why));
+		if (c < 0) {
+			printf("cgroup: FAILED: %s\n", why);
+			rc = 1;
+		} else if (c == 0) {
+			printf("cgroup: unavailable (%s): process groups only\n", why);
+		} else {
+			printf("cgroup: one group per session under %s\n", why);
+		}
+	}
+	printf("ptyd --check: %s\n", rc == 0 ? "OK" : "FAILED");
+	account_table_free(&srv->accounts);
+	free_config(&srv->cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct ptyd srv;
 	const char *title = NULL;
+	char why[1024];
 	unsigned int nofile;
 	int first, sigfd;
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0 };
@@ -383,10 +525,18 @@ int main(int argc, char **argv)
 	first = parse_flags(argc, argv, &srv.cfg, &title);
 	log_init("ptyd", srv.cfg.log_format, srv.cfg.verbose);
 	log_route_lws();
-	if (geteuid() == 0 && !srv.cfg.allow_root)
-		fatalx("refusing to run as root: every shell would be root's "
-		       "(run as the shell user, or pass --allow-root)");
-	setup_command(&srv.cfg, argc - first, argv + first, title);
+	if (account_table_init(&srv.accounts, &srv.cfg.accounts, why, sizeof(why)) != 0) {
+		if (srv.cfg.check) {
+			printf("ptyd --check: FAILED: %s\n", why);
+			return 1;
+		}
+		fatalx("%s", why);
+	}
+	setup_command(&srv.cfg, argc - first, argv + first, title,
+		      account_table_default(&srv.accounts));
+	if (srv.cfg.check)
+		return check_only(&srv);
+	start_containment(&srv.cfg);
 	nofile = raise_nofile();
 	/* Shells that daemonise end up ours, so we reap them: no zombies. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
@@ -413,8 +563,10 @@ int main(int argc, char **argv)
 	ptyio_shutdown();
 	lws_context_destroy(srv.ctx);
 	session_kill_all(&srv);
+	contain_shutdown();
 	if (srv.cfg.listen.is_unix)
 		unlink(srv.cfg.listen.path);
+	account_table_free(&srv.accounts);
 	free_config(&srv.cfg);
 	log_info("stopped");
 	return 0;

@@ -10,7 +10,10 @@
  *   ptyio.c    one PTY master's I/O, reported through callbacks
  *   replay.c   the output ring with offsets (pure)
  *   proto.c    the wire protocol (pure)
- *   pty.c      spawning a child on a PTY, signals to it
+ *   spawn.c    starting a child (PTY or pipes) as an account in a cgroup
+ *   child.c    an identity's account, environment and command
+ *   account.c  accounts and the identity map (accounts.c parses --accounts)
+ *   contain.c  one cgroup v2 group per session
  *
  * Calls go one way: tty.c -> session.c -> ptyio.c/pty.c; session.c talks
  * back to the attached connection only through struct session_client_ops.
@@ -23,7 +26,9 @@
 
 #include <libwebsockets.h>
 
+#include "account.h"
 #include "args.h"
+#include "contain.h"
 #include "log.h"
 #include "proto.h"
 #include "replay.h"
@@ -71,13 +76,19 @@ struct ptyd_config {
 	enum log_format log_format;
 	int allow_root;
 	int verbose;
+	int check;                /* --check: validate, print, exit */
+	int no_new_privs;         /* --no-new-privs */
+	struct account_flags accounts; /* --user, --accounts, --allow-root, --allow-system-accounts */
+	struct contain_config contain; /* --cgroup, --session-*-max, --session-cpu-weight */
+	int contain_off;          /* --no-cgroup */
+	int command_given;        /* a command after "--"; else each account's login shell */
 	const char *path;         /* what the child execs */
 	char **argv;              /* its argv (owned, NULL-terminated) */
 	char *cmdline;            /* argv joined by spaces, for logs (owned) */
 	char *title;              /* window title (owned) */
-	char *env[8];             /* the child's fixed environment (owned strings) */
+	char *env[8];             /* the child's fixed environment (owned strings); child.c adds
+				   HOME, USER, LOGNAME, SHELL and WEBSHELL_USER per identity */
 	int nenv;
-	char *home;               /* the running user's home (owned) */
 };
 
 struct session;
@@ -85,6 +96,7 @@ struct tty_conn;
 
 struct ptyd {
 	struct ptyd_config cfg;
+	struct account_table accounts; /* whom children run as (account.h) */
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
 	struct session *sessions;   /* session.c's table */
@@ -182,8 +194,10 @@ typedef void (*session_visit_fn)(const struct session_info *info, void *ctx);
  * Starts a terminal session: spawns the command on a PTY of size sz for the
  * origin's identity. resumable: it detaches when its client goes (and keeps
  * a replay ring); otherwise it ends with its client, as in ttyd. NULL with
- * *why set when it cannot start (logged).
+ * *why set when it cannot start (logged); *why is session_no_account when the
+ * identity has no account (--accounts): a refusal, not a failure.
  */
+extern const char session_no_account[];
 struct session *session_start(struct ptyd *srv, const struct session_origin *o,
 			      struct proto_size sz, int resumable, const char **why);
 /* The live session with this id (32 hex digits, compared in constant time), or NULL. */

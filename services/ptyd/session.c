@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "ptyio.h"
+#include "child.h"
 #include "spawn.h"
 
 struct session {
@@ -39,6 +40,8 @@ struct session {
 	/* the child */
 	pid_t pid;                       /* 0 once reaped */
 	pid_t pgid;                      /* kept after reaping, for the final sweep */
+	struct contain *cg;              /* its cgroup; NULL: process group only */
+	char account[ACCOUNTS_NAME_MAX + 1]; /* whom it runs as */
 	int exited;                      /* reaped: wstatus valid */
 	int wstatus;
 	int hung_up;                     /* ended: SIGHUP sent, no more output */
@@ -101,41 +104,47 @@ static const struct ptyio_ops session_ptyio_ops = {
 	.closed = ptyio_closed_cb,
 };
 
-/* The child's environment: the fixed part from the config plus WEBSHELL_USER. */
+const char session_no_account[] = "no account for this identity";
+
+/* The child: its account and environment (child.c), its cgroup, its PTY. 0, -1, or -2: no account. */
 static int session_spawn(struct session *s)
 {
 	struct ptyd_config *cfg = &s->srv->cfg;
-	char userenv[sizeof("WEBSHELL_USER=") + PROTO_USER_MAX];
-	char *envp[sizeof(cfg->env) / sizeof(cfg->env[0]) + 2];
+	struct child_plan plan;
 	struct spawn_req sp;
 	struct spawn_io io;
-	int i, n = 0;
 
-	for (i = 0; i < cfg->nenv; i++)
-		envp[n++] = cfg->env[i];
-	if (s->user[0] != '\0') {
-		snprintf(userenv, sizeof(userenv), "WEBSHELL_USER=%s", s->user);
-		envp[n++] = userenv;
+	if (child_plan(s->srv, s->user, &plan) != 0) {
+		log_warnx("session %s: identity %s has no account in %s", s->log_id,
+			  s->user[0] ? s->user : "(none)", s->srv->accounts.file);
+		return -2;
 	}
-	envp[n] = NULL;
+	snprintf(s->account, sizeof(s->account), "%s", plan.who->name);
+	s->cg = contain_new(s->log_id);
+	if (s->cg == NULL && contain_active())
+		log_warnx("session %s: no cgroup (%s): contained by process group only", s->log_id,
+			  strerror(errno));
 	memset(&sp, 0, sizeof(sp));
-	sp.path = cfg->path;
-	sp.argv = cfg->argv;
-	sp.envp = envp;
-	sp.cwd = cfg->cwd != NULL ? cfg->cwd : cfg->home;
+	sp.path = plan.path;
+	sp.argv = plan.argv;
+	sp.envp = plan.envp;
+	sp.cwd = plan.cwd;
+	sp.acct = plan.acct;
+	sp.no_new_privs = cfg->no_new_privs;
+	sp.cg = s->cg;
 	sp.use_pty = 1;
 	sp.cols = s->size.cols;
 	sp.rows = s->size.rows;
 	s->pid = spawn_child(&sp, &io);
 	if (s->pid < 0) {
 		s->pid = 0;
-		log_warn("session %s: cannot start %s", s->log_id, cfg->path);
+		log_warn("session %s: cannot start %s", s->log_id, plan.path);
 		return -1;
 	}
 	s->pgid = s->pid;
 	/* The child exits 126/127 and the terminal shows why, as any exit would. */
 	if (io.fail_step != SPAWN_OK)
-		log_warnx("session %s: cannot start %s: %s: %s", s->log_id, cfg->path,
+		log_warnx("session %s: cannot start %s as %s: %s: %s", s->log_id, plan.path, s->account,
 			  spawn_step_name(io.fail_step), io.fail_errno ? strerror(io.fail_errno) :
 			  "ids or capabilities not as set");
 	s->pio = ptyio_open(s->srv->vh, io.master, &session_ptyio_ops, s);
@@ -153,6 +162,7 @@ struct session *session_start(struct ptyd *srv, const struct session_origin *o,
 	unsigned char raw[PROTO_ID_BYTES];
 	struct session *s;
 	char pidbuf[24], size[24];
+	int rc;
 
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
 		log_warn("session id: getrandom");
@@ -182,9 +192,9 @@ struct session *session_start(struct ptyd *srv, const struct session_origin *o,
 		srv->sessions->prev = s;
 	srv->sessions = s;
 	srv->nsessions++;
-	if (session_spawn(s) != 0) {
-		*why = "cannot start the command";
-		snprintf(s->end_reason, sizeof(s->end_reason), "cannot start the command");
+	if ((rc = session_spawn(s)) != 0) {
+		*why = rc == -2 ? session_no_account : "cannot start the command";
+		snprintf(s->end_reason, sizeof(s->end_reason), "%s", *why);
 		session_hangup(s);
 		return NULL;
 	}
@@ -198,7 +208,8 @@ struct session *session_start(struct ptyd *srv, const struct session_origin *o,
 	snprintf(size, sizeof(size), "%ux%u", sz.cols, sz.rows);
 	struct log_field f[] = {
 		{ "pid", pidbuf }, { "size", size }, { "resumable", s->resumable ? "yes" : "no" },
-		{ "command", cfg->cmdline },
+		{ "command", cfg->cmdline }, { "account", s->account },
+		{ "cgroup", s->cg != NULL ? "yes" : "no" },
 	};
 	slog(s, "session_start", f, sizeof(f) / sizeof(f[0]));
 	return s;
@@ -435,7 +446,11 @@ static void sul_kill_cb(lws_sorted_usec_list_t *sul)
 	struct session *s = lws_container_of(sul, struct session, sul_kill);
 
 	s->kill_pending = 0;
-	if (s->pgid > 0 && spawn_signal_session(s->pgid, SIGKILL) > 0) {
+	/* The cgroup also holds what left the session (setsid, nohup, daemons). */
+	int left = s->pgid > 0 ? spawn_signal_session(s->pgid, SIGKILL) : 0;
+	if (s->cg != NULL && contain_kill(s->cg) > 0)
+		left++;
+	if (left > 0) {
 		struct log_field f[] = { { "reason", "survived SIGHUP" } };
 		slog(s, "session_kill", f, 1);
 	}
@@ -526,6 +541,7 @@ static void session_maybe_free(struct session *s)
 	lws_sul_cancel(&s->sul_detach);
 	lws_sul_cancel(&s->sul_kill);
 	close_pty(s);
+	contain_free(s->cg);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -620,6 +636,8 @@ void session_kill_all(struct ptyd *srv)
 	while ((s = srv->sessions) != NULL) {
 		if (s->pgid > 0)
 			spawn_signal_session(s->pgid, SIGKILL);
+		if (s->cg != NULL)
+			contain_kill(s->cg);
 		if (s->pid > 0 && waitpid(s->pid, &st, 0) == s->pid) {
 			s->exited = 1;
 			s->wstatus = st;

@@ -230,7 +230,8 @@ static void tty_init(struct tty_conn *c, const char *buf, size_t len)
 	} else {
 		c->s = session_start(c->srv, &o, init.size, init.want == PROTO_WANT_NEW, &why);
 		if (c->s == NULL) {
-			request_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, why);
+			request_close(c, why == session_no_account ? LWS_CLOSE_STATUS_POLICY_VIOLATION :
+				      LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, why);
 			return;
 		}
 		session_attach(c->s, &o, &tty_ops, c);

@@ -229,7 +229,7 @@ async def test_environment():
         lines = (out or "").replace("\r", "").split("\n")
         seen = {ln.split("=", 1)[0]: ln.split("=", 1)[1] for ln in lines if "=" in ln}
         # bash adds PWD, SHLVL and _ itself; ASan's variables are the harness's.
-        allowed = {"TERM", "WEBSHELL_USER", "HOME", "USER", "SHELL", "PATH", "LANG",
+        allowed = {"TERM", "WEBSHELL_USER", "HOME", "USER", "LOGNAME", "SHELL", "PATH", "LANG",
                    "PWD", "SHLVL", "_", "OLDPWD", "ASAN_OPTIONS", "UBSAN_OPTIONS"}
         t.ok(set(seen) <= allowed and "SECRET_TOKEN" not in seen,
              "the child's environment is clean", sorted(seen))

@@ -27,7 +27,8 @@ _count = 0
 class Server:
     """One ptyd process: Server(args, command=BASH) starts it and waits for its port."""
 
-    def __init__(self, args=(), command=BASH, allow_root=True, user=None, env=None):
+    def __init__(self, args=(), command=BASH, allow_root=True, user=None, env=None,
+                 wrapper=None):
         global _count
         _count += 1
         self.port = free_port()
@@ -40,6 +41,8 @@ class Server:
             argv += ["--"] + list(command)
         if user:
             argv = ["/usr/sbin/runuser", "-u", user, "--"] + argv
+        if wrapper:  # e.g. setpriv with capabilities
+            argv = list(wrapper) + argv
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
