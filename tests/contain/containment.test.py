@@ -191,6 +191,56 @@ def test_containment():
     t.ok(not pids_with(f"710"+"1"+TAG), "nothing is left after ptyd stops")
 
 
+def test_delegated():
+    """As under systemd with Delegate=yes: ptyd starts alone in a group of its own,
+    moves itself into the leaf <group>/ptyd and makes the session groups beside it."""
+    mnt = cgroup2_mount()
+    own = os.path.join(mnt, f"wsc-delegated-{TAG}")
+    os.mkdir(own)
+    # The shell moves itself into the group, then becomes ptyd: alone there.
+    wrapper = ["/bin/sh", "-c", f'echo $$ > {own}/cgroup.procs && exec "$@"', "sh"]
+    srv = None
+    try:
+        srv = Server(command=BASH, wrapper=wrapper)
+        m = srv.wait_log(r"sessions are contained: one cgroup each under (\S+)")
+        t.ok(m is not None and m.group(1) == own, "delegated: the base is ptyd's own group",
+             srv.text())
+        leaf = cgroup_of(srv.pid)
+        t.ok(leaf is not None and os.path.join(mnt, leaf.lstrip("/")) == own + "/ptyd",
+             "delegated: ptyd moved itself into the leaf <own>/ptyd", leaf)
+
+        async def go():
+            c = await start(srv)
+            sh_pid = (await out_of(c, "echo $$") or "").strip()
+            cg = cgroup_of(int(sh_pid)) if sh_pid.isdigit() else None
+            t.ok(cg is not None and os.path.dirname(os.path.join(mnt, cg.lstrip("/"))) == own and
+                 os.path.basename(cg).startswith("s-"),
+                 "delegated: the session's group is beside ptyd's leaf", cg)
+            await out_of(c, f"setsid sleep 7301{TAG} >/dev/null 2>&1 & true")
+            await c.close()
+            t.ok(wait_until(lambda: not pids_with(f"7301{TAG}"), 6),
+                 "delegated: a setsid process dies with its session")
+            t.ok(wait_until(lambda: sorted(d for d in os.listdir(own)
+                                           if os.path.isdir(os.path.join(own, d))) == ["ptyd"], 5),
+                 "delegated: only the leaf is left", os.listdir(own))
+        run(go())
+    finally:
+        if srv is not None:
+            srv.stop()
+        for d in ("ptyd", ""):
+            path = os.path.join(own, d) if d else own
+            wait_until(lambda: not os.path.isdir(path) or _rmdir(path), 3)
+    t.ok(not os.path.exists(own), "delegated: the test's group is removed", own)
+
+
+def _rmdir(path):
+    try:
+        os.rmdir(path)
+        return True
+    except OSError:
+        return False
+
+
 def test_fork_storm():
     srv = Server(["--session-pids-max", "40"], command=BASH)
     try:
@@ -395,6 +445,7 @@ def main():
         add_account(ACCT_B)
         add_account(ACCT_SVC, system=True)
         test_containment()
+        test_delegated()
         test_fork_storm()
         test_privileged()
         test_accounts()
