@@ -16,3 +16,8 @@ UNIT_TESTS += tests/test_record
 $(eval $(call c_program,tests/test_record,tests/unit/test_record.c services/ptyd/record.c $(COMMON_SRCS)))
 $(eval $(call c_program,tests/test_accounts,tests/unit/test_accounts.c $(PTYD_PURE_SRCS) $(COMMON_SRCS)))
 $(eval $(call fuzz_program,fuzz_accounts,tests/fuzz/fuzz_accounts.c $(PTYD_PURE_SRCS) $(COMMON_SRCS)))
+# spawn.c and contain.c with real children (as root: account switch, cgroups).
+PTYD_SPAWN_SRCS := services/ptyd/spawn.c services/ptyd/account.c services/ptyd/contain.c \
+	services/ptyd/accounts.c services/ptyd/proto.c
+UNIT_TESTS += tests/test_spawn
+$(eval $(call c_program,tests/test_spawn,tests/unit/test_spawn.c $(PTYD_SPAWN_SRCS) $(COMMON_SRCS)))
