@@ -351,6 +351,15 @@ int contain_init(const struct contain_config *cfg, char *why, size_t cap)
 		close(own_fd);
 	}
 	if (cfg->check) {
+		/* Where ptyd would mkdir: the base if it exists, else its parent. */
+		char where[PATH_MAX];
+		snprintf(where, sizeof(where), "%s", C.base);
+		if (access(where, F_OK) != 0 && strrchr(where, '/') != NULL)
+			*strrchr(where, '/') = '\0';
+		if (access(where, W_OK) != 0) {
+			snprintf(why, cap, "cgroup v2 at %s is not writable: %s", where, strerror(errno));
+			return cfg->cgroup != NULL ? -1 : 0;
+		}
 		snprintf(why, cap, "%s", C.base);
 		return 1;
 	}

@@ -324,6 +324,25 @@ def test_privileged():
     finally:
         srv.stop()
 
+    # Default: a login's bounding set and no no_new_privs (sudo keeps working);
+    # --no-new-privs: neither can be undone by the shell.
+    for flags, nnp, bnd in (([], "0", "full"), (["--no-new-privs"], "1", "empty")):
+        srv = Server(["--user", ACCT_A] + flags, command=BASH, allow_root=False)
+        try:
+            async def go():
+                c = await start(srv)
+                st = await out_of(c, "grep -E '^(NoNewPrivs|CapBnd)' /proc/self/status") or ""
+                await c.close()
+                return st
+            st = run(go())
+            m = re.search(r"CapBnd:\s*([0-9a-f]+)", st)
+            empty = m is not None and int(m.group(1), 16) == 0
+            t.ok(re.search(rf"NoNewPrivs:\s*{nnp}\b", st) is not None and m is not None and
+                 empty == (bnd == "empty"),
+                 f"{' '.join(flags) or 'default'}: NoNewPrivs {nnp}, bounding set {bnd}", st)
+        finally:
+            srv.stop()
+
     out = sh(PTYD, "--listen", "127.0.0.1:1", "--check", check=False)
     t.ok(out.returncode == 1 and "name the shell account with --user ACCOUNT" in out.stdout,
          "root without --user or --allow-root is refused with the fix", out.stdout)
@@ -411,6 +430,11 @@ def test_check():
                          capture_output=True, text=True)
     t.ok(out.returncode == 1 and "without CAP_SETUID and CAP_SETGID" in out.stdout,
          "--check: --accounts without privileges is refused", out.stdout + out.stderr)
+    out = subprocess.run(["runuser", "-u", ACCT_A, "--", PTYD, "--check"], capture_output=True,
+                         text=True)
+    t.ok(out.returncode == 0 and "cgroup: unavailable (cgroup v2 at" in out.stdout and
+         "not writable" in out.stdout and f"every shell runs as ptyd's own user {ACCT_A}" in out.stdout,
+         "--check unprivileged: own user, cgroups unavailable, still OK", out.stdout + out.stderr)
     out = sh(PTYD, "--no-cgroup", "--cgroup", "/x", check=False)
     t.ok(out.returncode == 2 and "--no-cgroup" in out.stderr, "--no-cgroup with --cgroup: exit 2",
          out.stderr)
