@@ -9,5 +9,5 @@ source "$WS_ROOT/tests/lib/tap.sh"
 # shellcheck source=tests/lib/fuzz.sh disable=SC1091
 source "$WS_ROOT/tests/lib/fuzz.sh"
 
-fuzz_target fuzz_accounts 4096
+fuzz_one fuzz_accounts "${FUZZ_SECONDS:-20}"
 tap_done
