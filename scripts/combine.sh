@@ -36,8 +36,7 @@ USAGE
 log() { printf '%s: %s\n' "$PROG" "$*"; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 usage_error() {
-	printf '%s: %s\n' "$PROG" "$*" >&2
-	printf "Try '%s --help' for more information.\n" "$PROG" >&2
+	printf "%s: %s (see '%s --help')\n" "$PROG" "$*" "$PROG" >&2
 	exit 2
 }
 

@@ -24,6 +24,11 @@ readonly CADDYFILE=/etc/caddy/Caddyfile
 # The first line of every Caddyfile this script writes: how it knows its own.
 readonly CADDY_MARK="# Written by web-shell.sh; edit its arguments, not this file."
 readonly VERIFIER_ADDR=127.0.0.1:9222
+# ptyd: its own system account, on a unix socket in a directory only that
+# account and its group (Caddy's user is added to it) can enter.
+readonly PTYD_USER=webshell-ptyd
+readonly PTYD_SOCKET_DIR=/run/web-shell-ptyd
+readonly PTYD_SOCKET=$PTYD_SOCKET_DIR/ptyd.sock
 readonly PTYD_ADDR=127.0.0.1:7681
 # What building and serving needs, from the distribution.
 readonly BUILD_PACKAGES=(build-essential pkg-config libwebsockets-dev libcjson-dev libssl-dev libsodium-dev)
@@ -33,7 +38,9 @@ usage() {
 	cat <<'USAGE'
 Usage: web-shell.sh --fqdn DOMAIN --jwt-public-key-file PATH [--shell-user NAME] [-f]
                     [--tls acme|internal] [--email ADDR] [--https-port PORT]
-                    [--bind ADDR] [--source DIR] [--no-start] [--no-app]
+                    [--bind ADDR] [--allow-origin ORIGIN]... [--no-single-use]
+                    [--idle-timeout SECONDS] [--max-session SECONDS]
+                    [--max-clients N] [--source DIR] [--no-start] [--no-app]
                     [--dry-run] [--print FILE] [--help]
 
 Provisions this machine (Debian 12, Ubuntu 22.04 or 24.04) as a web-shell
@@ -56,6 +63,16 @@ host: Caddy on HTTPS in front of jwt-verify (127.0.0.1:9222) and ptyd
   --https-port PORT            HTTPS port (default: 443); another port also
                                turns off the HTTP->HTTPS redirect server
   --bind ADDR                  listen on this address only (default: all)
+  --allow-origin ORIGIN        also accept terminals opened by a page from
+                               ORIGIN (https://app.example.com[:PORT]);
+                               repeatable; https://DOMAIN is always allowed
+  --no-single-use              accept a token more than once until it expires
+                               (default: each token opens one connection)
+  --idle-timeout SECONDS       end a session after SECONDS without typed input
+                               (default 1800; 0: never)
+  --max-session SECONDS        end a session after SECONDS (default 43200,
+                               12 hours; 0: no limit)
+  --max-clients N              at most N sessions at once (default 32)
   --source DIR                 the checkout to build from (default: the one
                                this script lives in)
   --no-start                   install and enable everything, start nothing
@@ -80,6 +97,11 @@ TLS=acme
 EMAIL=""
 HTTPS_PORT=443
 BIND=""
+ORIGINS=()
+SINGLE_USE=1
+IDLE_TIMEOUT=1800
+MAX_SESSION=43200
+MAX_CLIENTS=32
 SOURCE=""
 NO_START=0
 NO_APP=0
@@ -98,6 +120,12 @@ parse_args() {
 		--email) need_value "$1" $#; EMAIL=$2; shift ;;
 		--https-port) need_value "$1" $#; HTTPS_PORT=$2; shift ;;
 		--bind) need_value "$1" $#; BIND=$2; shift ;;
+		--allow-origin) need_value "$1" $#; ORIGINS+=("$2"); shift ;;
+		--single-use) SINGLE_USE=1 ;;
+		--no-single-use) SINGLE_USE=0 ;;
+		--idle-timeout) need_value "$1" $#; IDLE_TIMEOUT=$2; shift ;;
+		--max-session) need_value "$1" $#; MAX_SESSION=$2; shift ;;
+		--max-clients) need_value "$1" $#; MAX_CLIENTS=$2; shift ;;
 		--source) need_value "$1" $#; SOURCE=$2; shift ;;
 		--no-start) NO_START=1 ;;
 		--no-app) NO_APP=1 ;;
@@ -116,23 +144,121 @@ valid_hostname() {
 	[[ ${#1} -le 253 && $1 =~ ^($label\.)+$label$ && ! $1 =~ ^[0-9.]+$ ]]
 }
 
+# valid_ipv4 ADDR: four decimal octets 0-255, no leading zeros.
+valid_ipv4() {
+	local octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+	[[ $1 =~ ^$octet\.$octet\.$octet\.$octet$ ]]
+}
+
+# valid_ipv6 ADDR: eight groups of 1-4 hex digits, or fewer with one "::"
+# (an IPv4 tail counts as two groups).
+valid_ipv6() {
+	local a=$1 groups=0 g
+	local -a parts
+	[[ $a == *:* && $a =~ ^[0-9a-fA-F:.]+$ ]] || return 1
+	if [[ $a =~ :([0-9]+\.[0-9.]+)$ ]]; then
+		local tail=${BASH_REMATCH[1]}
+		valid_ipv4 "$tail" || return 1
+		a="${a%"$tail"}0:0"
+	fi
+	[[ $a != *:::* ]] || return 1
+	local rest=${a/::/}
+	[[ $rest == "${rest/::/}" ]] || return 1 # at most one "::"
+	if [[ $a == *::* ]]; then
+		[[ $a != :[!:]* && $a != *[!:]: ]] || return 1
+	else
+		[[ $a != :* && $a != *: ]] || return 1
+	fi
+	IFS=: read -ra parts <<<"$a"
+	for g in "${parts[@]}"; do
+		[[ -z $g ]] && continue
+		[[ $g =~ ^[0-9a-fA-F]{1,4}$ ]] || return 1
+		groups=$((groups + 1))
+	done
+	if [[ $a == *::* ]]; then ((groups < 8)); else ((groups == 8)); fi
+}
+
+# valid_origin ORIGIN: a web origin as browsers send it: scheme, host, optional port.
+valid_origin() {
+	local o=$1 host port
+	[[ $o =~ ^https?://([^/:]+)(:([0-9]+))?$ ]] || return 1
+	host=${BASH_REMATCH[1]} port=${BASH_REMATCH[3]}
+	[[ -z $port ]] || valid_port "$port" || return 1
+	valid_hostname "$host" || valid_ipv4 "$host" || [[ $host == localhost ]]
+}
+
+# valid_port N: 1-65535 written in decimal without leading zeros (bash would
+# read 0443 as octal, and browsers send 443).
+valid_port() {
+	[[ $1 =~ ^[1-9][0-9]{0,4}$ ]] && (($1 <= 65535))
+}
+
+# valid_count N MAX: a plain decimal number from 0 to MAX.
+valid_count() {
+	[[ $1 =~ ^(0|[1-9][0-9]{0,6})$ ]] && (($1 <= $2))
+}
+
+# uid_min: the first uid of ordinary accounts (/etc/login.defs, default 1000).
+uid_min() {
+	local v
+	v=$(awk '$1 == "UID_MIN" { print $2 }' /etc/login.defs 2>/dev/null | tail -n 1)
+	[[ $v =~ ^[0-9]+$ ]] || v=1000
+	printf '%s\n' "$v"
+}
+
+# check_shell_user: a new account, or an ordinary one; never an existing
+# system account (caddy, www-data, nobody, ...: shells would hold its files and
+# rights; the only system account web-shell makes is ptyd's own).
+check_shell_user() {
+	local entry uid
+	[[ $SHELL_USER != "$PTYD_USER" ]] ||
+		usage_error "--shell-user: $PTYD_USER is ptyd's own account; shells must run as another"
+	entry=$(getent passwd "$SHELL_USER" || true)
+	[[ -n $entry ]] || return 0
+	uid=$(cut -d: -f3 <<<"$entry")
+	if [[ $uid -lt $(uid_min) || $uid -eq 65534 ]]; then
+		usage_error "--shell-user: $SHELL_USER is an existing system account (uid $uid); shells would get its files and rights: name a new or an ordinary account"
+	fi
+}
+
+# rsa_exponent_ok PATH: not an RSA key, or one whose public exponent is odd
+# and at least 65537 (e=1 makes every signature valid; small ones are weak).
+rsa_exponent_ok() {
+	local text line hex
+	command -v openssl >/dev/null || return 0
+	text=$(openssl pkey -pubin -in "$1" -noout -text 2>/dev/null) || return 0
+	[[ $text == *"Public-Key:"* && $text == *"Modulus:"* ]] || return 0
+	line=$(grep -m1 '^Exponent:' <<<"$text" || true)
+	if [[ $line =~ ^Exponent:\ ([0-9]+)\  ]]; then
+		local e=${BASH_REMATCH[1]}
+		((${#e} > 18 || (e >= 65537 && e % 2 == 1)))
+		return
+	fi
+	# A large exponent is printed as hex bytes on the lines after "Exponent:".
+	hex=$(sed -n '/^Exponent:/,$p' <<<"$text" | tail -n +2 | tr -d ' :\n')
+	[[ $hex =~ [13579bdfBDF]$ ]]
+}
+
 # check_key_file PATH: a readable, small PEM public key (not a private one).
 # The full check (jwt-verify --check) runs once the verifier is built.
 check_key_file() {
 	local f=$1
+	[[ $f != -* ]] || usage_error "--jwt-public-key-file: a path starting with '-' ($f); write ./$f"
 	[[ -e $f ]] || usage_error "--jwt-public-key-file: no such file: $f"
 	[[ -f $f ]] || usage_error "--jwt-public-key-file: not a regular file: $f"
 	[[ -r $f ]] || usage_error "--jwt-public-key-file: cannot read $f"
-	[[ $(stat -c %s "$f") -le 16384 ]] || usage_error "--jwt-public-key-file: $f is too large for a public key"
-	if grep -q 'PRIVATE KEY-----' "$f"; then
+	[[ $(stat -c %s -- "$f") -le 16384 ]] || usage_error "--jwt-public-key-file: $f is too large for a public key"
+	if grep -q -e 'PRIVATE KEY-----' -- "$f"; then
 		usage_error "--jwt-public-key-file: $f holds a PRIVATE key; give its public key (openssl pkey -in KEY -pubout)"
 	fi
-	if ! grep -q '^-----BEGIN PUBLIC KEY-----' "$f" || ! grep -q '^-----END PUBLIC KEY-----' "$f"; then
+	if ! grep -q -e '^-----BEGIN PUBLIC KEY-----' -- "$f" || ! grep -q -e '^-----END PUBLIC KEY-----' -- "$f"; then
 		usage_error "--jwt-public-key-file: $f is not a PEM public key (-----BEGIN PUBLIC KEY-----)"
 	fi
 	if command -v openssl >/dev/null && ! openssl pkey -pubin -in "$f" -noout 2>/dev/null; then
 		usage_error "--jwt-public-key-file: $f: openssl cannot parse this public key"
 	fi
+	rsa_exponent_ok "$f" ||
+		usage_error "--jwt-public-key-file: $f: an RSA public exponent below 65537 or even is refused (e=1 lets anyone forge tokens); make a new key"
 }
 
 # validate_args: every argument, before anything changes (exit 2 on a bad one).
@@ -143,16 +269,31 @@ validate_args() {
 	valid_hostname "$FQDN" || usage_error "--fqdn: not a host name: '$FQDN'"
 	[[ $SHELL_USER =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || usage_error "--shell-user: not a valid user name: '$SHELL_USER'"
 	[[ $SHELL_USER != root ]] || usage_error "--shell-user: refusing root; shells must run unprivileged"
+	check_shell_user
 	[[ $TLS == acme || $TLS == internal ]] || usage_error "--tls: must be acme or internal, not '$TLS'"
 	if [[ -n $EMAIL ]]; then
 		[[ $TLS == acme ]] || usage_error "--email only applies to --tls acme"
-		[[ $EMAIL =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]] || usage_error "--email: not an e-mail address: '$EMAIL'"
+		# Only what an address needs: the value goes into the Caddyfile as is.
+		[[ $EMAIL =~ ^[A-Za-z0-9._%+-]+@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}$ ]] ||
+			usage_error "--email: not an e-mail address (letters, digits, . _ % + - before the @): '$EMAIL'"
 	fi
-	[[ $HTTPS_PORT =~ ^[0-9]{1,5}$ && $HTTPS_PORT -ge 1 && $HTTPS_PORT -le 65535 ]] ||
-		usage_error "--https-port: not a port number (1-65535): '$HTTPS_PORT'"
+	valid_port "$HTTPS_PORT" ||
+		usage_error "--https-port: not a port number (1-65535, no leading zero): '$HTTPS_PORT'"
 	if [[ -n $BIND ]]; then
-		[[ $BIND =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ || $BIND =~ ^[0-9a-fA-F:]*:[0-9a-fA-F:]*$ ]] ||
+		valid_ipv4 "$BIND" || valid_ipv6 "$BIND" ||
 			usage_error "--bind: not an IP address: '$BIND'"
+	fi
+	local origin
+	for origin in "${ORIGINS[@]}"; do
+		valid_origin "$origin" ||
+			usage_error "--allow-origin: not an origin (https://HOST[:PORT], no path): '$origin'"
+	done
+	valid_count "$IDLE_TIMEOUT" 2592000 ||
+		usage_error "--idle-timeout: not a number of seconds (0-2592000): '$IDLE_TIMEOUT'"
+	valid_count "$MAX_SESSION" 2592000 ||
+		usage_error "--max-session: not a number of seconds (0-2592000): '$MAX_SESSION'"
+	if [[ $MAX_CLIENTS == 0 ]] || ! valid_count "$MAX_CLIENTS" 100000; then
+		usage_error "--max-clients: not a number of sessions (1-100000): '$MAX_CLIENTS'"
 	fi
 	case $PRINT in
 	"" | Caddyfile | jwt-verify.service | ptyd.service) ;;
@@ -309,12 +450,28 @@ put_file() {
 	return 0
 }
 
-# render_unit NAME: units/NAME with this machine's values filled in.
-render_unit() {
+# site_origin: the origin of the site itself, as browsers send it.
+site_origin() {
 	local origin="https://$FQDN"
 	[[ $HTTPS_PORT == 443 ]] || origin+=":$HTTPS_PORT"
+	printf '%s\n' "$origin"
+}
+
+# render_unit NAME: units/NAME with this machine's values filled in. Every
+# value was validated (no |, %, quote or blank can reach the unit).
+render_unit() {
+	local site origins o single_use=""
+	site=$(site_origin)
+	origins="--check-origin $site"
+	for o in "${ORIGINS[@]}"; do
+		[[ $o == "$site" ]] || origins+=" --check-origin $o"
+	done
+	[[ $SINGLE_USE == 0 ]] || single_use=" --single-use"
 	sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@FQDN@|$FQDN|g" -e "s|@SHELL_USER@|$SHELL_USER|g" \
-		-e "s|@SHELL_HOME@|$(shell_home)|g" -e "s|@ORIGIN@|$origin|g" "$SOURCE/units/$1"
+		-e "s|@SHELL_HOME@|$(shell_home)|g" -e "s|@CHECK_ORIGINS@|$origins|g" \
+		-e "s| @SINGLE_USE@|$single_use|g" -e "s|@IDLE_TIMEOUT@|$IDLE_TIMEOUT|g" \
+		-e "s|@MAX_SESSION@|$MAX_SESSION|g" -e "s|@MAX_CLIENTS@|$MAX_CLIENTS|g" \
+		-e "s|@PTYD_USER@|$PTYD_USER|g" -e "s|@PTYD_SOCKET@|$PTYD_SOCKET|g" "$SOURCE/units/$1"
 }
 
 # render_caddyfile: the site: /ws gated by jwt-verify, the app at /.

@@ -27,10 +27,9 @@ abort() {
 	exit 1
 }
 
-# usage_error MSG: a bad argument: one clear message, a pointer to --help, exit 2.
+# usage_error MSG: a bad argument: one line naming it (and --help), exit 2.
 usage_error() {
-	printf '%s: %s\n' "$PROG" "$*" >&2
-	printf "Try '%s --help' for more information.\n" "$PROG" >&2
+	printf "%s: %s (see '%s --help')\n" "$PROG" "$*" "$PROG" >&2
 	exit 2
 }
 

@@ -94,6 +94,21 @@ test_units() {
 		'DynamicUser=yes' 'CapabilityBoundingSet=' 'ProtectSystem=strict' 'PrivateTmp=yes' 'RestrictAddressFamilies='
 	contains "ptyd.service: runs as the shell user, origin checked" "$WS_WORK/ptyd.service" \
 		'User=webshell' '--listen 127.0.0.1:7681' '--check-origin https://shell.example.com' 'NoNewPrivileges=yes'
+	contains "jwt-verify.service: single-use tokens by default" "$WS_WORK/jwt-verify.service" '--single-use'
+	contains "ptyd.service: default limits: 30 min idle, 12 h, 32 sessions" "$WS_WORK/ptyd.service" \
+		'--idle-timeout 1800' '--max-session 43200' '--max-clients 32'
+	"$W" --fqdn shell.example.com --jwt-public-key-file "$KEY" --no-single-use --print jwt-verify.service >"$WS_WORK/j2"
+	if grep -q -e '^ExecStart=.*--single-use' "$WS_WORK/j2"; then
+		tap_fail "--no-single-use: jwt-verify without --single-use" "$(grep ExecStart= "$WS_WORK/j2")"
+	else
+		tap_ok "--no-single-use: jwt-verify without --single-use"
+	fi
+	"$W" --fqdn shell.example.com --jwt-public-key-file "$KEY" --https-port 8443 --allow-origin https://app.example.com \
+		--allow-origin http://localhost:3000 --idle-timeout 0 --max-session 3600 --max-clients 5 \
+		--print ptyd.service >"$WS_WORK/p2"
+	contains "--allow-origin (repeated), --idle-timeout, --max-session, --max-clients reach ptyd" "$WS_WORK/p2" \
+		'--check-origin https://shell.example.com:8443 --check-origin https://app.example.com --check-origin http://localhost:3000' \
+		'--idle-timeout 0' '--max-session 3600' '--max-clients 5'
 	if ! stage_root; then
 		tap_skip "systemd-analyze verify" "build/jwt-verify and build/ptyd are not built yet"
 		return

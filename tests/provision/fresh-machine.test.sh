@@ -208,7 +208,7 @@ test_services() {
 	fi
 
 	local token out rc=0
-	token=$(/usr/bin/python3 "$WS_ROOT/tests/lib/mint_jwt.py" --key "$WS_WORK/owner.pem" --aud "$FQDN")
+	token=$(/usr/bin/python3 "$WS_ROOT/tests/lib/mint_jwt.py" --key "$WS_WORK/owner.pem" --aud "$FQDN" --jti "$(</proc/sys/kernel/random/uuid)")
 	# shellcheck disable=SC2016 # expanded by the remote shell
 	out=$(in_net /usr/bin/python3 "$WS_ROOT/tests/provision/ttyd_client.py" --url "wss://$FQDN:$port/ws?token=$token" \
 		--origin "https://$FQDN:$port" --connect "127.0.0.1:$port" --cafile "$ca" 'echo "I am $(id -un)"' 2>&1) || rc=$?
@@ -219,7 +219,7 @@ test_services() {
 			"$(tail -n 5 "$WS_WORK/ptyd.log" "$WS_WORK/jwt-verify.log")"
 	fi
 	local other
-	other=$(/usr/bin/python3 "$WS_ROOT/tests/lib/mint_jwt.py" --key "$WS_WORK/owner.pem" --aud other.example)
+	other=$(/usr/bin/python3 "$WS_ROOT/tests/lib/mint_jwt.py" --key "$WS_WORK/owner.pem" --aud other.example --jti "$(</proc/sys/kernel/random/uuid)")
 	code=$(in_net "${curl_args[@]}" -o "$WS_WORK/401.txt" -w '%{http_code}' "https://$FQDN:$port/ws?token=$other" || true)
 	if [[ $code == 401 && $(cat "$WS_WORK/401.txt") == *aud* ]]; then
 		tap_ok "a token for another audience: 401 with its reason ($(head -c 80 "$WS_WORK/401.txt"))"
@@ -254,7 +254,7 @@ test_weak_key() {
 # shell_as_token KEY PORT: "I am <user>" through Caddy with a token signed by KEY.
 shell_as_token() {
 	local token ca=$R/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt
-	token=$(/usr/bin/python3 "$WS_ROOT/tests/lib/mint_jwt.py" --key "$1" --aud "$FQDN")
+	token=$(/usr/bin/python3 "$WS_ROOT/tests/lib/mint_jwt.py" --key "$1" --aud "$FQDN" --jti "$(</proc/sys/kernel/random/uuid)")
 	# shellcheck disable=SC2016 # expanded by the remote shell
 	in_net /usr/bin/python3 "$WS_ROOT/tests/provision/ttyd_client.py" --url "wss://$FQDN:$2/ws?token=$token" \
 		--origin "https://$FQDN:$2" --connect "127.0.0.1:$2" --cafile "$ca" 'echo "I am $(id -un)"' 2>&1

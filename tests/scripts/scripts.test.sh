@@ -67,12 +67,104 @@ test_web_shell_bad_args() {
 	expect_usage_error "web-shell.sh: bad --tls" "must be acme or internal, not 'self'" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --tls self
 	expect_usage_error "web-shell.sh: --email needs acme" "--email only applies to --tls acme" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --tls internal --email a@b.example
 	expect_usage_error "web-shell.sh: bad --email" "not an e-mail address" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --email nobody
-	expect_usage_error "web-shell.sh: bad --https-port" "not a port number (1-65535): '70000'" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --https-port 70000
+	expect_usage_error "web-shell.sh: bad --https-port" "not a port number (1-65535, no leading zero): '70000'" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --https-port 70000
 	expect_usage_error "web-shell.sh: root shell user" "refusing root" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --shell-user root
 	expect_usage_error "web-shell.sh: bad shell user" "not a valid user name" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --shell-user 'x y'
 	expect_usage_error "web-shell.sh: bad --bind" "not an IP address" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --bind example.com
 	expect_usage_error "web-shell.sh: --source not a checkout" "is not a web-shell checkout" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --source "$WS_WORK"
 	expect_usage_error "web-shell.sh: bad --print" "--print: one of" "$w" --fqdn a.example.com --jwt-public-key-file "$k" --print passwd
+	test_web_shell_weakening_args
+}
+
+# expect_one_line NAME WANT CMD...: exit 2 and exactly one line on stderr, holding WANT.
+expect_one_line() {
+	local name=$1 want=$2 out err rc=0
+	shift 2
+	out=$("$@" 2>"$WS_WORK/err") || rc=$?
+	err=$(cat "$WS_WORK/err")
+	if [[ $rc -eq 2 && $err == *"$want"* && -z $out && $(wc -l <"$WS_WORK/err") -eq 1 ]]; then
+		tap_ok "$name: exit 2, one line"
+	else
+		tap_fail "$name: exit 2, one line" "exit: $rc (want 2)" "stderr: $err" "stdout: $out" "want in stderr: $want"
+	fi
+}
+
+# rsa_key_with_exponent E FILE: an RSA public key (the 2048-bit fixture's
+# modulus) with public exponent E, which openssl would never generate.
+rsa_key_with_exponent() {
+	/usr/bin/python3 - "$WS_ROOT/tests/jwt-verify/fixtures/rsa2048.pub.pem" "$1" >"$2" <<'PY'
+import base64, sys
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+n = load_pem_public_key(open(sys.argv[1], "rb").read()).public_numbers().n
+e = int(sys.argv[2])
+def tlv(tag, body):
+    size = len(body)
+    if size < 128:
+        head = bytes([size])
+    else:
+        k = (size.bit_length() + 7) // 8
+        head = bytes([0x80 | k]) + size.to_bytes(k, "big")
+    return bytes([tag]) + head + body
+def integer(v):
+    return tlv(2, v.to_bytes(v.bit_length() // 8 + 1, "big"))
+rsa = tlv(0x30, tlv(6, bytes.fromhex("2a864886f70d010101")) + tlv(5, b""))
+der = tlv(0x30, rsa + tlv(3, b"\0" + tlv(0x30, integer(n) + integer(e))))
+b64 = base64.b64encode(der).decode()
+print("-----BEGIN PUBLIC KEY-----")
+for i in range(0, len(b64), 64):
+    print(b64[i:i + 64])
+print("-----END PUBLIC KEY-----")
+PY
+}
+
+# in_dir DIR CMD...: CMD run from DIR.
+in_dir() {
+	(cd "$1" && shift && "$@")
+}
+
+# Issue 9 section 8: arguments that would break or weaken the machine.
+test_web_shell_weakening_args() {
+	local k=$WS_WORK/pub.pem w=$S/web-shell.sh
+	local -a base=(--fqdn a.example.com --jwt-public-key-file "$k" --print Caddyfile)
+	expect_one_line 'web-shell.sh --email "x@y.z' "--email: not an e-mail address" "$w" "${base[@]}" --email '"x@y.z'
+	expect_one_line "web-shell.sh --https-port 0443" "--https-port: not a port number (1-65535, no leading zero): '0443'" \
+		"$w" "${base[@]}" --https-port 0443
+	expect_one_line "web-shell.sh --bind :" "--bind: not an IP address: ':'" "$w" "${base[@]}" --bind :
+	expect_one_line "web-shell.sh --bind 999.1.1.1" "--bind: not an IP address: '999.1.1.1'" "$w" "${base[@]}" --bind 999.1.1.1
+	expect_one_line "web-shell.sh --bind 1::2::3" "--bind: not an IP address" "$w" "${base[@]}" --bind 1::2::3
+	local a out rc
+	for a in 127.0.0.1 ::1 2001:db8::1 ::ffff:192.0.2.1; do
+		rc=0
+		out=$("$w" "${base[@]}" --bind "$a" 2>&1) || rc=$?
+		tap_is "web-shell.sh --bind $a is accepted" "$rc/$(grep -c "default_bind $a" <<<"$out")" "0/1"
+	done
+	local sys
+	for sys in caddy nobody daemon; do
+		getent passwd "$sys" >/dev/null || continue
+		expect_one_line "web-shell.sh --shell-user $sys" "--shell-user: $sys is an existing system account" \
+			"$w" "${base[@]}" --shell-user "$sys"
+	done
+	expect_one_line "web-shell.sh --shell-user webshell-ptyd" "ptyd's own account" "$w" "${base[@]}" --shell-user webshell-ptyd
+	cp "$k" "$WS_WORK/-key.pem"
+	expect_one_line "web-shell.sh: a key path starting with -" "a path starting with '-'" \
+		in_dir "$WS_WORK" "$w" --fqdn a.example.com --jwt-public-key-file -key.pem --print Caddyfile
+	local e
+	for e in 1 3 65536 65538; do
+		rsa_key_with_exponent "$e" "$WS_WORK/rsa-e$e.pem"
+		expect_one_line "web-shell.sh: an RSA key with e=$e" "RSA public exponent below 65537 or even" \
+			"$w" --fqdn a.example.com --jwt-public-key-file "$WS_WORK/rsa-e$e.pem" --print Caddyfile
+	done
+	rsa_key_with_exponent 65537 "$WS_WORK/rsa-e65537.pem"
+	rc=0
+	"$w" --fqdn a.example.com --jwt-public-key-file "$WS_WORK/rsa-e65537.pem" --print Caddyfile >/dev/null 2>&1 || rc=$?
+	tap_is "web-shell.sh: the same key with e=65537 is accepted" "$rc" 0
+	expect_one_line "web-shell.sh --allow-origin with a path" "--allow-origin: not an origin" \
+		"$w" "${base[@]}" --allow-origin https://app.example.com/page
+	expect_one_line "web-shell.sh --allow-origin without scheme" "--allow-origin: not an origin" \
+		"$w" "${base[@]}" --allow-origin app.example.com
+	expect_one_line "web-shell.sh --idle-timeout x" "--idle-timeout: not a number of seconds" "$w" "${base[@]}" --idle-timeout 10m
+	expect_one_line "web-shell.sh --max-session -1" "--max-session: not a number of seconds" "$w" "${base[@]}" --max-session -1
+	expect_one_line "web-shell.sh --max-clients 0" "--max-clients: not a number of sessions" "$w" "${base[@]}" --max-clients 0
 }
 
 # snapshot: what web-shell.sh could change on this machine, as one string.
