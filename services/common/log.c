@@ -192,6 +192,8 @@ static int text_needs_quotes(const char *escaped)
 	return escaped[0] == '\0' || strpbrk(escaped, " \"=") != NULL;
 }
 
+static void log_write_line(const char *line);
+
 void log_event(const char *event, const struct log_field *fields, size_t nfields)
 {
 	char line[LOG_LINE_MAX];
@@ -221,6 +223,23 @@ void log_event(const char *event, const struct log_field *fields, size_t nfields
 	}
 	if (log_fmt == LOG_FORMAT_JSON)
 		line_append(line, sizeof(line), &len, "}");
+	log_write_line(line);
+}
+
+/* Where every line goes: the sink when one is set, else stderr. */
+static log_sink_fn log_sink;
+
+void log_set_sink(log_sink_fn sink)
+{
+	log_sink = sink;
+}
+
+static void log_write_line(const char *line)
+{
+	if (log_sink != NULL) {
+		log_sink(line, strlen(line));
+		return;
+	}
 	fprintf(stderr, "%s\n", line);
 	fflush(stderr);
 }
@@ -242,10 +261,11 @@ static void log_vmessage(const char *level, const char *fmt, va_list ap, int wit
 		log_event(level, f, 1);
 	} else {
 		/* Text lines keep messages readable: our own text is not escaped. */
-		fprintf(stderr, "%s: %s%s%s\n", log_progname,
-			strcmp(level, "info") == 0 ? "" : level,
-			strcmp(level, "info") == 0 ? "" : ": ", msg);
-		fflush(stderr);
+		char line[LOG_LINE_MAX];
+		snprintf(line, sizeof(line), "%s: %s%s%s", log_progname,
+			 strcmp(level, "info") == 0 ? "" : level,
+			 strcmp(level, "info") == 0 ? "" : ": ", msg);
+		log_write_line(line);
 	}
 	errno = saved;
 }

@@ -64,6 +64,14 @@ char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
 char *log_escape_json(char *dst, size_t dstlen, const char *src, size_t srclen);
 
 /*
+ * Sends every line (without its newline) to sink instead of stderr: a
+ * service whose loop must never wait on its log reader queues them there
+ * (ptyd's logsink.c). NULL: back to stderr.
+ */
+typedef void (*log_sink_fn)(const char *line, size_t len);
+void log_set_sink(log_sink_fn sink);
+
+/*
  * Routes libwebsockets' own errors and warnings through this module, so a
  * service writes one format only. Call after log_init().
  */

@@ -2,8 +2,8 @@
 PTYD_PURE_SRCS := services/ptyd/proto.c services/ptyd/replay.c services/ptyd/accounts.c
 PTYD_SRCS := $(PTYD_PURE_SRCS) services/ptyd/spawn.c \
 	services/ptyd/account.c services/ptyd/child.c services/ptyd/contain.c services/ptyd/ptyio.c \
-	services/ptyd/session.c services/ptyd/tty.c services/ptyd/ws.c services/ptyd/main.c \
-	$(COMMON_SRCS)
+	services/ptyd/session.c services/ptyd/tty.c services/ptyd/admin.c services/ptyd/logsink.c \
+	services/ptyd/ws.c services/ptyd/main.c $(COMMON_SRCS)
 # The recorder (its writer thread is the one thread besides the loop).
 PTYD_SRCS += services/ptyd/record.c
 

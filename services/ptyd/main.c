@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "admin.h"
+#include "logsink.h"
 #include "ptyio.h"
 #include "sigwatch.h"
 
@@ -27,11 +30,14 @@ static const char usage_text[] =
 	"            [--idle-timeout SECONDS] [--max-session SECONDS] [--detach-timeout SECONDS]\n"
 	"            [--replay-buffer BYTES] [--replay-total BYTES] [--check-origin ORIGIN]...\n"
 	"            [--title TEXT] [--term NAME] [--cwd DIR] [--ping-interval SECONDS]\n"
-	"            [--index FILE] [--log-format text|json] [--allow-root] [--verbose]\n"
+	"            [--index FILE] [--log-format text|json] [--admin-socket PATH]\n"
+	"            [--admin-group GROUP] [--allow-root] [--verbose]\n"
 	"            [--user ACCOUNT | --accounts FILE] [--allow-system-accounts]\n"
 	"            [--no-new-privs] [--cgroup PATH | --no-cgroup] [--session-pids-max N]\n"
 	"            [--session-memory-max BYTES] [--session-cpu-weight N] [--check]\n"
 	"            [--help] [--version] [-- COMMAND [ARG...]]\n"
+	"       ptyd --admin-socket PATH --list [--json]\n"
+	"       ptyd --admin-socket PATH --end ID-PREFIX\n"
 	"\n"
 	"Serves a terminal over WebSocket (ttyd's protocol, subprotocol \"tty\", at /ws)\n"
 	"behind Caddy and jwt-verify. Each connection starts COMMAND (default: the\n"
@@ -61,6 +67,14 @@ static const char usage_text[] =
 	"  --user ACCOUNT           the account shells run as (needs CAP_SETUID and\n"
 	"                           CAP_SETGID unless it is ptyd's own)\n"
 	"  --accounts FILE          identity -> account map (README: Containment)\n"
+	"  --admin-socket PATH      serve the admin interface on this unix socket; with\n"
+	"                           --list or --end: the socket to ask\n"
+	"  --admin-group GROUP      members of GROUP may use the admin socket (besides\n"
+	"                           root and ptyd's own user)\n"
+	"  --list                   list sessions: id prefix, state, owner, peer, start,\n"
+	"                           last input, bytes in and out, pid\n"
+	"  --json                   with --list: JSON instead of a table\n"
+	"  --end ID-PREFIX          end the session whose id starts with ID-PREFIX\n"
 	"  --allow-root             allow the account root, and running as root\n"
 	"                           without --user (every shell would be root's)\n"
 	"  --allow-system-accounts  allow accounts below UID_MIN\n"
@@ -106,10 +120,17 @@ enum {
 	OPT_REPLAY_BUFFER, OPT_REPLAY_TOTAL, OPT_LOG_FORMAT,
 	OPT_USER, OPT_ACCOUNTS, OPT_ALLOW_SYSTEM, OPT_NO_NEW_PRIVS, OPT_CGROUP, OPT_NO_CGROUP,
 	OPT_PIDS_MAX, OPT_MEMORY_MAX, OPT_CPU_WEIGHT, OPT_CHECK,
+	OPT_ADMIN_SOCKET, OPT_ADMIN_GROUP, OPT_LIST, OPT_JSON, OPT_END,
 };
+
+/* What the command line asks for besides serving: an admin client request. */
+static int opt_list, opt_json;
+static const char *opt_end;
 
 static const struct option long_opts[] = {
 	{ "accounts", required_argument, NULL, OPT_ACCOUNTS },
+	{ "admin-group", required_argument, NULL, OPT_ADMIN_GROUP },
+	{ "admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET },
 	{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
 	{ "allow-system-accounts", no_argument, NULL, OPT_ALLOW_SYSTEM },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
@@ -117,9 +138,12 @@ static const struct option long_opts[] = {
 	{ "check-origin", required_argument, NULL, OPT_ORIGIN },
 	{ "cwd", required_argument, NULL, OPT_CWD },
 	{ "detach-timeout", required_argument, NULL, OPT_DETACH },
+	{ "end", required_argument, NULL, OPT_END },
 	{ "help", no_argument, NULL, 'h' },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "index", required_argument, NULL, OPT_INDEX },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "list", no_argument, NULL, OPT_LIST },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
@@ -210,6 +234,28 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 		case OPT_REPLAY_TOTAL:
 			cfg->replay_total = (size_t)args_number_flag("--replay-total", optarg, 0, 1LL << 40);
 			break;
+		case OPT_ADMIN_SOCKET:
+			if (optarg[0] != '/')
+				args_usage_error("--admin-socket %s: must be an absolute path", optarg);
+			cfg->admin_socket = optarg;
+			break;
+		case OPT_ADMIN_GROUP: {
+			const struct group *gr = getgrnam(optarg);
+			if (gr == NULL)
+				args_usage_error("--admin-group %s: no such group", optarg);
+			cfg->admin_gid = gr->gr_gid;
+			cfg->has_admin_group = 1;
+			break;
+		}
+		case OPT_LIST:
+			opt_list = 1;
+			break;
+		case OPT_JSON:
+			opt_json = 1;
+			break;
+		case OPT_END:
+			opt_end = optarg;
+			break;
 		case OPT_LOG_FORMAT:
 			if (log_format_parse(optarg, &cfg->log_format) != 0)
 				args_usage_error("--log-format %s: %s", optarg, "must be text or json");
@@ -263,6 +309,14 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			  cfg->contain.memory_max || cfg->contain.cpu_weight))
 		args_usage_error("--no-cgroup: cannot go with --cgroup or a --session-* limit");
 	cfg->contain_off = no_cgroup;
+	if ((opt_list || opt_end != NULL || opt_json) && cfg->admin_socket == NULL)
+		args_usage_error("%s: needs --admin-socket PATH", opt_end != NULL ? "--end" : "--list");
+	if (opt_json && !opt_list)
+		args_usage_error("--json: only with --list");
+	if (opt_list && opt_end != NULL)
+		args_usage_error("--list and --end: one at a time");
+	if (cfg->has_admin_group && cfg->admin_socket == NULL)
+		args_usage_error("--admin-group: needs --admin-socket PATH");
 	return optind;
 }
 
@@ -523,6 +577,10 @@ int main(int argc, char **argv)
 	args_program("ptyd", usage_text);
 	log_init("ptyd", LOG_FORMAT_TEXT, 0);
 	first = parse_flags(argc, argv, &srv.cfg, &title);
+	if (opt_list)
+		return admin_client_list(srv.cfg.admin_socket, opt_json);
+	if (opt_end != NULL)
+		return admin_client_end(srv.cfg.admin_socket, opt_end);
 	log_init("ptyd", srv.cfg.log_format, srv.cfg.verbose);
 	log_route_lws();
 	if (account_table_init(&srv.accounts, &srv.cfg.accounts, why, sizeof(why)) != 0) {
@@ -547,6 +605,11 @@ int main(int argc, char **argv)
 	start_server(&srv, nofile);
 	if (sigwatch_adopt(srv.vh, sigfd, on_signal, &srv) != 0)
 		fatalx("cannot watch signals");
+	if (srv.cfg.admin_socket != NULL)
+		admin_listen(&srv);
+	/* From here on a slow log reader cannot stall sessions. */
+	if (logsink_start(srv.vh) != 0)
+		log_warnx("log lines will be written blocking");
 
 	if (srv.cfg.listen.is_unix)
 		log_info("listening on unix:%s, command %s", srv.cfg.listen.path, srv.cfg.cmdline);
@@ -560,6 +623,7 @@ int main(int argc, char **argv)
 	/* Whatever did not close in time is killed and reaped, then all is freed. */
 	lws_sul_cancel(&srv.sul_shutdown);
 	srv.destroying = 1;
+	logsink_stop();
 	ptyio_shutdown();
 	lws_context_destroy(srv.ctx);
 	session_kill_all(&srv);
@@ -567,6 +631,7 @@ int main(int argc, char **argv)
 	if (srv.cfg.listen.is_unix)
 		unlink(srv.cfg.listen.path);
 	account_table_free(&srv.accounts);
+	admin_close(&srv);
 	free_config(&srv.cfg);
 	log_info("stopped");
 	return 0;

@@ -121,6 +121,18 @@ static inline void ptyd_check_done(struct ptyd *srv)
 extern const struct lws_protocols ptyd_protocols[];
 /* Adopts fd as a raw watcher bound to protocol name; NULL on failure. */
 struct lws *ws_adopt(struct ptyd *srv, int fd, const char *protocol, void *opaque);
+/*
+ * lws's raw-file role clears POLLOUT right after a RAW_WRITEABLE_FILE
+ * callback, so lws_callback_on_writable() called inside that callback is
+ * lost. A raw watcher that still has bytes to write asks again from here: a
+ * timer that fires on the next loop turn. Cancel it before the wsi goes.
+ */
+struct ws_rearm {
+	lws_sorted_usec_list_t sul;
+	struct lws *wsi;
+};
+void ws_rearm_writable(struct ws_rearm *r, struct lws *wsi);
+void ws_rearm_cancel(struct ws_rearm *r);
 /* SIGCHLD reaps, SIGTERM/SIGINT start the shutdown, SIGHUP is logged (sigwatch_fn). */
 void ws_on_signal(void *arg, int sig);
 

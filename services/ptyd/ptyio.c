@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ptyd.h"
 #include "spawn.h"
 
 struct ptyio {
@@ -21,6 +22,7 @@ struct ptyio {
 	int closing;                /* ptyio_close() called: free when the watcher goes */
 	unsigned char *in;          /* input not yet taken by the PTY */
 	size_t inlen;
+	struct ws_rearm rearm;      /* asks for writability again after a partial write */
 };
 
 /* The lws context is going away: its watchers are closed by it. */
@@ -141,7 +143,7 @@ static void flush_input(struct ptyio *p)
 		p->inlen -= (size_t)n;
 	}
 	if (p->inlen > 0) {
-		lws_callback_on_writable(p->wsi);
+		ws_rearm_writable(&p->rearm, p->wsi);
 		return;
 	}
 	free(p->in);
@@ -167,6 +169,7 @@ void ptyio_close(struct ptyio *p)
 	p->in = NULL;
 	p->inlen = 0;
 	p->closing = 1;
+	ws_rearm_cancel(&p->rearm);
 	if (p->wsi == NULL)
 		free(p);
 	else if (!ptyio_destroying)
@@ -195,6 +198,7 @@ int ptyio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		lws_set_opaque_user_data(wsi, NULL);
+		ws_rearm_cancel(&p->rearm);
 		p->wsi = NULL;
 		if (p->closing)
 			free(p);

@@ -408,10 +408,11 @@ void session_end(struct session *s, int code, const char *reason)
 
 	if (s->end_reason[0] == '\0')
 		snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
+	/* The end line's code is the one sent to a client, if one was there to get it. */
+	s->last_code = client != NULL ? code : 0;
 	if (client != NULL) {
 		s->ops = NULL;
 		s->client = NULL;
-		s->last_code = code;
 		ops->detached(client, code, reason);
 	}
 	session_hangup(s);

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "admin.h"
 #include "httpreply.h"
+#include "logsink.h"
 #include "ptyio.h"
 #include "sigwatch.h"
 
@@ -136,6 +138,8 @@ const struct lws_protocols ptyd_protocols[] = {
 	{ "tty", tty_callback, TTY_PSS_SIZE, 512, 0, NULL, 1 << 20 },
 	{ "ptyd-pty", ptyio_callback, 0, 0, 0, NULL, 0 },
 	SIGWATCH_PROTOCOL,
+	{ "ptyd-admin", admin_callback, 0, 0, 0, NULL, 0 },
+	{ "ptyd-log", logsink_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -149,4 +153,25 @@ struct lws *ws_adopt(struct ptyd *srv, int fd, const char *protocol, void *opaqu
 	if (wsi != NULL)
 		lws_set_opaque_user_data(wsi, opaque);
 	return wsi;
+}
+
+static void rearm_cb(lws_sorted_usec_list_t *sul)
+{
+	struct ws_rearm *r = lws_container_of(sul, struct ws_rearm, sul);
+
+	if (r->wsi != NULL)
+		lws_callback_on_writable(r->wsi);
+}
+
+void ws_rearm_writable(struct ws_rearm *r, struct lws *wsi)
+{
+	r->wsi = wsi;
+	lws_sul_schedule(lws_get_context(wsi), 0, &r->sul, rearm_cb, 1);
+}
+
+void ws_rearm_cancel(struct ws_rearm *r)
+{
+	if (r->wsi != NULL)
+		lws_sul_cancel(&r->sul);
+	r->wsi = NULL;
 }

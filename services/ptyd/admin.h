@@ -1,0 +1,32 @@
+/*
+ * admin.h: ptyd's local admin interface: a unix socket (--admin-socket) that
+ * only root, ptyd's own user and members of --admin-group may use (checked on
+ * every connection with SO_PEERCRED / SO_PEERGROUPS, on top of the socket's
+ * mode 0660), and its clients `ptyd --list [--json]` and `ptyd --end PREFIX`.
+ *
+ * The wire: the client sends one line, "list" or "end PREFIX"; the server
+ * answers one JSON document and closes: a list is an array of
+ * {"id":"<first 8 hex digits>","kind","state","owner","peer","started",
+ * "lastInput","bytesIn","bytesOut","pid"}; an end is {"ended":"<8 digits>"}
+ * or {"error":"..."}.
+ */
+#ifndef PTYD_ADMIN_H
+#define PTYD_ADMIN_H
+
+#include <libwebsockets.h>
+
+struct ptyd;
+
+/* Creates the socket and watches it; exits (fatal) when it cannot. */
+void admin_listen(struct ptyd *srv);
+/* Removes the socket file (at exit). */
+void admin_close(struct ptyd *srv);
+/* The lws callback of the listener and its connections ("ptyd-admin"). */
+int admin_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		   size_t len);
+
+/* The clients: run one request against path and print the answer. Return the exit status. */
+int admin_client_list(const char *path, int json);
+int admin_client_end(const char *path, const char *prefix);
+
+#endif
