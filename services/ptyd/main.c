@@ -436,7 +436,34 @@ static void shutdown_deadline(lws_sorted_usec_list_t *sul)
 	srv->done = 1;
 }
 
-/* SIGCHLD reaps, SIGTERM/SIGINT start the shutdown, SIGHUP is logged (a sigwatch_fn). */
+/*
+ * SIGHUP: --user and --accounts are read and resolved again (new identities,
+ * changed groups); running sessions keep their account. A bad file changes
+ * nothing: the old map stays and the reason is logged.
+ */
+static void reload_accounts(struct ptyd *srv)
+{
+	struct account_table t;
+	char why[1024];
+
+	if (srv->cfg.accounts.user == NULL && srv->cfg.accounts.file == NULL) {
+		log_info("SIGHUP: nothing to reload");
+		return;
+	}
+	if (account_table_init(&t, &srv->cfg.accounts, why, sizeof(why)) != 0) {
+		log_warnx("SIGHUP: accounts not reloaded, the old ones stay: %s", why);
+		return;
+	}
+	account_table_free(&srv->accounts);
+	srv->accounts = t;
+	if (t.file != NULL)
+		log_info("SIGHUP: accounts reloaded from %s: %zu identities%s", t.file, t.map.n,
+			 t.map_default.name != NULL ? " and a default" : "");
+	else
+		log_info("SIGHUP: account %s reloaded", t.user.name);
+}
+
+/* SIGCHLD reaps, SIGTERM/SIGINT start the shutdown, SIGHUP reloads the accounts (a sigwatch_fn). */
 static void on_signal(void *arg, int sig)
 {
 	struct ptyd *srv = arg;
@@ -464,7 +491,7 @@ static void on_signal(void *arg, int sig)
 					 PTYD_SHUTDOWN_US);
 		break;
 	case SIGHUP:
-		log_info("SIGHUP: nothing to reload");
+		reload_accounts(srv);
 		break;
 	default:
 		break;

@@ -15,6 +15,7 @@ import atexit
 import os
 import pwd
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -386,6 +387,26 @@ def test_accounts():
                  "the refusal is logged with the identity")
 
         run(go())
+
+        # SIGHUP reloads the map: carol gets an account without a restart ...
+        with open(path, "a") as f:
+            f.write(f"carol@test {ACCT_B}\n")
+        os.kill(srv.pid, signal.SIGHUP)
+        t.ok(srv.wait_log(r"SIGHUP: accounts reloaded from \S+: 3 identities") is not None,
+             "SIGHUP: the accounts file is read again", srv.text()[-500:])
+
+        async def carol():
+            c = await start(srv, headers={"X-Webshell-User": "carol@test"})
+            who = (await out_of(c, "id -un") or "").strip()
+            await c.close()
+            return who
+        t.eq(run(carol()), ACCT_B, "SIGHUP: a newly mapped identity runs as its account")
+        # ... and a file that became unsafe changes nothing.
+        os.chmod(path, 0o666)
+        os.kill(srv.pid, signal.SIGHUP)
+        t.ok(srv.wait_log(r"SIGHUP: accounts not reloaded, the old ones stay: .*world-writable")
+             is not None, "SIGHUP: a world-writable file is refused, the old map stays")
+        t.eq(run(carol()), ACCT_B, "SIGHUP: after a refused reload the old map still serves")
     finally:
         srv.stop()
 
