@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "execproto.h"
 #include "logsink.h"
 #include "ptyio.h"
 #include "sigwatch.h"
@@ -35,6 +36,9 @@ static const char usage_text[] =
 	"            [--user ACCOUNT | --accounts FILE] [--allow-system-accounts]\n"
 	"            [--no-new-privs] [--cgroup PATH | --no-cgroup] [--session-pids-max N]\n"
 	"            [--session-memory-max BYTES] [--session-cpu-weight N] [--check]\n"
+	"            [--no-exec] [--exec-max-commands N] [--exec-max-per-user N]\n"
+	"            [--exec-timeout SECONDS] [--exec-max-command BYTES]\n"
+	"            [--exec-audit-text none|truncated]\n"
 	"            [--help] [--version] [-- COMMAND [ARG...]]\n"
 	"       ptyd --admin-socket PATH --list [--json]\n"
 	"       ptyd --admin-socket PATH --end ID-PREFIX\n"
@@ -87,6 +91,13 @@ static const char usage_text[] =
 	"  --session-cpu-weight N   each session's cpu.weight (1-10000)\n"
 	"  --check                  validate flags, accounts and cgroups, print what was\n"
 	"                           found, exit 0 or 1; never listens\n"
+	"  --no-exec                do not serve the exec channel (webshell-exec.v1)\n"
+	"  --exec-max-commands N    commands at once on one exec connection (default 16)\n"
+	"  --exec-max-per-user N    commands at once for one identity (default 64)\n"
+	"  --exec-timeout SECONDS   longest run time of a command (default 0: none)\n"
+	"  --exec-max-command BYTES largest start message (default 4194304)\n"
+	"  --exec-audit-text MODE   truncated (default: the command's first 200 bytes in\n"
+	"                           its audit line) or none (its SHA-256 and length only)\n"
 	"  -v, --verbose            debug lines, libwebsockets notices\n"
 	"  -h, --help, --version\n";
 
@@ -118,6 +129,8 @@ enum {
 	OPT_LISTEN = 256, OPT_MAX_CLIENTS, OPT_IDLE, OPT_MAX_SESSION, OPT_ORIGIN, OPT_TITLE,
 	OPT_TERM, OPT_CWD, OPT_PING, OPT_INDEX, OPT_ALLOW_ROOT, OPT_VERSION, OPT_DETACH,
 	OPT_REPLAY_BUFFER, OPT_REPLAY_TOTAL, OPT_LOG_FORMAT,
+	OPT_NO_EXEC, OPT_EXEC_MAX_COMMANDS, OPT_EXEC_MAX_PER_USER, OPT_EXEC_TIMEOUT,
+	OPT_EXEC_MAX_COMMAND, OPT_EXEC_AUDIT_TEXT,
 	OPT_USER, OPT_ACCOUNTS, OPT_ALLOW_SYSTEM, OPT_NO_NEW_PRIVS, OPT_CGROUP, OPT_NO_CGROUP,
 	OPT_PIDS_MAX, OPT_MEMORY_MAX, OPT_CPU_WEIGHT, OPT_CHECK,
 	OPT_ADMIN_SOCKET, OPT_ADMIN_GROUP, OPT_LIST, OPT_JSON, OPT_END,
@@ -137,6 +150,11 @@ static const struct option long_opts[] = {
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "check-origin", required_argument, NULL, OPT_ORIGIN },
 	{ "cwd", required_argument, NULL, OPT_CWD },
+	{ "exec-audit-text", required_argument, NULL, OPT_EXEC_AUDIT_TEXT },
+	{ "exec-max-command", required_argument, NULL, OPT_EXEC_MAX_COMMAND },
+	{ "exec-max-commands", required_argument, NULL, OPT_EXEC_MAX_COMMANDS },
+	{ "exec-max-per-user", required_argument, NULL, OPT_EXEC_MAX_PER_USER },
+	{ "exec-timeout", required_argument, NULL, OPT_EXEC_TIMEOUT },
 	{ "detach-timeout", required_argument, NULL, OPT_DETACH },
 	{ "end", required_argument, NULL, OPT_END },
 	{ "help", no_argument, NULL, 'h' },
@@ -148,6 +166,7 @@ static const struct option long_opts[] = {
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-session", required_argument, NULL, OPT_MAX_SESSION },
+	{ "no-exec", no_argument, NULL, OPT_NO_EXEC },
 	{ "no-cgroup", no_argument, NULL, OPT_NO_CGROUP },
 	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS },
 	{ "ping-interval", required_argument, NULL, OPT_PING },
@@ -174,6 +193,11 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 	if (args_parse_listen("127.0.0.1:7681", 1, &cfg->listen, &err) != 0)
 		fatalx("default listen address: %s", err);
 	cfg->term = "xterm-256color";
+	cfg->exec.max_commands = EXEC_DEFAULT_MAX_COMMANDS;
+	cfg->exec.max_per_user = EXEC_DEFAULT_MAX_PER_USER;
+	cfg->exec.max_command = EXECPROTO_START_DEFAULT;
+	cfg->exec.window = EXEC_DEFAULT_WINDOW;
+	cfg->exec.audit_text = EXEC_AUDIT_TRUNCATED;
 	cfg->detach_timeout = PTYD_DETACH_TIMEOUT_DEFAULT;
 	cfg->replay_buffer = PTYD_REPLAY_BUFFER_DEFAULT;
 	cfg->replay_total = PTYD_REPLAY_TOTAL_DEFAULT;
@@ -270,6 +294,27 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 		case OPT_IDLE:
 			cfg->idle_timeout = args_number_flag("--idle-timeout", optarg, 0, 31 * 24 * 3600);
 			break;
+		case OPT_EXEC_AUDIT_TEXT:
+			if (strcmp(optarg, "none") == 0)
+				cfg->exec.audit_text = EXEC_AUDIT_NONE;
+			else if (strcmp(optarg, "truncated") == 0)
+				cfg->exec.audit_text = EXEC_AUDIT_TRUNCATED;
+			else
+				args_usage_error("--exec-audit-text: %s: use none or truncated", optarg);
+			break;
+		case OPT_EXEC_MAX_COMMAND:
+			cfg->exec.max_command = args_number_flag("--exec-max-command", optarg, 1024,
+								 64LL << 20);
+			break;
+		case OPT_EXEC_MAX_COMMANDS:
+			cfg->exec.max_commands = args_number_flag("--exec-max-commands", optarg, 1, 100000);
+			break;
+		case OPT_EXEC_MAX_PER_USER:
+			cfg->exec.max_per_user = args_number_flag("--exec-max-per-user", optarg, 1, 1000000);
+			break;
+		case OPT_EXEC_TIMEOUT:
+			cfg->exec.timeout_s = args_number_flag("--exec-timeout", optarg, 0, 31 * 24 * 3600);
+			break;
 		case OPT_INDEX:
 			if (stat(optarg, &st) != 0 || !S_ISREG(st.st_mode) || access(optarg, R_OK) != 0)
 				args_usage_error("--index: %s: %s", optarg, "not a readable file");
@@ -284,6 +329,9 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			break;
 		case OPT_MAX_SESSION:
 			cfg->max_session = args_number_flag("--max-session", optarg, 0, 366 * 24 * 3600);
+			break;
+		case OPT_NO_EXEC:
+			cfg->exec.disabled = 1;
 			break;
 		case OPT_PING:
 			cfg->ping_interval = args_number_flag("--ping-interval", optarg, 0, 3600);
@@ -473,7 +521,8 @@ static void on_signal(void *arg, int sig)
 	switch (sig) {
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-			session_reaped(srv, pid, st);
+			if (!exec_reaped(srv, pid, st))
+				session_reaped(srv, pid, st);
 		contain_reap();
 		break;
 	case SIGTERM:
@@ -485,6 +534,7 @@ static void on_signal(void *arg, int sig)
 		srv->stopping = 1;
 		session_shutdown_all(srv);
 		tty_shutdown_all(srv);
+		exec_shutdown_all(srv);
 		ptyd_check_done(srv);
 		if (!srv->done)
 			lws_sul_schedule(srv->ctx, 0, &srv->sul_shutdown, shutdown_deadline,
@@ -498,9 +548,13 @@ static void on_signal(void *arg, int sig)
 	}
 }
 
+#define PROTOCOLS_MAX 16
+
 static void start_server(struct ptyd *srv, unsigned int nofile)
 {
 	static lws_retry_bo_t retry;
+	static struct lws_protocols protocols[PROTOCOLS_MAX];
+	int n, k = 0;
 	struct lws_context_creation_info info;
 	struct ptyd_config *cfg = &srv->cfg;
 
@@ -515,7 +569,12 @@ static void start_server(struct ptyd *srv, unsigned int nofile)
 	if (srv->ctx == NULL)
 		fatalx("cannot create the libwebsockets context");
 
-	info.protocols = ptyd_protocols;
+	/* --no-exec: the exec protocol is not served at all (lws binds the
+	 * first name of the client's list that the vhost knows). */
+	for (n = 0; ptyd_protocols[n].name != NULL && n < PROTOCOLS_MAX - 1; n++)
+		if (!cfg->exec.disabled || strcmp(ptyd_protocols[n].name, EXECPROTO_NAME) != 0)
+			protocols[k++] = ptyd_protocols[n];
+	info.protocols = protocols;
 	info.vhost_name = "ptyd";
 	info.server_string = "ptyd";
 	if (cfg->listen.is_unix) {
@@ -654,6 +713,7 @@ int main(int argc, char **argv)
 	ptyio_shutdown();
 	lws_context_destroy(srv.ctx);
 	session_kill_all(&srv);
+	exec_kill_all(&srv);
 	contain_shutdown();
 	if (srv.cfg.listen.is_unix)
 		unlink(srv.cfg.listen.path);

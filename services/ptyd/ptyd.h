@@ -29,6 +29,7 @@
 #include "account.h"
 #include "args.h"
 #include "contain.h"
+#include "exec.h"
 #include "log.h"
 #include "proto.h"
 #include "replay.h"
@@ -89,6 +90,7 @@ struct ptyd_config {
 	char *env[8];             /* the child's fixed environment (owned strings); child.c adds
 				   HOME, USER, LOGNAME, SHELL and WEBSHELL_USER per identity */
 	int nenv;
+	struct exec_config exec;  /* the webshell-exec.v1 channel (--exec-*, --no-exec) */
 };
 
 struct session;
@@ -101,6 +103,8 @@ struct ptyd {
 	struct lws_vhost *vh;
 	struct session *sessions;   /* session.c's table */
 	struct tty_conn *conns;     /* tty.c's open connections */
+	struct exec_conn *exec_conns; /* exec.c's connections, until their commands are reaped */
+	unsigned long exec_next_id;
 	long long nsessions;
 	long long nclients;         /* open WebSocket connections, for --max-clients */
 	struct replay_budget replay;/* --replay-total */
@@ -113,7 +117,7 @@ struct ptyd {
 /* While stopping: leave the loop once no session and no connection is left. */
 static inline void ptyd_check_done(struct ptyd *srv)
 {
-	if (srv->stopping && srv->sessions == NULL && srv->nclients == 0)
+	if (srv->stopping && srv->sessions == NULL && srv->nclients == 0 && srv->exec_conns == NULL)
 		srv->done = 1;
 }
 

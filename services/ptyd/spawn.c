@@ -177,15 +177,15 @@ static void child_switch(const struct spawn_req *req, int errfd)
 		child_fail(errfd, SPAWN_VERIFY, 0);
 }
 
-/* Every descriptor from 3 up but keep is closed. */
-static void close_others(int keep)
+/* Every descriptor from `from` (3, or 4 when fd 3 is the child's) up but keep is closed. */
+static void close_others(int from, int keep)
 {
-	if (keep > 3 && syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U) == 0 &&
+	if (keep > from && syscall(SYS_close_range, (unsigned)from, (unsigned)keep - 1, 0U) == 0 &&
 	    syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) == 0)
 		return;
-	if (keep == 3 && syscall(SYS_close_range, 4U, ~0U, 0U) == 0)
+	if (keep == from && syscall(SYS_close_range, (unsigned)from + 1, ~0U, 0U) == 0)
 		return;
-	for (int fd = 3; fd < 65536; fd++)
+	for (int fd = from; fd < 65536; fd++)
 		if (fd != keep)
 			close(fd);
 }
@@ -235,14 +235,23 @@ static _Noreturn void child_exec(const struct spawn_req *req, const int fds[3], 
 		if (src[i] != i ? dup2(src[i], i) < 0 : fcntl(i, F_SETFD, 0) != 0)
 			child_fail(errfd, SPAWN_SETUP, errno);
 	}
+	if (req->fd3 > 2) {
+		/* The error pipe and the script move out of the way of 0..3 first. */
+		if (errfd <= 3 && (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 4)) < 0)
+			_exit(126);
+		if (req->fd3 != 3 && dup2(req->fd3, 3) < 0)
+			child_fail(errfd, SPAWN_SETUP, errno);
+		if (fcntl(3, F_SETFD, 0) != 0)
+			child_fail(errfd, SPAWN_SETUP, errno);
+	}
 	/* Nothing of ptyd's (listener, other sessions' PTYs) may leak into a child. */
-	close_others(errfd);
+	close_others(req->fd3 > 2 ? 4 : 3, errfd);
 
 	if (req->acct != NULL)
 		child_switch(req, errfd);
 	if (req->cwd == NULL || chdir(req->cwd) != 0)
-		if (chdir("/") != 0)
-			child_fail(errfd, SPAWN_SETUP, errno);
+		if (req->cwd_required || chdir("/") != 0)
+			child_fail(errfd, req->cwd_required ? SPAWN_CWD : SPAWN_SETUP, errno);
 	execvpe(req->path, req->argv, req->envp);
 	i = errno;
 	n = snprintf(msg, sizeof(msg), "ptyd: cannot run %s: %s%s\n", req->path, strerror(i),
@@ -388,6 +397,7 @@ const char *spawn_step_name(enum spawn_step step)
 	case SPAWN_UID: return "setresuid";
 	case SPAWN_CAPS: return "drop capabilities";
 	case SPAWN_VERIFY: return "verify ids and capabilities";
+	case SPAWN_CWD: return "change to the working directory";
 	case SPAWN_EXEC: return "exec";
 	}
 	return "unknown step";

@@ -21,7 +21,7 @@
  *      the ids, groups and capabilities back; with req->no_new_privs also
  *      PR_SET_NO_NEW_PRIVS (and the bounding set emptied when ptyd may), which
  *      stops sudo/su from working in the child;
- *   6. chdir(req->cwd), falling back to "/";
+ *   6. chdir(req->cwd), falling back to "/" (unless req->cwd_required);
  *   7. execvpe(path, argv, envp). If that fails the child writes
  *      "ptyd: cannot run PATH: REASON" on its stderr (the terminal, in PTY
  *      mode: a terminal user sees it as before) and exits 127.
@@ -46,6 +46,8 @@ struct spawn_req {
 	int use_pty;                  /* 1: a new PTY of cols x rows; 0: pipes */
 	unsigned short cols, rows;
 	int stdin_null;               /* pipe mode: stdin is /dev/null, no stdin pipe */
+	int fd3;                      /* > 2: given to the child as its fd 3 (a script); else none */
+	int cwd_required;             /* chdir(cwd) failing is SPAWN_CWD, not a fall back to "/" */
 	struct contain *cg;           /* the cgroup to start in; NULL: none (process group only) */
 };
 
@@ -59,6 +61,7 @@ enum spawn_step {
 	SPAWN_UID,        /* setresuid */
 	SPAWN_CAPS,       /* dropping capabilities, no_new_privs */
 	SPAWN_VERIFY,     /* ids, groups or capabilities read back differ */
+	SPAWN_CWD,        /* chdir(req->cwd) with cwd_required */
 	SPAWN_EXEC,       /* execvpe */
 };
 

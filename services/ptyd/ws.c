@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "admin.h"
+#include "execproto.h"
 #include "httpreply.h"
 #include "logsink.h"
 #include "ptyio.h"
@@ -44,14 +45,14 @@ static int refuse(struct lws *wsi, unsigned int status, const char *reason)
 	return 1;
 }
 
-/* True when the comma-separated header value lists token tty. */
-static int offers_tty(const char *v)
+/* True when the comma-separated header value lists token name. */
+static int offers(const char *v, const char *name)
 {
 	char copy[256], *save = NULL, *t;
 
 	snprintf(copy, sizeof(copy), "%s", v);
 	for (t = strtok_r(copy, ", \t", &save); t != NULL; t = strtok_r(NULL, ", \t", &save))
-		if (strcmp(t, "tty") == 0)
+		if (strcmp(t, name) == 0)
 			return 1;
 	return 0;
 }
@@ -79,8 +80,11 @@ static int confirm_upgrade(struct lws *wsi, struct ptyd *srv)
 		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "upgrade must be a GET");
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
 		return refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket endpoint here (use /ws)");
-	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 || !offers_tty(proto))
-		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "subprotocol tty required");
+	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 ||
+	    !(offers(proto, "tty") || (!srv->cfg.exec.disabled && offers(proto, EXECPROTO_NAME))))
+		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, srv->cfg.exec.disabled ?
+			      "subprotocol tty required" :
+			      "subprotocol tty or webshell-exec.v1 required");
 	if (srv->cfg.norigins > 0 && !origin_allowed(wsi, &srv->cfg))
 		return refuse(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
 	if (srv->stopping)
@@ -137,6 +141,7 @@ const struct lws_protocols ptyd_protocols[] = {
 	 * tx is left unbounded so one output frame goes out in one send(). */
 	{ "tty", tty_callback, TTY_PSS_SIZE, 512, 0, NULL, 1 << 20 },
 	{ "ptyd-pty", ptyio_callback, 0, 0, 0, NULL, 0 },
+	EXEC_LWS_PROTOCOLS,
 	SIGWATCH_PROTOCOL,
 	{ "ptyd-admin", admin_callback, 0, 0, 0, NULL, 0 },
 	{ "ptyd-log", logsink_callback, 0, 0, 0, NULL, 0 },

@@ -1,0 +1,96 @@
+/*
+ * exec.h: the webshell-exec.v1 channel of ptyd (docs/protocol.md §2): one
+ * connection's commands, each a child on pipes (or a PTY) watched by the
+ * event loop, with flow control windows both ways, cancel, timeouts, limits
+ * per connection and per identity, and one audit line per command.
+ * execproto.c parses and builds the messages; execws.c is the lws glue.
+ */
+#ifndef PTYD_EXEC_H
+#define PTYD_EXEC_H
+
+#include <sys/types.h>
+
+#include <libwebsockets.h>
+
+/* How much of a command's text its audit line carries (--exec-audit-text). */
+enum exec_audit_text {
+	EXEC_AUDIT_NONE,      /* hash and length only */
+	EXEC_AUDIT_TRUNCATED, /* and its first EXEC_AUDIT_TEXT_MAX bytes, escaped */
+};
+#define EXEC_AUDIT_TEXT_MAX 200
+
+/* Defaults of the --exec-* flags. */
+#define EXEC_DEFAULT_MAX_COMMANDS 16
+#define EXEC_DEFAULT_MAX_PER_USER 64
+#define EXEC_DEFAULT_WINDOW (1 << 20)
+/* TERM (cancel, timeout, connection gone) to SIGKILL, in us. */
+#define EXEC_KILL_GRACE_US (2 * LWS_USEC_PER_SEC)
+/* After the main process exits: how long output may still trickle in from
+ * descendants that escaped the kill (no cgroup), in us. */
+#define EXEC_DRAIN_US (LWS_USEC_PER_SEC / 2)
+
+struct exec_config {
+	int disabled;               /* --no-exec */
+	long long max_commands;     /* per connection */
+	long long max_per_user;     /* per identity, across connections */
+	long long timeout_s;        /* longest run time, 0: none */
+	long long max_command;      /* largest start message, bytes */
+	long long window;           /* flow control window per command and direction */
+	enum exec_audit_text audit_text;
+};
+
+struct ptyd;
+struct exec_conn;
+struct exec_watch;
+
+/* The lws per-session data of an exec connection. */
+struct exec_pss {
+	struct exec_conn *c;
+};
+
+/* lws callbacks (execws.c): the WebSocket protocol and the pipe watchers. */
+int exec_callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		     void *in, size_t len);
+int exec_callback_pipe(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		       void *in, size_t len);
+
+/* The lws protocol table entries (ws.c lists them). RX chunks of 16 KiB. */
+#define EXEC_PIPE_PROTOCOL "ptyd-exec-pipe"
+#define EXEC_LWS_PROTOCOLS                                                             \
+	{ "webshell-exec.v1", exec_callback_ws, sizeof(struct exec_pss), 16384, 0, NULL, 0 }, \
+	{ EXEC_PIPE_PROTOCOL, exec_callback_pipe, 0, 0, 0, NULL, 0 }
+
+/*
+ * A connection is made at ESTABLISHED (reads X-Webshell-User,
+ * X-Webshell-Request-Id and the peer; queues hello) and lives until the
+ * client is gone and every one of its commands has been reaped.
+ */
+struct exec_conn *exec_conn_new(struct ptyd *srv, struct lws *ws);
+/*
+ * One RECEIVE chunk: binary and final as lws reports them (final: the
+ * message ends here), remaining: bytes of this frame still to come.
+ */
+void exec_conn_rx(struct exec_conn *c, const unsigned char *in, size_t len, int binary,
+		  int final, size_t remaining);
+/* SERVER_WRITEABLE. Returns -1 when the connection is to close now. */
+int exec_conn_writeable(struct exec_conn *c);
+/* The close code the client sent. */
+void exec_conn_peer_close(struct exec_conn *c, int code);
+/* CLOSED: every command is signalled (TERM, then KILL after a grace) and reaped. */
+void exec_conn_gone(struct exec_conn *c);
+
+/* Watcher events of a command's pipe or PTY (execws.c calls these). */
+int exec_watch_readable(struct exec_watch *w);
+int exec_watch_writeable(struct exec_watch *w);
+void exec_watch_closed(struct exec_watch *w);
+
+/* SIGCHLD: returns 1 when pid was a command's (now handled), 0 if not ours. */
+int exec_reaped(struct ptyd *srv, pid_t pid, int wstatus);
+/* SIGTERM: 1012 to every exec connection; their commands are ended. */
+void exec_shutdown_all(struct ptyd *srv);
+/* After the lws context is gone: kill, reap and free whatever is left. */
+void exec_kill_all(struct ptyd *srv);
+/* How many exec connections are open (for shutdown). */
+long exec_open_connections(const struct ptyd *srv);
+
+#endif
