@@ -29,17 +29,21 @@ t = Tap()
 
 
 def procs_with(token):
-    """Pids whose command line holds token."""
+    """Pids of our commands that hold token: a sleep with it as an argument, or a
+    shell with it in its script (other programs' command lines are not looked at)."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
             with open(f"/proc/{d}/cmdline", "rb") as f:
-                if token.encode() in f.read():
-                    out.append(int(d))
+                argv = f.read().split(b"\0")
         except OSError:
-            pass
+            continue
+        prog = os.path.basename(argv[0])
+        if (prog == b"sleep" and any(a.startswith(token.encode()) for a in argv[1:])) or \
+           (prog in (b"bash", b"sh") and any(token.encode() in a for a in argv[1:])):
+            out.append(int(d))
     return out
 
 
