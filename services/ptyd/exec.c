@@ -1185,6 +1185,7 @@ struct exec_conn *exec_conn_new(struct ptyd *srv, struct lws *ws)
 	if (srv->exec_conns != NULL)
 		srv->exec_conns->prev = c;
 	srv->exec_conns = c;
+	srv->nclients++; /* --max-clients counts every open connection */
 	conn_log(c, "exec_connect", NULL, 0);
 	lws_callback_on_writable(ws); /* hello */
 	return c;
@@ -1513,6 +1514,7 @@ void exec_conn_gone(struct exec_conn *c)
 	int k;
 
 	c->ws = NULL;
+	c->srv->nclients--;
 	c->ready_head = c->ready_tail = NULL;
 	while ((f = c->ctrl_head) != NULL) {
 		c->ctrl_head = f->next;

@@ -47,6 +47,18 @@ def procs_with(token):
     return out
 
 
+def upgrade(srv, protocol):
+    """A bare upgrade request: (HTTP status, body) when refused."""
+    h = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    h.request("GET", "/ws", headers={
+        "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": protocol})
+    resp = h.getresponse()
+    body = resp.read() if resp.status != 101 else b""
+    h.close()
+    return resp.status, body
+
+
 async def test_handshake(srv):
     c = await ExecClient.connect(srv, headers={"X-Webshell-User": "alice@example.com"})
     t.eq(c.ws.subprotocol, PROTO, "offering webshell-exec.v1 and tty selects webshell-exec.v1")
@@ -230,11 +242,14 @@ async def test_server_timeout():
 
 
 async def test_limits():
-    srv = Server(["--exec-max-commands", "3", "--exec-max-per-user", "4"])
+    srv = Server(["--exec-max-commands", "3", "--exec-max-per-user", "4", "--max-clients", "3"])
     try:
         a = await ExecClient.connect(srv, headers={"X-Webshell-User": "bob"})
         b = await ExecClient.connect(srv, headers={"X-Webshell-User": "bob"})
         o = await ExecClient.connect(srv, headers={"X-Webshell-User": "carol"})
+        st, body = upgrade(srv, PROTO)
+        t.ok(st == 503 and b"max-clients" in body, "exec connections count toward --max-clients",
+             (st, body))
         ids = [await a.start({"shell": "sleep 30"}) for _ in range(3)]
         extra = await a.start({"shell": "echo no"})
         r = await a.wait(extra)
@@ -415,15 +430,9 @@ async def test_no_exec():
         ws = await websockets.connect(srv.url, subprotocols=[PROTO, "tty"], compression=None)
         t.eq(ws.subprotocol, "tty", "--no-exec: a client offering both gets tty")
         await ws.close()
-        h = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
-        h.request("GET", "/ws", headers={
-            "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": PROTO})
-        resp = h.getresponse()
-        body = resp.read()
-        h.close()
-        t.ok(resp.status == 400 and b"subprotocol tty required" in body,
-             "--no-exec: exec alone is refused with 400 and the reason", (resp.status, body))
+        st, body = upgrade(srv, PROTO)
+        t.ok(st == 400 and b"subprotocol tty required" in body,
+             "--no-exec: exec alone is refused with 400 and the reason", (st, body))
     finally:
         srv.stop()
 

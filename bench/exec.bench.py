@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""bench/exec.bench.py: the exec channel's figures beside their targets and
+their references measured in the same run with the same C client
+(bench/exec.bench.c): a command on an open connection against a plain
+fork/exec/wait of the same program, a command on a new connection against
+the connection's own floor (handshake to hello), 100 MB through stdout
+against the same bytes through a terminal, and what shell start-up costs
+with Debian's default rc files (/etc/skel) on each path.
+Everything binds to 127.0.0.1; every process started here is stopped.
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+ROOT = os.environ.get("WS_ROOT", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("WS_BUILD", os.path.join(ROOT, "build"))
+SCRATCH = tempfile.mkdtemp(prefix="exec-bench-")
+os.environ["WS_WORK"] = SCRATCH
+sys.path.insert(0, os.path.join(ROOT, "tests", "ptyd"))
+from ptylib import Server  # noqa: E402
+
+BYTES = int(os.environ.get("EXEC_BENCH_BYTES", 100_000_000))
+N = int(os.environ.get("EXEC_BENCH_N", 200))
+RUNS = int(os.environ.get("EXEC_BENCH_RUNS", 3))
+PRODUCER = f"head -c {BYTES} /dev/zero | tr '\\\\0' a"
+
+
+def client(bin_path, *args):
+    out = subprocess.run([bin_path] + [str(a) for a in args], capture_output=True, text=True,
+                         timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"{args[0]}: {out.stderr.strip()}")
+    return out.stdout.split("\n")[:-1]
+
+
+def median_ms(lines, col=0):
+    return statistics.median(float(x.split()[col]) for x in lines)
+
+
+def p90_ms(lines, col=0):
+    v = sorted(float(x.split()[col]) for x in lines)
+    return v[int(len(v) * 0.9)]
+
+
+def row(name, value, target, good):
+    verdict = "" if good is None else ("ok" if good else "MISSED")
+    print(f"| {name:<44} | {value:>22} | {target:>22} | {verdict:<6} |")
+
+
+def main():
+    bin_path = os.path.join(SCRATCH, "exec-bench-client")
+    subprocess.run(["cc", "-std=c11", "-O2", "-o", bin_path,
+                    os.path.join(ROOT, "bench", "exec.bench.c")], check=True)
+    skel = os.path.join(SCRATCH, "home")
+    shutil.copytree("/etc/skel", skel)
+    os.chmod(skel, 0o755)
+    producer_tty = ["/bin/sh", "-c", f"head -c {BYTES} /dev/zero | tr '\\0' a"]
+    srv = Server(["--exec-max-commands", "64"], command=producer_tty)
+    try:
+        port = srv.port
+        spawn = client(bin_path, "spawn", 0, N, "/bin/true")
+        lat = client(bin_path, "lat", port, N, json.dumps({"argv": ["/bin/true"]}))
+        new = client(bin_path, "new", port, N // 2, json.dumps({"argv": ["/bin/true"]}))
+        env = {"HOME": skel}
+        bare = client(bin_path, "lat", port, N // 2, json.dumps(
+            {"argv": ["/bin/bash", "--norc", "--noprofile", "-c", "true"], "env": env}))
+        sh_c = client(bin_path, "lat", port, N // 2, json.dumps({"shell": "true", "env": env}))
+        login = client(bin_path, "lat", port, N // 2, json.dumps(
+            {"shell": "true", "login": True, "env": env}))
+        inter = client(bin_path, "lat", port, N // 4, json.dumps(
+            {"argv": ["/bin/bash", "-lic", "true"], "env": env,
+             "pty": {"columns": 80, "rows": 24}}))
+        tty_runs, out_runs = [], []
+        for _ in range(RUNS):
+            b, s = client(bin_path, "tty", port)[0].split()
+            tty_runs.append((int(b), float(s)))
+            b, s = client(bin_path, "out", port, PRODUCER)[0].split()
+            out_runs.append((int(b), float(s)))
+    finally:
+        srv.stop()
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+
+    load = os.getloadavg()[0]
+    print(f"exec channel benchmark ({N} commands a figure, {BYTES / 1e6:.0f} MB best of {RUNS}; "
+          f"load average {load:.1f} on {os.cpu_count()} cores)")
+    print(f"| {'measure':<44} | {'measured':>22} | {'target / reference':>22} | {'':<6} |")
+    print(f"|{'-' * 46}|{'-' * 24}|{'-' * 24}|{'-' * 8}|")
+    ref = median_ms(spawn)
+    row("fork+exec+wait of true, no ptyd (ref.)", f"{ref:.2f} ms", "(reference)", None)
+    m = median_ms(lat)
+    row("exec true, open connection: median", f"{m:.2f} ms (p90 {p90_ms(lat):.2f})", "< 3 ms", m < 3)
+    row("  ptyd's own share (median minus reference)", f"{m - ref:.2f} ms", "< 1 ms", m - ref < 1)
+    floor, full = median_ms(new, 0), median_ms(new, 1)
+    row("new connection to hello (the floor)", f"{floor:.2f} ms", "(reference)", None)
+    row("exec true on a new connection: median", f"{full:.2f} ms", f"< floor + 3 = {floor + 3:.2f}",
+        full < floor + 3)
+    b_tty = max(b / s for b, s in tty_runs) / 1e6
+    b_out = max(b / s for b, s in out_runs) / 1e6
+    got = all(b == BYTES for b, _ in tty_runs + out_runs)
+    row("terminal throughput, same producer (ref.)", f"{b_tty:.1f} MB/s", "(reference)", None)
+    row("100 MB through exec stdout", f"{b_out:.1f} MB/s", f">= {b_tty / 2:.1f} MB/s (half)",
+        b_out >= b_tty / 2 and got)
+    row("  every byte arrived", "yes" if got else "NO", "yes", got)
+    row("bash --norc --noprofile -c true (ref.)", f"{median_ms(bare):.2f} ms", "(reference)", None)
+    row("shell 'true' (non-login -c), skel rc files", f"{median_ms(sh_c):.2f} ms",
+        f"~ bare bash ({median_ms(bare):.2f})", median_ms(sh_c) < median_ms(bare) * 1.2 + 1)
+    row("shell 'true' with login:true, skel rc files", f"{median_ms(login):.2f} ms", "(what login costs)",
+        None)
+    row("interactive login bash in a PTY, skel rc", f"{median_ms(inter):.2f} ms",
+        "(a terminal's shell)", None)
+
+
+if __name__ == "__main__":
+    main()
