@@ -680,6 +680,10 @@ int main(int argc, char **argv)
 		      account_table_default(&srv.accounts));
 	if (srv.cfg.check)
 		return check_only(&srv);
+	/* Switching accounts would make it so anyway (a changed uid on the memory a
+	 * vfork child shares); said here: no core file or ptrace holds session output. */
+	if (srv.accounts.switching && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log_warn("cannot make ptyd non-dumpable");
 	start_containment(&srv.cfg);
 	nofile = raise_nofile();
 	/* Shells that daemonise end up ours, so we reap them: no zombies. */
