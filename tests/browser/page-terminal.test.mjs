@@ -57,7 +57,11 @@ async function waitClipboard(expected, what) {
 
 test('emoji and CJK: typed, erased with Backspace, the line and cursor stay where bash has them', { skip }, async () => {
   await typeLine(page, 'clear');
-  await page.waitForTimeout(200);
+  // The prompt alone on the first line: where typing starts.
+  await page.waitForFunction(() => {
+    const buf = webShellApp.session.terminal.buffer.active;
+    return buf.cursorY === 0 && /[#$] $/.test(buf.getLine(buf.baseY).translateToString(false).slice(0, buf.cursorX));
+  });
   const prompt = (await cursorLine()).x;
   await page.locator('.xterm-helper-textarea').focus();
   await page.keyboard.type('echo a\u{1F600}b\u6f22');
