@@ -119,7 +119,7 @@ test('cancel: an upload stopped half way leaves no file behind', { skip }, async
     const row = Array.from(document.querySelectorAll('#transfers .transfer')).find((r) => r.querySelector('.name').textContent === label);
     return row && row.querySelector('progress').value > 0;
   }, label, { timeout: 30000, polling: 20 });
-  await page.click(`#transfers button[aria-label="Cancel ${name}"]`);
+  await page.click(`#transfers button[aria-label="Cancel ${label}"]`);
   const row = await waitTransfer(label);
   assert.equal(row.state, 'cancelled', row.info);
   assert.ok(row.value < row.max, 'stopped before the end');
