@@ -824,7 +824,7 @@
         const conn = await W.connect(options);
         try {
           merged = conn.method !== 'channel';
-          r = await conn.exec($('command').value, { signal: runAbort.signal });
+          r = await conn.exec($('command').value, { signal: runAbort.signal, timeoutMs: 0 });
         } finally {
           conn.close();
         }

@@ -63,7 +63,7 @@ test('wss terminal with single-use tokens: connect, exit, reconnect twice, exec 
   }
   // The same token twice: the verifier refuses the replay, execCommand says so.
   const replay = await page.evaluate(async () => {
-    const token = await WebShell.createJwt(webShellApp.pair.privateKey, { audience: '127.0.0.1', subject: 'x' });
+    const token = await WebShell.createJwt(webShellApp.pair.privateKey, { audience: '127.0.0.1' });
     const first = await WebShell.execCommand('echo once', { token: () => token });
     try {
       await WebShell.execCommand('echo twice', { token: () => token });

@@ -20,7 +20,6 @@ const skip = missing.length ? `${missing.join(' and ')} not built yet` : false;
 let stack;
 let context;
 let page;
-const keyFiles = [];
 
 before(async () => {
   if (skip) return;
@@ -58,11 +57,13 @@ test('page over http: default URL is its own host; a generated key is shown as S
   assert.match(await page.textContent('#key-summary'), /Generated: EdDSA/);
   const file = join(stack.work, 'page-key.pem');
   writeFileSync(file, pem);
-  keyFiles.push(file);
-  await stack.startVerifier(keyFiles);
+  // This key may sign in as the identity "webshell" (and as its own name).
+  await stack.startVerifier([`${file}=webshell`]);
 });
 
 test('connect: a prompt, then `echo hello` typed in the terminal prints hello', { skip }, async () => {
+  assert.equal(await page.inputValue('#subject'), '', 'no identity unless one is chosen');
+  await page.fill('#subject', 'webshell');
   await page.click('#connect-btn');
   await waitState(page, 'open');
   assert.match(await page.textContent('#connect-status'), /^Connected/);
@@ -203,8 +204,7 @@ test('an OpenSSL private key imported in the page: public PEM as openssl prints 
   const pub = openssl(['pkey', '-pubout'], priv).toString();
   const file = join(stack.work, 'openssl-key.pem');
   writeFileSync(file, pub);
-  keyFiles.push(file);
-  await stack.startVerifier(keyFiles);
+  await stack.startVerifier([file]);
   await page.click('#welcome-keys');
   await page.click('#import-details summary');
   await page.fill('#import-pem', priv);
@@ -226,8 +226,7 @@ test('demo key on a loopback host: "Use the demo key" then "Connect" gives a ter
   writeFileSync(join(stack.demoDir, 'demo-key.pem'), priv);
   const file = join(stack.work, 'demo-pub.pem');
   writeFileSync(file, openssl(['pkey', '-pubout'], priv));
-  keyFiles.push(file);
-  await stack.startVerifier(keyFiles);
+  await stack.startVerifier([file]);
   const demo = await openPage(context, stack.pageUrl);
   await demo.waitForSelector('#key-demo', { state: 'visible' });
   await demo.click('#key-demo');
@@ -250,8 +249,7 @@ test('page opened from file://: no module imports needed; terminal and command e
   const priv = openssl(['genpkey', '-algorithm', 'ed25519']).toString();
   const pubFile = join(stack.work, 'file-page-pub.pem');
   writeFileSync(pubFile, openssl(['pkey', '-pubout'], priv));
-  keyFiles.push(pubFile);
-  await stack.startVerifier(keyFiles);
+  await stack.startVerifier([pubFile]);
   await file.click('#welcome-keys');
   await file.click('#import-details summary');
   await file.fill('#import-pem', priv);

@@ -44,7 +44,7 @@ before(async () => {
   const pem = openssl(['genpkey', '-algorithm', 'ed25519']).toString();
   writeFileSync(join(work, 'pub.pem'), openssl(['pkey', '-pubout'], pem));
   privateKey = (await W.importPrivateKeyPem(pem)).privateKey;
-  await stack.startVerifier([join(work, 'pub.pem')]);
+  await stack.startVerifier([`${join(work, 'pub.pem')}=ttyd-client`]); // this key may sign in as ttyd-client
   context = await startBrowser(stack, { viewport: { width: 1000, height: 700 } });
 });
 
