@@ -49,8 +49,6 @@
 #define OUT_MAX EXECPROTO_PAYLOAD_MAX
 /* Control answers queued before we stop reading the client. */
 #define CTRL_QUEUE_MAX 64
-/* Longest X-Webshell-Request-Id kept. */
-#define REQUEST_ID_MAX 64
 /* The shell script travels in argv up to this size, else as a memfd on fd 3. */
 #define SCRIPT_FD 3
 
@@ -103,7 +101,8 @@ struct exec_cmd {
 	char *error;                 /* the command could not start: {"error"} instead */
 	lws_usec_t t_start, t_end;
 	unsigned long long bytes_in, bytes_out;
-	lws_sorted_usec_list_t sul_timeout, sul_kill, sul_drain, sul_stdin;
+	lws_sorted_usec_list_t sul_timeout, sul_kill, sul_drain;
+	struct ws_rearm rearm;       /* stdin's POLLOUT asked again on the next loop turn */
 	int in_callback;             /* inside the stdin watcher's WRITEABLE callback */
 	char sha256[65];
 	size_t cmdlen;
@@ -143,7 +142,7 @@ struct exec_conn {
 	lws_usec_t t_start;
 	char user[PROTO_USER_MAX + 1];
 	char peer[PTYD_PEER_MAX];
-	char request_id[REQUEST_ID_MAX + 1];
+	char request_id[PTYD_REQUEST_ID_MAX + 1];
 };
 
 static void cmd_free(struct exec_cmd *x);
@@ -159,22 +158,6 @@ static const struct exec_config *cfg_of(const struct exec_conn *c)
 }
 
 /* ---- admission data ---------------------------------------------------- */
-
-/* A custom header's value when valid (proto_user_valid) and short enough, else "". */
-static void header_from(struct lws *ws, const char *name, char *dst, size_t cap)
-{
-	char v[PROTO_USER_MAX + 2];
-	int n;
-
-	dst[0] = '\0';
-	if (lws_hdr_custom_length(ws, name, (int)strlen(name)) <= 0)
-		return;
-	n = lws_hdr_custom_copy(ws, v, sizeof(v), name, (int)strlen(name));
-	if (n <= 0 || !proto_user_valid(v, (size_t)n) || (size_t)n >= cap)
-		return;
-	memcpy(dst, v, (size_t)n);
-	dst[n] = '\0';
-}
 
 /* ---- logging ----------------------------------------------------------- */
 
@@ -624,6 +607,7 @@ static void stdin_close(struct exec_cmd *x)
 	free(x->in);
 	x->in = NULL;
 	x->inlen = 0;
+	ws_rearm_cancel(&x->rearm);
 	if (x->use_pty) {
 		x->in_fd = -1; /* the master is stdout's; it stays */
 		return;
@@ -649,15 +633,6 @@ static ssize_t stdin_write(struct exec_cmd *x, const unsigned char *p, size_t le
 	return -1; /* EPIPE: the command closed its stdin or exited */
 }
 
-static void sul_stdin_cb(lws_sorted_usec_list_t *sul)
-{
-	struct exec_cmd *x = lws_container_of(sul, struct exec_cmd, sul_stdin);
-	struct lws *w = x->w[x->use_pty ? W_OUT : W_IN].wsi;
-
-	if (x->inlen > 0 && w != NULL)
-		lws_callback_on_writable(w);
-}
-
 static void stdin_want_writable(struct exec_cmd *x)
 {
 	int kind = x->use_pty ? W_OUT : W_IN;
@@ -668,10 +643,9 @@ static void stdin_want_writable(struct exec_cmd *x)
 	}
 	if (x->w[kind].wsi == NULL)
 		return;
-	/* lws drops POLLOUT after a raw file's WRITEABLE callback returns, so
-	 * asking from inside it is lost: ask again from the next loop turn. */
+	/* Asking from inside a raw file's WRITEABLE callback is lost (ws.c). */
 	if (x->in_callback)
-		lws_sul_schedule(x->c->srv->ctx, 0, &x->sul_stdin, sul_stdin_cb, 1);
+		ws_rearm_writable(&x->rearm, x->w[kind].wsi);
 	else
 		lws_callback_on_writable(x->w[kind].wsi);
 }
@@ -1179,8 +1153,8 @@ struct exec_conn *exec_conn_new(struct ptyd *srv, struct lws *ws)
 	c->ws = ws;
 	c->t_start = lws_now_usecs();
 	http_client_addr(ws, c->peer, sizeof(c->peer));
-	header_from(ws, "x-webshell-user:", c->user, sizeof(c->user));
-	header_from(ws, "x-webshell-request-id:", c->request_id, sizeof(c->request_id));
+	ws_header_value(ws, "x-webshell-user:", c->user, sizeof(c->user));
+	ws_header_value(ws, "x-webshell-request-id:", c->request_id, sizeof(c->request_id));
 	c->next = srv->exec_conns;
 	if (srv->exec_conns != NULL)
 		srv->exec_conns->prev = c;
@@ -1459,7 +1433,7 @@ static void cmd_free(struct exec_cmd *x)
 	lws_sul_cancel(&x->sul_timeout);
 	lws_sul_cancel(&x->sul_kill);
 	lws_sul_cancel(&x->sul_drain);
-	lws_sul_cancel(&x->sul_stdin);
+	ws_rearm_cancel(&x->rearm);
 	for (k = 0; k < 2; k++) {
 		x->out[k].len = 0;
 		stream_eof(x, k);

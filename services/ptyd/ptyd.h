@@ -126,6 +126,11 @@ extern const struct lws_protocols ptyd_protocols[];
 /* Adopts fd as a raw watcher bound to protocol name; NULL on failure. */
 struct lws *ws_adopt(struct ptyd *srv, int fd, const char *protocol, void *opaque);
 /*
+ * A custom header's value ("x-webshell-user:", lower case, with the colon)
+ * into dst when it is valid (proto_user_valid) and fits, else "".
+ */
+void ws_header_value(struct lws *wsi, const char *name, char *dst, size_t cap);
+/*
  * lws's raw-file role clears POLLOUT right after a RAW_WRITEABLE_FILE
  * callback, so lws_callback_on_writable() called inside that callback is
  * lost. A raw watcher that still has bytes to write asks again from here: a

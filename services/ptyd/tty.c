@@ -44,24 +44,6 @@ struct tty_conn {
 
 static void tty_pull(struct tty_conn *c);
 
-/* A custom header's value when valid (proto_user_valid), else "". */
-static void header_from(struct lws *ws, const char *name, char *dst, size_t cap)
-{
-	char v[PROTO_USER_MAX + 2];
-	int n;
-
-	dst[0] = '\0';
-	if (lws_hdr_custom_length(ws, name, (int)strlen(name)) <= 0)
-		return;
-	n = lws_hdr_custom_copy(ws, v, sizeof(v), name, (int)strlen(name));
-	if (n <= 0 || !proto_user_valid(v, (size_t)n) || (size_t)n >= cap) {
-		log_debug("tty: %s unusable, treated as absent", name);
-		return;
-	}
-	memcpy(dst, v, (size_t)n);
-	dst[n] = '\0';
-}
-
 static struct session_origin origin_of(const struct tty_conn *c)
 {
 	return (struct session_origin){ c->user, c->peer, c->request_id };
@@ -395,8 +377,8 @@ static struct tty_conn *tty_new(struct ptyd *srv, struct lws *wsi)
 	c->srv = srv;
 	c->wsi = wsi;
 	http_client_addr(wsi, c->peer, sizeof(c->peer));
-	header_from(wsi, "x-webshell-user:", c->user, sizeof(c->user));
-	header_from(wsi, "x-webshell-request-id:", c->request_id, sizeof(c->request_id));
+	ws_header_value(wsi, "x-webshell-user:", c->user, sizeof(c->user));
+	ws_header_value(wsi, "x-webshell-request-id:", c->request_id, sizeof(c->request_id));
 	c->next = srv->conns;
 	if (srv->conns != NULL)
 		srv->conns->prev = c;

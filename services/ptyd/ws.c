@@ -45,6 +45,23 @@ static int refuse(struct lws *wsi, unsigned int status, const char *reason)
 	return 1;
 }
 
+void ws_header_value(struct lws *wsi, const char *name, char *dst, size_t cap)
+{
+	char v[PROTO_USER_MAX + 2];
+	int n;
+
+	dst[0] = '\0';
+	if (lws_hdr_custom_length(wsi, name, (int)strlen(name)) <= 0)
+		return;
+	n = lws_hdr_custom_copy(wsi, v, sizeof(v), name, (int)strlen(name));
+	if (n <= 0 || !proto_user_valid(v, (size_t)n) || (size_t)n >= cap) {
+		log_debug("%s unusable, treated as absent", name);
+		return;
+	}
+	memcpy(dst, v, (size_t)n);
+	dst[n] = '\0';
+}
+
 /* True when the comma-separated header value lists token name. */
 static int offers(const char *v, const char *name)
 {
