@@ -22,7 +22,8 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) $(PKG_CFLA
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 COMMON_SRCS := services/common/log.c services/common/args.c services/common/metrics.c \
-	services/common/metrics_http.c services/common/sigwatch.c services/common/httpreply.c
+	services/common/metrics_http.c services/common/sigwatch.c services/common/httpreply.c \
+	services/common/reqid.c
 
 # Filled in by the build.mk files.
 PROGRAMS :=

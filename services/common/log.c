@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libwebsockets.h>
 
@@ -186,6 +187,19 @@ static void line_append(char *line, size_t cap, size_t *len, const char *fmt, ..
 	*len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
 }
 
+/* Now as "2026-12-02T06:05:01.123Z". */
+static void log_timestamp(char *dst, size_t cap)
+{
+	struct timespec now;
+	struct tm tm;
+	char base[24];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(dst, cap, "%.19s.%03uZ", base, (unsigned int)(now.tv_nsec / 1000000) % 1000);
+}
+
 /* A value is bare in text lines when it has no space, quote or '='. */
 static int text_needs_quotes(const char *escaped)
 {
@@ -200,9 +214,15 @@ void log_event(const char *event, const struct log_field *fields, size_t nfields
 	char value[LOG_VALUE_MAX];
 	size_t len = 0, i;
 
-	if (log_fmt == LOG_FORMAT_JSON)
-		line_append(line, sizeof(line), &len, "{\"service\":\"%s\",\"event\":\"%s\"",
+	if (log_fmt == LOG_FORMAT_JSON) {
+		char ts[40];
+
+		/* Outside journald nothing else dates the line: RFC 3339, UTC, milliseconds. */
+		log_timestamp(ts, sizeof(ts));
+		line_append(line, sizeof(line), &len,
+			    "{\"time\":\"%s\",\"service\":\"%s\",\"event\":\"%s\"", ts,
 			    log_progname, event);
+	}
 	else
 		line_append(line, sizeof(line), &len, "%s: %s", log_progname, event);
 

@@ -15,6 +15,7 @@
 #include "httpreply.h"
 #include "jwt.h"
 #include "log.h"
+#include "reqid.h"
 #include "subproto.h"
 #include "verify_metrics.h"
 #include "sigwatch.h"
@@ -36,6 +37,7 @@ struct decision {
 	unsigned int status;
 	const char *reason;          /* static string */
 	char user[JWT_SUB_MAX + 8];  /* X-Webshell-User on 200 */
+	char request_id[REQID_MAX + 1]; /* correlation id: logged, answered, passed to ptyd */
 	int has_protocols;           /* the request had Sec-WebSocket-Protocol */
 	char protocols[512];         /* its elements but the token: X-Webshell-Protocol */
 	struct jwt_result jwt;
@@ -371,6 +373,7 @@ static void log_decision(struct lws *wsi, const struct decision *d)
 	snprintf(status, sizeof(status), "%u", d->status);
 	snprintf(us, sizeof(us), "%lld", elapsed_us(&d->start));
 	struct log_field f[] = {
+		{ "request_id", d->request_id },
 		{ "decision", d->status == 200 ? "allow" : "deny" },
 		{ "status", status },
 		{ "reason", d->reason },
@@ -389,6 +392,7 @@ static int answer(struct lws *wsi, const struct decision *d)
 {
 	char body[128] = "";
 	struct http_header extra[] = {
+		{ "x-webshell-request-id:", d->request_id },
 		{ "x-webshell-user:", d->status == 200 ? d->user : NULL },
 		{ "x-webshell-protocol:", d->status == 200 && d->has_protocols ? d->protocols : NULL },
 		{ "www-authenticate:", d->status == 401 ? "Bearer error=\"invalid_token\"" : NULL },
@@ -399,6 +403,23 @@ static int answer(struct lws *wsi, const struct decision *d)
 		snprintf(body, sizeof(body), "%s\n", d->reason);
 	return http_reply(wsi, d->status, "text/plain; charset=utf-8", body, extra,
 			  sizeof(extra) / sizeof(extra[0]), d->close);
+}
+
+/*
+ * The request's correlation id: with --trust-request-id, a valid incoming
+ * X-Webshell-Request-Id (the proxy in front made it); otherwise a new one, so
+ * a client cannot choose the id its session is logged under.
+ */
+static void request_id(struct lws *wsi, const struct verifier *v, char *dst, size_t cap)
+{
+	int n;
+
+	if (v->trust_request_id) {
+		n = lws_hdr_custom_copy(wsi, dst, (int)cap, REQID_HEADER, (int)strlen(REQID_HEADER));
+		if (n > 0 && reqid_valid(dst, (size_t)n))
+			return;
+	}
+	reqid_new(dst);
 }
 
 /*
@@ -414,6 +435,7 @@ static int handle(struct lws *wsi, int upgrade)
 
 	memset(&d, 0, sizeof(d));
 	clock_gettime(CLOCK_MONOTONIC, &d.start);
+	request_id(wsi, v, d.request_id, sizeof(d.request_id));
 	keep = admit(wsi, &d) == 0;
 	if (keep)
 		decide_token(wsi, v, &d);

@@ -16,6 +16,7 @@ struct verifier {
 	const char *audience;    /* --audience, or NULL */
 	long long leeway;        /* --leeway, seconds */
 	long long max_lifetime;  /* --max-lifetime, seconds */
+	int trust_request_id;    /* --trust-request-id: take a valid incoming id */
 };
 
 /* The lws protocol list (one HTTP protocol and the terminator). */

@@ -50,6 +50,7 @@ struct options {
 	long long leeway;
 	long long max_lifetime;
 	int single_use;
+	int trust_request_id;
 	int check;
 	const char *metrics_arg;      /* --metrics, or NULL */
 	int metrics_allow_remote;
@@ -61,7 +62,7 @@ static const char usage_text[] =
 	"usage: jwt-verify --key FILE[=IDENT,...] [--key ...] [--listen ADDR:PORT] [--audience AUD]\n"
 	"                  [--leeway SECONDS] [--max-lifetime SECONDS] [--single-use] [--check]\n"
 	"                  [--log-format text|json] [--metrics ADDR:PORT|unix:PATH]\n"
-	"                  [--metrics-allow-remote] [--help] [--version]\n"
+	"                  [--metrics-allow-remote] [--trust-request-id] [--help] [--version]\n"
 	"\n"
 	"Answers Caddy's forward_auth: GET /verify with a JWT gets 200 and X-Webshell-User,\n"
 	"anything else 401 with the reason.\n"
@@ -79,6 +80,8 @@ static const char usage_text[] =
 	"  --check                load the keys, print type, RFC 7638 thumbprint and identities,\n"
 	"                         exit 0/1\n"
 	"  --log-format FORMAT    text (default) or json\n"
+	"  --trust-request-id     take the request's X-Webshell-Request-Id when valid (only when\n"
+	"                         the proxy in front sets it); default: a random id per request\n"
 	"  --metrics ADDR         serve Prometheus metrics at http://ADDR/metrics (loopback or\n"
 	"                         unix:PATH; off by default)\n"
 	"  --metrics-allow-remote let --metrics listen on a non-loopback address\n"
@@ -88,7 +91,7 @@ static const char usage_text[] =
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_KEY = 256, O_LISTEN, O_AUDIENCE, O_LEEWAY, O_MAXLIFE, O_SINGLE, O_CHECK,
-	       O_LOGFMT, O_VERSION, O_METRICS, O_METRICS_REMOTE };
+	       O_LOGFMT, O_VERSION, O_METRICS, O_METRICS_REMOTE, O_TRUST_ID };
 	static const struct option longopts[] = {
 		{ "audience", required_argument, NULL, O_AUDIENCE },
 		{ "check", no_argument, NULL, O_CHECK },
@@ -101,6 +104,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "metrics-allow-remote", no_argument, NULL, O_METRICS_REMOTE },
 		{ "single-use", no_argument, NULL, O_SINGLE },
+		{ "trust-request-id", no_argument, NULL, O_TRUST_ID },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -142,6 +146,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case O_METRICS: o->metrics_arg = optarg; break;
 		case O_METRICS_REMOTE: o->metrics_allow_remote = 1; break;
 		case O_SINGLE: o->single_use = 1; break;
+		case O_TRUST_ID: o->trust_request_id = 1; break;
 		case O_VERSION: args_version(JWT_VERIFY_VERSION);
 		default: args_getopt_error(c, argv);
 		}
@@ -301,6 +306,7 @@ int main(int argc, char **argv)
 	v.audience = o.audience;
 	v.leeway = o.leeway;
 	v.max_lifetime = o.max_lifetime;
+	v.trust_request_id = o.trust_request_id;
 	v.keys = keyset_load(o.keys, o.nkeys, err, sizeof(err));
 	if (v.keys == NULL)
 		fatalx("%s", err);

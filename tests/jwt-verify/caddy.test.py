@@ -15,7 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from jvlib import ROOT, WORK, Server, Tap, fix, free_port, tok, wait_port  # noqa: E402
+from jvlib import ROOT, WORK, Server, Tap, fix, free_port, harness, tok  # noqa: E402
 
 t = Tap()
 
@@ -39,7 +39,10 @@ class Upstream(BaseHTTPRequestHandler):
     seen = []
 
     def do_GET(self):
-        got = {"path": self.path, "user": self.headers.get_all("X-Webshell-User")}
+        got = {"path": self.path, "user": self.headers.get_all("X-Webshell-User"),
+               "protocol": self.headers.get_all("Sec-WebSocket-Protocol"),
+               "request_id": self.headers.get_all("X-Webshell-Request-Id"),
+               "headers": str(self.headers)}
         Upstream.seen.append(got)
         body = json.dumps(got).encode()
         self.send_response(200)
@@ -78,18 +81,17 @@ def main():
         f.write(caddyfile(site, verifier.port, up.server_port))
     env = dict(os.environ, HOME=WORK, XDG_DATA_HOME=os.path.join(WORK, "data"),
                XDG_CONFIG_HOME=os.path.join(WORK, "config"))
-    caddy_log = open(os.path.join(WORK, "caddy.log"), "w")
-    caddy = subprocess.Popen(["caddy", "run", "--config", conf, "--adapter", "caddyfile"],
-                             env=env, stdout=caddy_log, stderr=caddy_log)
+    caddy = None
     try:
-        listening = wait_port(site, 20)
-        t.ok(listening, "caddy listens", open(caddy_log.name).read())
-        if listening:
-            checks(site, verifier)
+        caddy = harness.Server(["caddy", "run", "--config", conf, "--adapter", "caddyfile"],
+                               name="caddy", ready=harness.Port(site), timeout=20, env=env)
+        t.ok(True, "caddy listens")
+        checks(site, verifier)
+    except harness.ServerError as e:
+        t.ok(False, "caddy listens", str(e))
     finally:
-        caddy.terminate()
-        caddy.wait(timeout=15)
-        caddy_log.close()
+        if caddy is not None:
+            caddy.stop()
         up.shutdown()
         t.eq(verifier.stop(), 0, "jwt-verify: SIGTERM exit 0")
     t.done()
@@ -138,6 +140,39 @@ def checks(site, verifier):
          f"{len(lines)} lines")
     t.ok(good not in verifier.log() and good.split(".")[2] not in verifier.log(),
          "jwt-verify's log holds no token")
+    round2(site, verifier)
+
+
+def round2(site, verifier):
+    """Issues 9, 12 and 13 through real Caddy."""
+    import re
+    ws = tok("p256", claims={"sub": "ws-user"})
+    st, hdrs, body = get(site, "/ws", {"Sec-WebSocket-Protocol": f"webshell.bearer.{ws}, tty",
+                                       "X-Webshell-Request-Id": "chosen-by-mallory"})
+    seen = json.loads(body) if st == 200 else {}
+    t.ok(st == 200 and seen.get("user") == ["ws-user"] and seen.get("protocol") == ["tty"],
+         "token in the subprotocol list: the upstream gets the user and Sec-WebSocket-Protocol: tty",
+         f"{st} {body}")
+    t.ok(st == 200 and ws not in seen.get("headers", ws) and ws.split(".")[2] not in body,
+         "the upstream never sees the token from the subprotocol list", seen.get("headers"))
+    rid = (seen.get("request_id") or [""])[0]
+    time.sleep(0.2)
+    t.ok(re.fullmatch(r"[0-9a-f]{32}", rid) and rid != "chosen-by-mallory"
+         and any(f"request_id={rid} " in x and "sub=ws-user" in x for x in verifier.lines()),
+         "the upstream gets the verifier's X-Webshell-Request-Id (the id its decision line logs), "
+         "not the client's", f"{rid} {verifier.lines()[-1:]}")
+    st, _, body = get(site, f"/ws?token={ws}", {"Sec-WebSocket-Protocol": "tty"})
+    seen = json.loads(body) if st == 200 else {}
+    t.ok(st == 200 and seen.get("protocol") == ["tty"], "query token: the subprotocol list passes unchanged",
+         f"{st} {body}")
+    st, hdrs, body = get(site, "/ws", {"Sec-WebSocket-Protocol": f"webshell.bearer.{ws}"})
+    t.ok(st == 401 and "nothing but the token" in body, "a list holding only the token: 401 at the client",
+         f"{st} {body}")
+    st, hdrs, body = get(site, f"/ws?x=1#&token={ws}")
+    t.ok(st != 200, "'#' in the target: refused through Caddy", f"{st} {body}")
+    st, hdrs, body = get(site, f"/ws?token={tok(lifetime=-100)}")
+    t.ok(st == 401 and re.fullmatch(r"[0-9a-f]{32}", hdrs.get("x-webshell-request-id", "")),
+         "a 401 through Caddy carries the request id for the user to quote", hdrs)
 
 
 main()

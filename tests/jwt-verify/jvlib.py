@@ -1,12 +1,11 @@
 """tests/jwt-verify/jvlib.py: helpers shared by the jwt-verify suites: start the
-real binary ($WS_BUILD/jwt-verify) on a free loopback port, read its log,
+real binary ($WS_BUILD/jwt-verify) on a free loopback port through the shared
+harness (tests/lib/server.py), read its log,
 mint tokens with tests/lib/mint_jwt.py, send raw HTTP/1.1 requests."""
 import http.client
 import os
-import signal
 import subprocess
 import sys
-import time
 
 ROOT = os.environ.get("WS_ROOT", os.getcwd())
 BUILD = os.environ.get("WS_BUILD", os.path.join(ROOT, "build"))
@@ -14,11 +13,13 @@ WORK = os.environ.get("WS_WORK", "/tmp")
 FIX = os.path.join(ROOT, "tests/jwt-verify/fixtures")
 sys.path.insert(0, os.path.join(ROOT, "tests/lib"))
 
+import server as harness  # noqa: E402
 from mint_jwt import mint, thumbprint  # noqa: E402
-from tap import Tap, free_port, wait_port  # noqa: E402
+from server import free_port, wait_port  # noqa: E402
+from tap import Tap  # noqa: E402
 
 BIN = os.path.join(BUILD, "jwt-verify")
-__all__ = ["BIN", "ROOT", "Server", "Tap", "fix", "free_port", "mint", "run", "thumbprint", "tok", "wait_port",
+__all__ = ["BIN", "ROOT", "harness", "Server", "Tap", "fix", "free_port", "mint", "run", "thumbprint", "tok", "wait_port",
            "WORK"]
 
 
@@ -32,34 +33,21 @@ def run(*args, timeout=20):
     return p.returncode, p.stdout, p.stderr
 
 
-class Server:
-    """One jwt-verify process on 127.0.0.1:port, stderr in a log file."""
+class Server(harness.Server):
+    """One jwt-verify process on 127.0.0.1:{port}, started and waited for by the shared
+    harness (tests/lib/server.py); adds the verifier's log and HTTP helpers."""
 
     def __init__(self, *args, name="server"):
-        self.port = free_port()
-        self.log_path = os.path.join(WORK, f"{name}-{self.port}.log")
-        self.log_file = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [BIN, "--listen", f"127.0.0.1:{self.port}", *args],
-            stdout=subprocess.DEVNULL, stderr=self.log_file)
-        if not wait_port(self.port, 15):
-            self.proc.kill()
-            raise RuntimeError(f"jwt-verify did not listen: {self.log()}")
+        super().__init__([BIN, "--listen", "127.0.0.1:{port}", *args], name=name)
 
     def log(self):
-        with open(self.log_path) as f:
-            return f.read()
+        return self.text()
 
     def lines(self, event="decision"):
         return [line for line in self.log().splitlines() if event in line]
 
     def wait_log(self, needle, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if needle in self.log():
-                return True
-            time.sleep(0.05)
-        return False
+        return bool(harness.wait_until(lambda: needle in self.log(), timeout))
 
     def conn(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -75,21 +63,9 @@ class Server:
             c.close()
         return r.status, hdrs, body
 
-    def signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def stop(self):
-        """SIGTERM and wait; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return "killed after SIGTERM timeout"
-        self.log_file.close()
-        return self.proc.returncode
+    def stop(self, timeout=15.0, sig=None):
+        """SIGTERM and wait; returns the exit status (negative: killed by that signal)."""
+        return super().stop(timeout, sig)[0]
 
 
 def tok(key="ed25519", **kw):

@@ -235,6 +235,31 @@ def key_rules():
         t.eq(s.stop(), 0, "kid server: SIGTERM exit 0")
 
 
+def request_ids(s):
+    """Issue 12: one correlation id per request, answered and logged, never the client's."""
+    ids = []
+    for i in range(3):
+        st, h, _ = s.get("/verify?token=" + (tok() if i else "bad"),
+                         headers={"X-Webshell-Request-Id": "chosen-by-client"})
+        ids.append(h.get("x-webshell-request-id", ""))
+    t.ok(all(re.fullmatch(r"[0-9a-f]{32}", x) for x in ids) and len(set(ids)) == 3,
+         "every answer (401 and 200) carries a fresh 32-hex-digit X-Webshell-Request-Id, "
+         "not the client's", ids)
+    time.sleep(0.1)
+    t.ok(all(any(f"request_id={x} " in line for line in s.lines()) for x in ids),
+         "the decision line logs the same request_id", ids)
+    trusting = Server("--key", fix("ed25519.pub.pem") + "=*", "--trust-request-id", name="trust")
+    try:
+        st, h, _ = trusting.get("/verify?token=" + tok(), headers={"X-Webshell-Request-Id": "caddy-0123456789"})
+        t.eq((st, h.get("x-webshell-request-id")), (200, "caddy-0123456789"),
+             "--trust-request-id: a valid incoming id is kept")
+        st, h, _ = trusting.get("/verify?token=" + tok(), headers={"X-Webshell-Request-Id": "bad id\x01"})
+        t.ok(re.fullmatch(r"[0-9a-f]{32}", h.get("x-webshell-request-id", "")),
+             "--trust-request-id: an invalid one is replaced", h)
+    finally:
+        t.eq(trusting.stop(), 0, "trusting server: SIGTERM exit 0")
+
+
 def limits(s):
     big = "a" * 8193
     st, _, b = s.get("/verify", headers={"Authorization": f"Bearer {big}"})
@@ -386,7 +411,7 @@ def logs(s):
     sig = token.rsplit(".", 1)[1]
     allow = [line for line in s.lines() if "jti=log-1" in line]
     t.ok(len(allow) == 1 and re.search(
-        r'decision=allow status=200 reason=ok sub="eve\\"q" jti=log-1 alg=EdDSA key=\S{16} '
+        r'request_id=[0-9a-f]{32} decision=allow status=200 reason=ok sub="eve\\"q" jti=log-1 alg=EdDSA key=\S{16} '
         r'client=203\.0\.113\.7 us=\d+$', allow[0]),
          "text log: one escaped line per decision with sub, jti, alg, key, client, us", allow)
     t.ok(any('decision=deny status=401 reason="token expired"' in x and "client=198.51.100.9" in x
@@ -474,6 +499,7 @@ def main():
         subprotocols(s)
         fragments(s)
         strict_tokens(s)
+        request_ids(s)
         limits(s)
         garbage(s)
         keep_alive(s)

@@ -16,6 +16,7 @@
 #include "args.h"
 #include "httpreply.h"
 #include "log.h"
+#include "reqid.h"
 
 static int tap_n, tap_failed;
 
@@ -145,6 +146,10 @@ static void test_json_line(void)
 	ok(cJSON_IsString(v) && strcmp(v->valuestring, "C:\\xff\\x00 \"q\"") == 0,
 	   "json log line: a value with \\x keeps it (%s)", line);
 	v = cJSON_GetObjectItemCaseSensitive(j, "ua");
+	ok(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "time")) &&
+	   strlen(cJSON_GetObjectItemCaseSensitive(j, "time")->valuestring) == 24 &&
+	   strcmp(cJSON_GetObjectItemCaseSensitive(j, "service")->valuestring, "test") == 0,
+	   "json log line: time (RFC 3339 UTC, ms) and service first");
 	ok(cJSON_IsString(v) && strcmp(v->valuestring, "ctl\x1b[31m \xc3\xa9") == 0 &&
 	   cJSON_GetObjectItemCaseSensitive(j, "skipped") == NULL &&
 	   strcmp(cJSON_GetObjectItemCaseSensitive(j, "event")->valuestring, "decision") == 0,
@@ -163,8 +168,25 @@ static void test_json_line(void)
 	unlink(path);
 }
 
+static void test_reqid(void)
+{
+	char a[REQID_LEN + 1], b[REQID_LEN + 1];
+	size_t i;
+	int hex = 1;
+
+	reqid_new(a);
+	reqid_new(b);
+	for (i = 0; i < REQID_LEN; i++)
+		hex &= (a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f');
+	ok(strlen(a) == REQID_LEN && hex && strcmp(a, b) != 0, "request ids: 32 hex digits, fresh each time");
+	ok(reqid_valid(a, strlen(a)) && reqid_valid("caddy-0123.x_y", 14), "request ids: ours and a proxy's are valid");
+	ok(!reqid_valid("short", 5) && !reqid_valid("has space 12", 12) && !reqid_valid("semi;colon12", 12) &&
+	   !reqid_valid("a\nbcdefghij", 11), "request ids: short ones, spaces, ';' and newlines are not");
+}
+
 int main(void)
 {
+	test_reqid();
 	test_version();
 	test_xff();
 	test_json_escape();
