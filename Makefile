@@ -23,7 +23,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 
 COMMON_SRCS := services/common/log.c services/common/args.c services/common/metrics.c \
 	services/common/metrics_http.c services/common/sigwatch.c services/common/httpreply.c \
-	services/common/reqid.c
+	services/common/reqid.c services/common/fdlimit.c
 
 # Filled in by the build.mk files.
 PROGRAMS :=

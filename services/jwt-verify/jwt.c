@@ -311,13 +311,14 @@ static const char *check_signature(const struct alg_info *ai, const char *kid,
 	int other_curve = 0, kid_found = 0;
 
 	/*
-	 * Without kid, one verification per key of the type would make a bogus
-	 * token as dear as that many keys: with several, kid is required.
+	 * Without kid, each key of the type is tried: a bogus token would cost
+	 * one verification per such key. Bounded: beyond JWT_NOKID_KEYS of a
+	 * type, kid is required.
 	 */
 	for (i = 0; kid == NULL && i < nkeys; i++)
 		same_type += keys[i].type == ai->key;
-	if (same_type > 1)
-		return "kid required (several keys of this type are loaded)";
+	if (same_type > JWT_NOKID_KEYS)
+		return "kid required (more than 4 keys of this type are loaded)";
 	for (i = 0; i < nkeys; i++) {
 		const struct key *k = &keys[i];
 
@@ -449,7 +450,7 @@ int jwt_verify(const char *tok, size_t len, const struct key *keys, size_t nkeys
 		goto out;
 	why = check_claims(claims, policy, out);
 	/* A key speaks only for the identities it is configured for (keys.h). */
-	if (why == NULL && out->sub[0] != '\0' && !key_allows(out->key, out->sub))
+	if (why == NULL && out->sub[0] != '\0' && !key_allows(keys, nkeys, out->key, out->sub))
 		why = "sub not allowed for this key";
 out:
 	cJSON_Delete(claims);

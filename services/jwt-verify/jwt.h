@@ -15,6 +15,11 @@
 #define JWT_MAX_LEN 8192
 /* Longest sub accepted (it becomes X-Webshell-User). */
 #define JWT_SUB_MAX 128
+/*
+ * Most keys of one type a token without kid is tried against (so at most
+ * this many signature checks a token); with more, kid is required.
+ */
+#define JWT_NOKID_KEYS 4
 /* Longest jti accepted. */
 #define JWT_JTI_MAX 128
 

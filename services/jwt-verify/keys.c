@@ -330,17 +330,32 @@ int key_ident_valid(const char *s, size_t len)
 	return 1;
 }
 
-int key_allows(const struct key *k, const char *ident)
+/* 1 when ident is in k's configured list. */
+static int listed(const struct key *k, const char *ident)
 {
 	const char *p;
 	size_t i;
 
-	if (k->any_ident || strcmp(ident, k->name) == 0)
-		return 1;
 	for (i = 0, p = k->idents; i < k->nidents; i++, p += strlen(p) + 1)
 		if (strcmp(p, ident) == 0)
 			return 1;
 	return 0;
+}
+
+int key_allows(const struct key *keys, size_t nkeys, const struct key *k, const char *ident)
+{
+	size_t i;
+
+	if (k->any_ident || strcmp(ident, k->name) == 0 || listed(k, ident))
+		return 1;
+	/* A key with a list speaks for that list (and its name) only. */
+	if (k->nidents > 0 || strncmp(ident, "key:", 4) == 0)
+		return 0;
+	/* A key without one: any identity no other key is bound to. */
+	for (i = 0; i < nkeys; i++)
+		if (&keys[i] != k && listed(&keys[i], ident))
+			return 0;
+	return 1;
 }
 
 /* Reads "IDENT[,IDENT...]" (or "*") into k. Returns 0, or -1 with err set. */

@@ -42,9 +42,9 @@ struct key {
 	char name[KEY_NAME_LEN + 1];       /* "key:" + thumbprint prefix */
 	char path[256];                    /* where it came from, for messages */
 	/*
-	 * The identities (sub values) it may assert besides its name: owned,
-	 * each NUL-terminated, nidents of them; any_ident: "*", every identity
-	 * (allowed only when it is the only key loaded).
+	 * The identities (sub values) bound to it besides its name: owned,
+	 * each NUL-terminated, nidents of them (see key_allows); any_ident: "*",
+	 * every identity (allowed only when it is the only key loaded).
 	 */
 	char *idents;
 	size_t nidents;
@@ -58,7 +58,7 @@ struct keyset {
 
 /*
  * Loads every key spec, "FILE" or "FILE=IDENT[,IDENT...]" (one PEM public
- * key a file; the identities it may assert besides its name, or "*" for any
+ * key a file; the identities bound to it besides its name, or "*" for any
  * when it is the only key), into a new key set. Refused: a bad file, the same
  * key twice, an identity that is not a valid sub, that starts with "key:"
  * (key names are not given away), or "*" beside another key. Returns the set
@@ -68,10 +68,13 @@ struct keyset {
 struct keyset *keyset_load(const char *const *specs, size_t nspecs, char *err, size_t errlen);
 
 /*
- * 1 when key k may assert identity ident (its name, a configured identity,
- * or any under "*"), else 0.
+ * 1 when key k (one of keys[0..nkeys)) may assert identity ident: its name
+ * and its configured identities always; with "*", anything; a key without a
+ * list, any identity that no other key lists and that is not a key name
+ * ("key:..."). So a key's name, and every identity listed for some keys,
+ * can be asserted by those keys only.
  */
-int key_allows(const struct key *k, const char *ident);
+int key_allows(const struct key *keys, size_t nkeys, const struct key *k, const char *ident);
 
 /* 1 when s is usable as an identity: 1..128 printable ASCII, no braces, no edge spaces. */
 int key_ident_valid(const char *s, size_t len);

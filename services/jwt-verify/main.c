@@ -19,6 +19,7 @@
 #include "args.h"
 #include "http.h"
 #include "keys.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "replay.h"
@@ -36,10 +37,15 @@
 #define REQUEST_TIMEOUT 5
 /* Header bytes of one request, all headers together. */
 #define HEADERS_MAX (16 * 1024)
-/* Requests whose headers are being read at the same time. */
-#define HEADER_POOL 64
-/* Open descriptors lws plans for; Caddy keeps a handful of connections to us. */
-#define FD_LIMIT 1024
+/*
+ * Connections whose headers are being read at the same time. Each holds a
+ * header buffer (HEADERS_MAX, allocated while in use) from accept until its
+ * request is whole: idle or slow clients hold theirs, so there must be more
+ * of them than such clients. 4,096 bounds their memory at about 70 MB.
+ */
+#define HEADER_POOL 4096
+/* Descriptors lws plans for: the pool, the listener, signals and metrics. */
+#define FD_LIMIT (HEADER_POOL + 64)
 
 struct options {
 	const char *keys[MAX_KEYS];
@@ -68,9 +74,10 @@ static const char usage_text[] =
 	"anything else 401 with the reason.\n"
 	"\n"
 	"  --key FILE[=IDENT,...] PEM public key (Ed25519, RSA >= 2048, P-256/384/521); up to 16.\n"
-	"                         A token of this key may carry as sub only the key's name\n"
-	"                         (key:THUMBPRINT16, also the user when sub is absent) or one\n"
-	"                         of the IDENTs; =* allows any sub, only when it is the only key.\n"
+	"                         IDENTs are bound to this key: no other key may assert them, nor\n"
+	"                         its name (key:THUMBPRINT16, the user when sub is absent). With\n"
+	"                         IDENTs it may assert only them and its name; without, any\n"
+	"                         identity not bound to another key; =*: any (when it is alone).\n"
 	"                         With several keys of one type, tokens must carry kid.\n"
 	"  --listen ADDR:PORT     where to listen (default 127.0.0.1:9222)\n"
 	"  --audience AUD         require this aud claim\n"
@@ -183,7 +190,7 @@ static int check_keys(const struct options *o)
 		       k->bits, k->thumb, k->any_ident ? "any identity" : k->name);
 		for (j = 0; j < k->nidents; j++, id += strlen(id) + 1)
 			printf(", %s", id);
-		printf("\n");
+		printf("%s\n", k->any_ident || k->nidents ? "" : ", any identity no key is bound to");
 	}
 	printf("keys OK\n");
 	keyset_free(ks);
@@ -291,6 +298,7 @@ int main(int argc, char **argv)
 	struct service svc;
 	char err[512];
 	int rc = 1, sigfd;
+	unsigned int nofile;
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, 0 };
 
 	args_program("jwt-verify", usage_text);
@@ -324,11 +332,15 @@ int main(int argc, char **argv)
 	info.user = &v;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(o.listen.host, ':') == NULL);
 	info.max_http_header_data = HEADERS_MAX;
-	info.max_http_header_pool = HEADER_POOL;
+	info.max_http_header_pool2 = HEADER_POOL;
 	info.keepalive_timeout = IDLE_TIMEOUT;
 	info.timeout_secs = REQUEST_TIMEOUT;
 	info.server_string = "jwt-verify";
-	info.fd_limit_per_thread = FD_LIMIT;
+	nofile = fdlimit_raise();
+	if (nofile < FD_LIMIT)
+		log_warnx("open file limit %u: fewer than %d idle clients can lock others out "
+			  "(LimitNOFILE=%d)", nofile, FD_LIMIT - 64, FD_LIMIT);
+	info.fd_limit_per_thread = nofile < FD_LIMIT ? nofile : FD_LIMIT;
 	ctx = lws_create_context(&info);
 	if (ctx == NULL)
 		fatalx("cannot listen on %s", o.listen_arg);

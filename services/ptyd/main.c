@@ -22,6 +22,7 @@
 
 #include "admin.h"
 #include "execproto.h"
+#include "fdlimit.h"
 #include "logsink.h"
 #include "ptyio.h"
 #include "sigwatch.h"
@@ -461,22 +462,6 @@ static void free_config(struct ptyd_config *cfg)
 		free(cfg->env[i]);
 }
 
-/* 1,000 sessions need ~3,000 fds: take the hard limit. Returns the new limit. */
-static unsigned int raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		fatal("getrlimit");
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			log_warn("cannot raise the open file limit");
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return rl.rlim_cur > 1048576 ? 1048576 : (unsigned int)rl.rlim_cur;
-}
-
 static void shutdown_deadline(lws_sorted_usec_list_t *sul)
 {
 	struct ptyd *srv = lws_container_of(sul, struct ptyd, sul_shutdown);
@@ -686,7 +671,7 @@ int main(int argc, char **argv)
 	if (srv.accounts.switching && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		log_warn("cannot make ptyd non-dumpable");
 	start_containment(&srv.cfg);
-	nofile = raise_nofile();
+	nofile = fdlimit_raise(); /* 1,000 sessions need ~3,000 fds */
 	/* Shells that daemonise end up ours, so we reap them: no zombies. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
 		log_warn("cannot become a subreaper");

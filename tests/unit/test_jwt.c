@@ -580,8 +580,8 @@ static void test_kid(void)
 
 	ok(ks != NULL && ks->n == 4, "four keys load together");
 	tok = mint(FIX "ed25519-other.pem", "EdDSA", NULL, c, RAW);
-	expect("no kid with two Ed25519 keys: refused before any verification", tok, ks, &p,
-	       "kid required (several keys of this type are loaded)");
+	ok(verify(tok, ks, &p, &res) == NULL && res.key == &ks->keys[1],
+	   "no kid, two Ed25519 keys: each is tried, the second verifies");
 	free(tok);
 	tok = mint(FIX "p256.pem", "ES256", NULL, c, RAW);
 	ok(verify(tok, ks, &p, &res) == NULL && res.key == &ks->keys[2],
@@ -667,9 +667,10 @@ static void test_identities(void)
 	struct jwt_result res;
 	char *tok;
 
-	ok(ks != NULL && ks->keys[0].nidents == 2 && key_allows(&ks->keys[0], "ops team") &&
-	   !key_allows(&ks->keys[0], "ops") && key_allows(&ks->keys[1], ks->keys[1].name),
-	   "FILE=alice,ops team: two identities besides the key's name");
+	ok(ks != NULL && ks->keys[0].nidents == 2 && key_allows(ks->keys, 2, &ks->keys[0], "ops team") &&
+	   !key_allows(ks->keys, 2, &ks->keys[0], "ops") &&
+	   key_allows(ks->keys, 2, &ks->keys[1], ks->keys[1].name),
+	   "FILE=alice,ops team: two identities bound besides the key's name");
 	if (ks == NULL) {
 		printf("#   %s\n", err);
 		return;
@@ -678,6 +679,11 @@ static void test_identities(void)
 		    CLAIMS("{\"exp\":%lld,\"sub\":\"alice\"}", NOW + 60), ks, &p, NULL);
 	expect_mint("P-256 key (no identities) asserts alice", FIX "p256.pem", "ES256",
 		    CLAIMS("{\"exp\":%lld,\"sub\":\"alice\"}", NOW + 60), ks, &p,
+		    "sub not allowed for this key");
+	expect_mint("P-256 key (no identities) asserts carol, bound to no key", FIX "p256.pem", "ES256",
+		    CLAIMS("{\"exp\":%lld,\"sub\":\"carol\"}", NOW + 60), ks, &p, NULL);
+	expect_mint("Ed25519 key (bound to alice, ops team) asserts carol", FIX "ed25519.pem", "EdDSA",
+		    CLAIMS("{\"exp\":%lld,\"sub\":\"carol\"}", NOW + 60), ks, &p,
 		    "sub not allowed for this key");
 	snprintf(hdr, sizeof(hdr), "{\"exp\":%lld,\"sub\":\"%s\"}", NOW + 60, ks->keys[0].name);
 	expect_mint("P-256 key asserts the Ed25519 key's name", FIX "p256.pem", "ES256", hdr, ks, &p,
@@ -705,6 +711,48 @@ static void test_identities(void)
 	specs[0] = FIX "ed25519.pub.pem=a{b}";
 	ok(keyset_load(specs, 1, err, sizeof(err)) == NULL && strstr(err, "is not valid"),
 	   "an identity with braces refused");
+}
+
+/* Five Ed25519 keys: a token without kid is refused before any signature check. */
+static void test_kid_bound(void)
+{
+	char dir[] = "/tmp/test_jwt_kid.XXXXXX", paths[JWT_NOKID_KEYS + 1][64], err[512], hdr[128];
+	const char *specs[JWT_NOKID_KEYS + 1];
+	struct jwt_policy p = policy(NOW);
+	struct keyset *ks;
+	char *tok;
+	int i;
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	for (i = 0; i < JWT_NOKID_KEYS + 1; i++) {
+		EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		FILE *f;
+
+		snprintf(paths[i], sizeof(paths[i]), "%s/k%d.pem", dir, i);
+		f = fopen(paths[i], "w");
+		if (k == NULL || f == NULL || !PEM_write_PUBKEY(f, k))
+			exit(1);
+		fclose(f);
+		EVP_PKEY_free(k);
+		specs[i] = paths[i];
+	}
+	specs[0] = FIX "ed25519.pub.pem";
+	ks = keyset_load(specs, JWT_NOKID_KEYS + 1, err, sizeof(err));
+	tok = mint(FIX "ed25519.pem", "EdDSA", NULL, claims(""), RAW);
+	expect("no kid, five Ed25519 keys", tok, ks, &p,
+	       "kid required (more than 4 keys of this type are loaded)");
+	free(tok);
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\",\"kid\":\"%s\"}", ks->keys[0].thumb);
+	tok = mint(FIX "ed25519.pem", "EdDSA", hdr, claims(""), RAW);
+	expect("kid, five Ed25519 keys", tok, ks, &p, NULL);
+	free(tok);
+	keyset_free(ks);
+	for (i = 1; i < JWT_NOKID_KEYS + 1; i++)
+		unlink(paths[i]);
+	rmdir(dir);
 }
 
 static void expect_load_error(const char *name, const char *path, const char *want)
@@ -827,6 +875,7 @@ int main(void)
 	test_claims();
 	test_hostile();
 	test_kid();
+	test_kid_bound();
 	test_strict_json();
 	test_identities();
 	test_keys();
