@@ -7,7 +7,7 @@ PTYD_SRCS := $(PTYD_PURE_SRCS) services/ptyd/spawn.c \
 	services/ptyd/exec.c services/ptyd/execws.c \
 	services/ptyd/ws.c services/ptyd/main.c $(COMMON_SRCS)
 # The recorder (its writer thread is the one thread besides the loop).
-PTYD_SRCS += services/ptyd/record.c
+PTYD_SRCS += services/ptyd/record.c services/ptyd/ptyd_metrics.c
 
 SERVICES += ptyd
 UNIT_TESTS += tests/test_proto tests/test_replay tests/test_accounts tests/test_execproto

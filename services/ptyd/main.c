@@ -24,6 +24,8 @@
 #include "execproto.h"
 #include "fdlimit.h"
 #include "logsink.h"
+#include "metrics_http.h"
+#include "ptyd_metrics.h"
 #include "ptyio.h"
 #include "sigwatch.h"
 
@@ -40,6 +42,9 @@ static const char usage_text[] =
 	"            [--no-exec] [--exec-max-commands N] [--exec-max-per-user N]\n"
 	"            [--exec-timeout SECONDS] [--exec-max-command BYTES]\n"
 	"            [--exec-audit-text none|truncated]\n"
+	"            [--record DIR [--record-input] [--record-group GROUP]\n"
+	"             [--record-max-file BYTES] [--record-max-dir BYTES]]\n"
+	"            [--metrics ADDR:PORT | --metrics unix:PATH] [--metrics-allow-remote]\n"
 	"            [--help] [--version] [-- COMMAND [ARG...]]\n"
 	"       ptyd --admin-socket PATH --list [--json]\n"
 	"       ptyd --admin-socket PATH --end ID-PREFIX\n"
@@ -100,6 +105,15 @@ static const char usage_text[] =
 	"  --exec-max-command BYTES largest start message (default 4194304)\n"
 	"  --exec-audit-text MODE   truncated (default: the command's first 200 bytes in\n"
 	"                           its audit line) or none (its SHA-256 and length only)\n"
+	"  --record DIR             record every session into DIR as asciicast v2 files\n"
+	"                           (made 0700, or 0750 with --record-group)\n"
+	"  --record-input           record typed input too (passwords included)\n"
+	"  --record-group GROUP     recordings 0640 in GROUP (the admins who read them)\n"
+	"  --record-max-file BYTES  cut a recording at BYTES (K, M, G suffixes; >= 1M)\n"
+	"  --record-max-dir BYTES   remove the oldest recordings beyond BYTES (>= 1M)\n"
+	"  --metrics ADDR           Prometheus metrics at http://ADDR/metrics (loopback\n"
+	"                           ADDR:PORT or unix:PATH; off by default)\n"
+	"  --metrics-allow-remote   let --metrics listen on a non-loopback address\n"
 	"  -v, --verbose            debug lines, libwebsockets notices\n"
 	"  -h, --help, --version\n";
 
@@ -136,6 +150,8 @@ enum {
 	OPT_USER, OPT_ACCOUNTS, OPT_ALLOW_SYSTEM, OPT_NO_NEW_PRIVS, OPT_CGROUP, OPT_NO_CGROUP,
 	OPT_PIDS_MAX, OPT_MEMORY_MAX, OPT_CPU_WEIGHT, OPT_CHECK,
 	OPT_ADMIN_SOCKET, OPT_ADMIN_GROUP, OPT_LIST, OPT_JSON, OPT_END,
+	OPT_RECORD, OPT_RECORD_INPUT, OPT_RECORD_GROUP, OPT_RECORD_MAX_FILE, OPT_RECORD_MAX_DIR,
+	OPT_METRICS, OPT_METRICS_REMOTE,
 };
 
 /* What the command line asks for besides serving: an admin client request. */
@@ -171,7 +187,14 @@ static const struct option long_opts[] = {
 	{ "no-exec", no_argument, NULL, OPT_NO_EXEC },
 	{ "no-cgroup", no_argument, NULL, OPT_NO_CGROUP },
 	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "metrics-allow-remote", no_argument, NULL, OPT_METRICS_REMOTE },
 	{ "ping-interval", required_argument, NULL, OPT_PING },
+	{ "record", required_argument, NULL, OPT_RECORD },
+	{ "record-group", required_argument, NULL, OPT_RECORD_GROUP },
+	{ "record-input", no_argument, NULL, OPT_RECORD_INPUT },
+	{ "record-max-dir", required_argument, NULL, OPT_RECORD_MAX_DIR },
+	{ "record-max-file", required_argument, NULL, OPT_RECORD_MAX_FILE },
 	{ "replay-buffer", required_argument, NULL, OPT_REPLAY_BUFFER },
 	{ "replay-total", required_argument, NULL, OPT_REPLAY_TOTAL },
 	{ "session-cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT },
@@ -184,6 +207,20 @@ static const struct option long_opts[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* --record-group: a group name or number. */
+static gid_t record_group(const char *v)
+{
+	const struct group *gr = getgrnam(v);
+	const char *err;
+	long long n;
+
+	if (gr != NULL)
+		return gr->gr_gid;
+	if (args_parse_number(v, 0, 0x7fffffff, &n, &err) != 0)
+		args_usage_error("--record-group %s: no such group", v);
+	return (gid_t)n;
+}
 
 /* Fills cfg from argv; exits 2 with the usage on any bad flag. Returns the command's index. */
 static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const char **title)
@@ -200,6 +237,7 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 	cfg->exec.max_command = EXECPROTO_START_DEFAULT;
 	cfg->exec.window = EXEC_DEFAULT_WINDOW;
 	cfg->exec.audit_text = EXEC_AUDIT_TRUNCATED;
+	cfg->record.group = (gid_t)-1;
 	cfg->detach_timeout = PTYD_DETACH_TIMEOUT_DEFAULT;
 	cfg->replay_buffer = PTYD_REPLAY_BUFFER_DEFAULT;
 	cfg->replay_total = PTYD_REPLAY_TOTAL_DEFAULT;
@@ -335,6 +373,29 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 		case OPT_NO_EXEC:
 			cfg->exec.disabled = 1;
 			break;
+		case OPT_METRICS:
+			cfg->metrics_arg = optarg;
+			break;
+		case OPT_METRICS_REMOTE:
+			cfg->metrics_allow_remote = 1;
+			break;
+		case OPT_RECORD:
+			if (optarg[0] != '/')
+				args_usage_error("--record %s: must be an absolute path", optarg);
+			cfg->record.dir = optarg;
+			break;
+		case OPT_RECORD_GROUP:
+			cfg->record.group = record_group(optarg);
+			break;
+		case OPT_RECORD_INPUT:
+			cfg->record.record_input = 1;
+			break;
+		case OPT_RECORD_MAX_DIR:
+			cfg->record.max_dir = (uint64_t)bytes_flag("--record-max-dir", optarg);
+			break;
+		case OPT_RECORD_MAX_FILE:
+			cfg->record.max_file = (uint64_t)bytes_flag("--record-max-file", optarg);
+			break;
 		case OPT_PING:
 			cfg->ping_interval = args_number_flag("--ping-interval", optarg, 0, 3600);
 			break;
@@ -367,7 +428,43 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 		args_usage_error("--list and --end: one at a time");
 	if (cfg->has_admin_group && cfg->admin_socket == NULL)
 		args_usage_error("--admin-group: needs --admin-socket PATH");
+	if ((cfg->record.record_input || cfg->record.group != (gid_t)-1 || cfg->record.max_file ||
+	     cfg->record.max_dir) && cfg->record.dir == NULL)
+		args_usage_error("--record-input, --record-group and --record-max-* need --record DIR");
+	if (cfg->metrics_arg != NULL &&
+	    metrics_parse_addr(cfg->metrics_arg, cfg->metrics_allow_remote, &cfg->metrics, &err) != 0)
+		args_usage_error("--metrics %s: %s", cfg->metrics_arg, err);
 	return optind;
+}
+
+/* --record: the directory is checked and the writer started before anything listens. */
+static void start_recorder(struct ptyd *srv)
+{
+	char err[256];
+
+	if (srv->cfg.record.dir == NULL)
+		return;
+	srv->recorder = recorder_new(NULL, &srv->cfg.record, err, sizeof(err));
+	if (srv->recorder == NULL)
+		fatalx("--record %s", err);
+}
+
+/* --metrics, and the recorder's timer: both run in the loop's context. */
+static void start_audit(struct ptyd *srv)
+{
+	if (srv->recorder != NULL) {
+		recorder_use_loop(srv->recorder, srv->ctx);
+		log_info("recording sessions in %s%s", srv->cfg.record.dir,
+			 srv->cfg.record.record_input ? " (with input)" : "");
+	}
+	if (srv->cfg.metrics_arg != NULL) {
+		srv->metrics = metrics_new();
+		if (srv->metrics == NULL ||
+		    ptyd_metrics_init(srv->metrics, session_count_states, srv, srv->recorder) != 0 ||
+		    metrics_listen(srv->ctx, srv->metrics, &srv->cfg.metrics) != 0)
+			fatalx("cannot serve metrics on %s", srv->cfg.metrics_arg);
+		log_info("metrics on %s", srv->cfg.metrics_arg);
+	}
 }
 
 static char *xstrdup(const char *s)
@@ -678,6 +775,7 @@ int main(int argc, char **argv)
 	srv.replay.max = srv.cfg.replay_total;
 	/* SIGCHLD, SIGTERM, SIGINT, SIGHUP arrive as loop events (on_signal). */
 	sigfd = sigwatch_open(sigs);
+	start_recorder(&srv);
 	start_server(&srv, nofile);
 	if (sigwatch_adopt(srv.vh, sigfd, on_signal, &srv) != 0)
 		fatalx("cannot watch signals");
@@ -686,6 +784,7 @@ int main(int argc, char **argv)
 	/* From here on a slow log reader cannot stall sessions. */
 	if (logsink_start(srv.vh) != 0)
 		log_warnx("log lines will be written blocking");
+	start_audit(&srv);
 
 	if (srv.cfg.listen.is_unix)
 		log_info("listening on unix:%s, command %s", srv.cfg.listen.path, srv.cfg.cmdline);
@@ -700,11 +799,16 @@ int main(int argc, char **argv)
 	lws_sul_cancel(&srv.sul_shutdown);
 	srv.destroying = 1;
 	logsink_stop();
+	recorder_loop_gone(srv.recorder);
 	ptyio_shutdown();
 	lws_context_destroy(srv.ctx);
 	session_kill_all(&srv);
 	exec_kill_all(&srv);
 	contain_shutdown();
+	recorder_free(srv.recorder);
+	metrics_free(srv.metrics);
+	if (srv.cfg.metrics_arg != NULL && srv.cfg.metrics.is_unix)
+		unlink(srv.cfg.metrics.path);
 	if (srv.cfg.listen.is_unix)
 		unlink(srv.cfg.listen.path);
 	account_table_free(&srv.accounts);

@@ -30,6 +30,7 @@
 #include "args.h"
 #include "contain.h"
 #include "exec.h"
+#include "record.h"
 #include "log.h"
 #include "proto.h"
 #include "replay.h"
@@ -91,6 +92,10 @@ struct ptyd_config {
 				   HOME, USER, LOGNAME, SHELL and WEBSHELL_USER per identity */
 	int nenv;
 	struct exec_config exec;  /* the webshell-exec.v1 channel (--exec-*, --no-exec) */
+	struct record_config record; /* --record DIR (record.dir NULL: off) and its limits */
+	const char *metrics_arg;  /* --metrics ADDR, or NULL */
+	int metrics_allow_remote; /* --metrics-allow-remote */
+	struct listen_addr metrics;
 };
 
 struct session;
@@ -101,6 +106,8 @@ struct ptyd {
 	struct account_table accounts; /* whom children run as (account.h) */
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
+	struct recorder *recorder; /* NULL without --record */
+	struct metrics *metrics;   /* NULL without --metrics */
 	struct session *sessions;   /* session.c's table */
 	struct tty_conn *conns;     /* tty.c's open connections */
 	struct exec_conn *exec_conns; /* exec.c's connections, until their commands are reaped */
@@ -280,6 +287,8 @@ int session_end_match(struct ptyd *srv, const char *owner, const char *prefix,
 void session_reaped(struct ptyd *srv, pid_t pid, int wstatus);
 /* SIGTERM: every session ends; attached clients get 1012 "service restart". */
 void session_shutdown_all(struct ptyd *srv);
+/* The metrics' count of sessions by state (ptyd_count_sessions_fn); arg is the struct ptyd. */
+void session_count_states(void *arg, long *attached, long *detached);
 /* After the lws context is gone: kill, reap and free whatever is left. */
 void session_kill_all(struct ptyd *srv);
 

@@ -1090,6 +1090,14 @@ fail:
 	return NULL;
 }
 
+void recorder_use_loop(struct recorder *rec, struct lws_context *ctx)
+{
+	if (rec == NULL || ctx == NULL || rec->ctx != NULL)
+		return;
+	rec->ctx = ctx;
+	lws_sul_schedule(ctx, 0, &rec->sul, tick, TICK_US);
+}
+
 void recorder_loop_gone(struct recorder *rec)
 {
 	if (rec == NULL || rec->ctx == NULL)

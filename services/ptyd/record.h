@@ -69,12 +69,19 @@ struct recording;
 /*
  * Prepares the directory (created 0750/0700 if missing; refused when not a
  * directory owned by this uid, or writable by others), measures what it
- * holds and starts the writer thread with every signal blocked. ctx gets a
- * timer that logs drops and finished recordings. Returns the recorder, or
+ * holds and starts the writer thread with every signal blocked. ctx (or
+ * later recorder_use_loop()) gets a timer that logs drops and finished
+ * recordings. Returns the recorder, or
  * NULL with err filled.
  */
 struct recorder *recorder_new(struct lws_context *ctx, const struct record_config *cfg,
 			      char *err, size_t errlen);
+
+/*
+ * Gives a recorder made without a context (ctx NULL, e.g. before the
+ * listener exists) the loop's timer. NULL does nothing.
+ */
+void recorder_use_loop(struct recorder *rec, struct lws_context *ctx);
 
 /* Stops the timer: call before the lws context is destroyed. NULL does nothing. */
 void recorder_loop_gone(struct recorder *rec);

@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "ptyd_metrics.h"
 #include "ptyio.h"
 #include "child.h"
 #include "spawn.h"
@@ -59,6 +60,7 @@ struct session {
 	unsigned long long bytes_in;
 	int last_code;                   /* the last client's close code, 0: none */
 	char end_reason[80];
+	struct recording *rec;           /* --record: its recording, or NULL */
 	lws_sorted_usec_list_t sul_idle, sul_max, sul_detach, sul_kill;
 };
 
@@ -113,6 +115,7 @@ static int session_spawn(struct session *s)
 	struct child_plan plan;
 	struct spawn_req sp;
 	struct spawn_io io;
+	uint64_t t0;
 
 	if (child_plan(s->srv, s->user, &plan) != 0) {
 		log_warnx("session %s: identity %s has no account in %s", s->log_id,
@@ -135,7 +138,9 @@ static int session_spawn(struct session *s)
 	sp.use_pty = 1;
 	sp.cols = s->size.cols;
 	sp.rows = s->size.rows;
+	t0 = metrics_now_ns();
 	s->pid = spawn_child(&sp, &io);
+	ptyd_metrics_spawned(t0);
 	if (s->pid < 0) {
 		s->pid = 0;
 		log_warn("session %s: cannot start %s", s->log_id, plan.path);
@@ -152,6 +157,11 @@ static int session_spawn(struct session *s)
 		log_warnx("session %s: cannot watch the PTY", s->log_id);
 		return -1;
 	}
+	s->rec = recording_start(s->srv->recorder, &(struct recording_info){
+		.kind = "terminal", .user = s->user, .session = s->id, .peer = s->peer,
+		.request_id = s->request_id[0] ? s->request_id : NULL, .title = cfg->title,
+		.command = cfg->cmdline, .term = cfg->term, .shell = plan.who->shell,
+		.columns = s->size.cols, .rows = s->size.rows });
 	return 0;
 }
 
@@ -212,6 +222,7 @@ struct session *session_start(struct ptyd *srv, const struct session_origin *o,
 		{ "cgroup", s->cg != NULL ? "yes" : "no" },
 	};
 	slog(s, "session_start", f, sizeof(f) / sizeof(f[0]));
+	metric_inc(ptyd_m.sessions_started);
 	return s;
 }
 
@@ -259,9 +270,11 @@ void session_resume_point(struct session *s, unsigned long long seen, unsigned l
 	*lost = 0;
 	if (seen >= s->ring.tail && seen <= s->ring.head) {
 		*from = seen;
+		ptyd_metrics_resume("ok");
 		return;
 	}
 	*reset = 1;
+	ptyd_metrics_resume("reset");
 	*from = replay_safe_start(&s->ring);
 	if (seen < *from)
 		*lost = *from - seen;
@@ -275,6 +288,13 @@ static void close_pty(struct session *s)
 	s->pio = NULL;
 }
 
+/* Output read from the PTY, for the metrics and the recording (--metrics, --record). */
+static void session_recorded_output(struct session *s, const unsigned char *p, size_t n)
+{
+	metric_add(ptyd_m.bytes_out, n);
+	recording_output(s->rec, p, n);
+}
+
 /* Detached: everything the PTY has goes into the ring (the program never waits). */
 static void drain_detached(struct session *s)
 {
@@ -283,8 +303,10 @@ static void drain_detached(struct session *s)
 
 	for (i = 0; i < 8 && s->pio != NULL; i++) {
 		n = ptyio_read(s->pio, scratch, sizeof(scratch));
-		if (n > 0)
+		if (n > 0) {
 			replay_append(&s->ring, scratch, (size_t)n);
+			session_recorded_output(s, scratch, (size_t)n);
+		}
 		if (n < (ssize_t)sizeof(scratch))
 			break;
 	}
@@ -307,6 +329,7 @@ ssize_t session_output(struct session *s, unsigned long long from, unsigned char
 		n = ptyio_read(s->pio, buf, cap);
 		if (n > 0) {
 			replay_append(&s->ring, buf, (size_t)n);
+			session_recorded_output(s, buf, (size_t)n);
 			ptyio_watch(s->pio, 0); /* one frame in flight at most */
 			return n;
 		}
@@ -362,6 +385,8 @@ int session_input(struct session *s, const unsigned char *p, size_t len)
 	if (len == 0)
 		return 0;
 	s->bytes_in += len;
+	metric_add(ptyd_m.bytes_in, len);
+	recording_input(s->rec, p, len);
 	s->t_input = lws_now_usecs();
 	s->wall_input = time(NULL);
 	if (s->pio == NULL)
@@ -372,6 +397,7 @@ int session_input(struct session *s, const unsigned char *p, size_t len)
 void session_resize(struct session *s, struct proto_size sz)
 {
 	s->size = sz;
+	recording_resize(s->rec, sz.cols, sz.rows);
 	if (s->pio != NULL && ptyio_resize(s->pio, sz.cols, sz.rows) != 0)
 		log_warn("session %s: resize", s->log_id);
 }
@@ -527,6 +553,18 @@ static void session_log_end(struct session *s)
 		{ "reason", s->end_reason[0] ? s->end_reason : "-" },
 	};
 	slog(s, "session_end", f, sizeof(f) / sizeof(f[0]));
+	ptyd_metrics_session_end(s->end_reason);
+	recording_end(s->rec, s->exited ? status : s->end_reason[0] ? s->end_reason : status);
+}
+
+void session_count_states(void *arg, long *attached, long *detached)
+{
+	const struct session *s;
+
+	for (s = ((const struct ptyd *)arg)->sessions; s != NULL; s = s->next) {
+		*attached += s->state == SESSION_ATTACHED;
+		*detached += s->state == SESSION_DETACHED;
+	}
 }
 
 /* The one release path: runs once no client is attached, the session ended and its child is reaped. */

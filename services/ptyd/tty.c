@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "httpreply.h"
+#include "ptyd_metrics.h"
 
 /* Output read per frame (the type byte comes on top). */
 #define OUT_DATA_MAX (PROTO_MSG_MAX - 1)
@@ -167,6 +168,7 @@ static void refuse_attach(struct tty_conn *c, const char *id, int code, const ch
 	snprintf(codebuf, sizeof(codebuf), "%d", code);
 	struct log_field f[] = { { "id", prefix }, { "code", codebuf }, { "reason", reason } };
 	conn_log(c, "attach_refused", f, 3);
+	ptyd_metrics_resume("refused");
 	request_close(c, code, reason);
 }
 
