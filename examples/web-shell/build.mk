@@ -34,3 +34,7 @@ $(WEB_VENDOR)/web-shell.classic.js: $(WEB_MODULES) $(WEB_DIR)/bundle-classic.mjs
 WEB_TARGETS += $(WEB_VENDOR)/xterm.js $(WEB_VENDOR)/xterm.css $(WEB_VENDOR)/addon-fit.js \
 	$(WEB_ADDONS:%=$(WEB_VENDOR)/addon-%.js) \
 	$(WEB_VENDOR)/LICENSE.xterm $(WEB_VENDOR)/web-shell.classic.js
+# The replay page's player (replay.html), with its licence.
+$(foreach f,asciinema-player.min.js asciinema-player.css,$(eval $$(WEB_VENDOR)/$(f): $$(NPM_STAMP) ; @mkdir -p $$(@D) && cp node_modules/asciinema-player/dist/bundle/$(f) $$@))
+$(WEB_VENDOR)/LICENSE.asciinema-player: $(NPM_STAMP) ; @mkdir -p $(@D) && cp node_modules/asciinema-player/LICENSE $@
+WEB_TARGETS += $(WEB_VENDOR)/asciinema-player.min.js $(WEB_VENDOR)/asciinema-player.css $(WEB_VENDOR)/LICENSE.asciinema-player
