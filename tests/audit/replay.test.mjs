@@ -3,6 +3,9 @@
 // `echo` after 1.5 s) is opened with the file picker and by drag and drop, and the echoed
 // line shows on screen at the time it was printed, not before; seek, pause and speed work;
 // a broken file gets an error naming its line. Also parseCast() on its own, in node.
+/*
+# tier: slow (Chromium; make check leaves it out)
+*/
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
