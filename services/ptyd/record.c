@@ -484,11 +484,17 @@ static size_t json_text(char *dst, const unsigned char *src, size_t len, unsigne
 	}
 	while (i < len) {
 		unsigned char c = src[i];
+		size_t run;
 		int n;
 
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			dst[o++] = (char)c;
-			i++;
+		/* Most output is printable ASCII: copy such runs whole. */
+		for (run = i; run < len && src[run] >= 0x20 && src[run] < 0x80 && src[run] != '"' &&
+			      src[run] != '\\'; run++)
+			;
+		if (run > i) {
+			memcpy(dst + o, src + i, run - i);
+			o += run - i;
+			i = run;
 			continue;
 		}
 		if (c < 0x80) {
