@@ -634,7 +634,8 @@
     try {
       if (typeof W.listSessions !== 'function') throw new Error('this version of web-shell.js cannot list sessions');
       const sessions = await W.listSessions(connectOptions());
-      const open = new Set(state.tabs.map((t) => t.session && t.session.id).filter(Boolean));
+      // Sessions shown in a live tab here are marked; a detached tab's session can be attached.
+      const open = new Set(state.tabs.filter((t) => t.session && LIVE.has(t.status.state)).map((t) => t.session.id).filter(Boolean));
       setText($('sessions-status'), sessions.length ? '' : 'No sessions of yours on this machine.');
       for (const s of sessions) {
         const li = document.createElement('li');
