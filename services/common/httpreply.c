@@ -87,8 +87,13 @@ void http_client_addr(struct lws *wsi, char *dst, size_t cap)
 	n = lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
 	if (n > 0 && http_xff_last(xff, (size_t)n, dst, cap) == 0)
 		return;
+	unsigned char bin[sizeof(struct in6_addr)];
+
 	dst[0] = '\0';
 	lws_get_peer_simple(wsi, dst, cap);
+	/* lws writes its error ("getpeername: ...") into dst when the peer is gone. */
 	if (dst[0] == '\0')
 		snprintf(dst, cap, "unix");
+	else if (inet_pton(AF_INET, dst, bin) != 1 && inet_pton(AF_INET6, dst, bin) != 1)
+		snprintf(dst, cap, "-");
 }

@@ -7,9 +7,13 @@
  */
 #include "http.h"
 
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "httpreply.h"
@@ -32,6 +36,8 @@ enum token_found {
 	TOKEN_REFUSED, /* the request itself is refused; reason already set */
 };
 
+static void conn_answered(struct lws *wsi);
+
 /* One request's decision, for the answer and the log line. */
 struct decision {
 	unsigned int status;
@@ -43,6 +49,7 @@ struct decision {
 	struct jwt_result jwt;
 	struct timespec start;
 	int close;                   /* 1: the connection ends after the answer */
+	const char *client;          /* NULL: read it from the connection */
 };
 
 static int hexval(char c)
@@ -367,15 +374,19 @@ static void log_decision(struct lws *wsi, const struct decision *d)
 	char client[128], status[8], us[24], key[KEY_NAME_PREFIX + 1] = "";
 	const char *alg = d->jwt.alg != JWT_ALG_UNSET ? jwt_alg_name(d->jwt.alg) : NULL;
 
-	http_client_addr(wsi, client, sizeof(client));
+	if (d->client != NULL)
+		snprintf(client, sizeof(client), "%s", d->client);
+	else
+		http_client_addr(wsi, client, sizeof(client));
 	if (d->jwt.key != NULL)
 		snprintf(key, sizeof(key), "%.*s", KEY_NAME_PREFIX, d->jwt.key->thumb);
+	/* 0: the library answered (or closed) by itself; what it sent is not ours to know. */
 	snprintf(status, sizeof(status), "%u", d->status);
 	snprintf(us, sizeof(us), "%lld", elapsed_us(&d->start));
 	struct log_field f[] = {
 		{ "request_id", d->request_id },
 		{ "decision", d->status == 200 ? "allow" : "deny" },
-		{ "status", status },
+		{ "status", d->status ? status : NULL },
 		{ "reason", d->reason },
 		{ "sub", d->jwt.sub[0] ? d->jwt.sub : NULL },
 		{ "jti", d->jwt.jti[0] ? d->jwt.jti : NULL },
@@ -448,7 +459,56 @@ static int handle(struct lws *wsi, int upgrade)
 	verify_metrics_decision(d.status, d.reason, &d.start);
 	if (answer(wsi, &d) != 0)
 		return -1;
+	conn_answered(wsi);
 	return d.close;
+}
+
+/*
+ * What we know of one connection: how many bytes had arrived when it was
+ * last answered. Requests libwebsockets refuses by itself (an unknown
+ * method, headers over the limit, a request line never finished) reach no
+ * callback of ours; bytes beyond that count when it closes are such a
+ * request, and get their decision line then.
+ */
+struct conn_state {
+	unsigned long long answered_bytes;
+	char client[64]; /* read at accept: a closed socket has no peer any more */
+};
+
+static unsigned long long bytes_received(struct lws *wsi)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(lws_get_socket_fd(wsi), IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return 0;
+	return ti.tcpi_bytes_received;
+}
+
+static void conn_answered(struct lws *wsi)
+{
+	struct conn_state *cs = lws_get_opaque_user_data(wsi);
+
+	if (cs != NULL)
+		cs->answered_bytes = bytes_received(wsi);
+}
+
+static void conn_closed(struct lws *wsi)
+{
+	struct conn_state *cs = lws_get_opaque_user_data(wsi);
+	struct decision d;
+
+	/* The peer's FIN counts as one byte of sequence space. */
+	if (cs == NULL || bytes_received(wsi) <= cs->answered_bytes + 1)
+		return;
+	cs->answered_bytes = bytes_received(wsi);
+	memset(&d, 0, sizeof(d));
+	clock_gettime(CLOCK_MONOTONIC, &d.start);
+	reqid_new(d.request_id);
+	d.reason = "refused by the HTTP library (malformed, oversized or unfinished request)";
+	d.client = cs->client;
+	log_decision(wsi, &d);
 }
 
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -458,6 +518,21 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	(void)len;
 	/* No TCP_NODELAY here: lws sets it on every accepted TCP socket (seen with strace). */
 	switch (reason) {
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: {
+		struct conn_state *cs = calloc(1, sizeof(*cs));
+
+		if (cs != NULL)
+			http_client_addr(wsi, cs->client, sizeof(cs->client));
+		lws_set_opaque_user_data(wsi, cs);
+		return 0;
+	}
+	case LWS_CALLBACK_CLOSED_HTTP:
+		conn_closed(wsi);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		free(lws_get_opaque_user_data(wsi));
+		lws_set_opaque_user_data(wsi, NULL);
+		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		/*
 		 * Caddy forwards the WebSocket handshake headers on the auth

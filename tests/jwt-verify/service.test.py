@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from jvlib import WORK, BIN, Server, Tap, fix, run, thumbprint, tok  # noqa: E402
+from jvlib import WORK, BIN, Server, harness, Tap, fix, run, thumbprint, tok  # noqa: E402
 
 t = Tap()
 UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
@@ -264,6 +264,66 @@ def request_ids(s):
              "--trust-request-id: an invalid one is replaced", h)
     finally:
         t.eq(trusting.stop(), 0, "trusting server: SIGTERM exit 0")
+
+
+def raw(s, data, wait=2.0):
+    """Sends data on a fresh connection, reads what comes back until it closes or wait passes."""
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=wait)
+    got = b""
+    try:
+        c.sendall(data)
+        c.shutdown(socket.SHUT_WR)
+        while True:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    except OSError:
+        pass
+    finally:
+        c.close()
+    return got
+
+
+def library_refusals():
+    """Issue 9 section 5: what libwebsockets refuses by itself still gets one decision line;
+    a connection that sends nothing gets none. And section 7: whatever the request, no
+    line holds a byte of the token."""
+    s = Server("--key", fix("ed25519.pub.pem") + "=*", name="refusals")
+    good = tok(claims={"sub": "alice"})
+    h, c, sig = good.split(".")
+    try:
+        def lines_after(data):
+            before = len(s.lines())
+            raw(s, data)
+            harness.wait_until(lambda: len(s.lines()) > before, 2.0)
+            time.sleep(0.2)
+            return s.lines()[before:]
+        cases = [
+            (b"BREW /verify?token=" + good.encode() + b" HTTP/1.1\r\n\r\n", "an unknown method"),
+            (b"GET /verify?token=" + good.encode() + b" HTTP/1.1\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n",
+             "headers over 16 KiB"),
+            (b"GET /verify?token=" + good.encode(), "a request line never finished"),
+            (b"GET /verify HTTP/1.1\r\nSec-WebSocket-Protocol: webshell.bearer." + good.encode()
+             + b", tty\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n", "oversized, token in the subprotocol"),
+        ]
+        for data, name in cases:
+            new = lines_after(data)
+            t.ok(len(new) == 1 and "refused by the HTTP library" in new[0] and "request_id=" in new[0],
+                 f"{name}: one decision line", new)
+        t.eq(lines_after(b""), [], "a connection that sends nothing: no decision line")
+        for target in (f"/ws?x=1#&token={good}", f"/ws?token={good}&token={good}",
+                       f"/ws?token={good[:-1]}%zz", f"/ws?token={h}.{c}"):
+            s.get("/verify", headers={"X-Forwarded-Uri": target,
+                                      "Sec-WebSocket-Protocol": f"webshell.bearer.{good}, webshell.bearer.x"})
+            s.get("/verify?token=" + good, headers={"Authorization": f"Bearer {good}", "X-Forwarded-Uri": target})
+        s.get("/verify", headers={"Authorization": f"Bearer {good}"}, method="POST", body="x")
+        s.get("/nope?token=" + good)
+        log = s.log()
+        t.ok(good not in log and sig not in log and c not in log and h + "." not in log,
+             "after malformed requests of every kind, no token bytes in the log", log[-600:])
+    finally:
+        t.eq(s.stop(), 0, "refusals server: SIGTERM exit 0")
 
 
 def idle_clients():
@@ -547,6 +607,7 @@ def main():
         concurrency(s)
         claims_flags()
         key_rules()
+        library_refusals()
         idle_clients()
         single_use()
         json_logs()
