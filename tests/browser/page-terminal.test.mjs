@@ -1,8 +1,9 @@
 // tests/browser/page-terminal.test.mjs: the page's terminal in Debian's Chromium against the real
 // stack (Caddy, jwt-verify, ptyd, bash): emoji and CJK line editing as bash counts the cells,
 // the clipboard rules (copy on select by mouse, Ctrl+Shift+C, Ctrl+Shift+V, right-click paste,
-// OSC 52 writes land in the clipboard, OSC 52 reads are never answered), search in the
-// scrollback, links (http/https only), and settings kept per browser in localStorage only.
+// OSC 52 writes land in the clipboard, OSC 52 reads are never answered), the shell's directory
+// for uploads (OSC 7), search in the scrollback, links (http/https only), and settings kept per
+// browser in localStorage only.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -198,6 +199,15 @@ test('links: an http link opens in a new tab; a javascript: hyperlink (OSC 8) op
   await page.waitForTimeout(500);
   assert.equal(extra, null, 'no window for a javascript: link');
   assert.doesNotMatch(await page.title(), /pwned/);
+});
+
+test("the shell's directory (OSC 7) is where the Files dialog uploads", { skip }, async () => {
+  await typeLine(page, "clear; printf '\\033]7;file://%s/tmp/osc7%%20dir\\007' \"$HOSTNAME\"; echo reported");
+  await waitTerminal(page, /^reported$/m);
+  await menu(page, 'files');
+  assert.equal(await page.inputValue('#upload-dir'), '/tmp/osc7 dir');
+  assert.match(await page.textContent('#upload-dir-hint'), /current directory/);
+  await page.keyboard.press('Escape');
 });
 
 test('settings: font size and theme kept in this browser (localStorage holds settings only)', { skip }, async () => {
