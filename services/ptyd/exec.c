@@ -43,6 +43,7 @@
 #include "execproto.h"
 #include "httpreply.h"
 #include "log.h"
+#include "ptyd_metrics.h"
 #include "spawn.h"
 
 /* Output bytes read into one frame. */
@@ -108,6 +109,7 @@ struct exec_cmd {
 	size_t cmdlen;
 	char text[EXEC_AUDIT_TEXT_MAX + 1];
 	char account[64];            /* whom it runs as */
+	struct recording *rec;       /* --record: its recording, or NULL */
 };
 
 struct exec_conn {
@@ -555,6 +557,8 @@ static void stream_read(struct exec_cmd *x, int k)
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		s->len = (size_t)n;
+		metric_add(ptyd_m.bytes_out, (uint64_t)n);
+		(k == 0 ? recording_output : recording_stderr)(x->rec, s->frame + LWS_PRE + EXECPROTO_HDR, s->len);
 		watch_rx(x, k, 0);
 		ready_push(x);
 		return;
@@ -657,6 +661,8 @@ static void stdin_data(struct exec_cmd *x, const unsigned char *p, size_t len)
 	ssize_t n = 0;
 
 	x->bytes_in += len;
+	metric_add(ptyd_m.bytes_in, len);
+	recording_input(x->rec, p, len);
 	if (x->in_fd < 0 || x->in_eof) {
 		/* Nowhere to go: acknowledged all the same, so the client is not stuck. */
 		x->ack_due += len;
@@ -959,8 +965,9 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, char 
 	struct child_plan plan;
 	struct spawn_req req;
 	struct spawn_io io;
-	char **envp;
+	char **envp, connid[24];
 	int scriptfd = -1, k;
+	uint64_t t0;
 
 	/* The account, environment and directory a terminal of this identity gets. */
 	if (child_plan(c->srv, c->user, &plan) != 0) {
@@ -1027,7 +1034,9 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, char 
 		log_warn("exec: command %u: no cgroup: contained by process group only", x->id);
 	req.cg = x->cg;
 	x->t_start = lws_now_usecs();
+	t0 = metrics_now_ns();
 	x->pid = spawn_child(&req, &io);
+	ptyd_metrics_spawned(t0);
 	free(envp);
 	if (scriptfd >= 0)
 		close(scriptfd);
@@ -1061,6 +1070,12 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, char 
 			return -1;
 		}
 	}
+	snprintf(connid, sizeof(connid), "%lu", c->id);
+	x->rec = recording_start(c->srv->recorder, &(struct recording_info){
+		.kind = "exec", .user = c->user, .session = connid, .peer = c->peer,
+		.request_id = c->request_id[0] ? c->request_id : NULL, .title = x->account,
+		.command = x->text[0] ? x->text : x->sha256, .term = cfg->term, .shell = shell,
+		.command_id = x->id, .columns = st->pty.cols, .rows = st->pty.rows });
 	return 0;
 }
 
@@ -1422,6 +1437,8 @@ static void cmd_free(struct exec_cmd *x)
 	int destroying = c->srv->destroying, k;
 
 	cmd_audit(x);
+	ptyd_audit_exec_end(x->rec, x->error == NULL && x->pgid > 0, x->exited, x->wstatus,
+			    x->timed_out, x->cancelled);
 	ready_remove(x);
 	for (pp = &c->cmds; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == x) {

@@ -6,8 +6,11 @@
 #include "ptyd_metrics.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
+#include "proto.h"
 #include "record.h"
 
 struct ptyd_metric_series ptyd_m;
@@ -141,6 +144,32 @@ void ptyd_metrics_session_end(const char *reason)
 void ptyd_metrics_exec(const char *outcome)
 {
 	metric_inc(metrics_get1(pm.exec, outcome));
+}
+
+void ptyd_audit_exec_end(struct recording *rec, int started, int exited, int wstatus,
+			 int timed_out, int cancelled)
+{
+	char status[64];
+	const char *outcome;
+
+	if (!started)
+		outcome = "not_started";
+	else if (timed_out)
+		outcome = "timeout";
+	else if (cancelled)
+		outcome = "cancelled";
+	else if (!exited)
+		outcome = "connection_lost";
+	else if (WIFEXITED(wstatus))
+		outcome = WEXITSTATUS(wstatus) == 0 ? "ok" : "failed";
+	else
+		outcome = "signal";
+	ptyd_metrics_exec(outcome);
+	if (exited)
+		proto_exit_reason(status, sizeof(status), wstatus);
+	else
+		snprintf(status, sizeof(status), "%s", started ? "killed" : "not started");
+	recording_end(rec, status);
 }
 
 void ptyd_metrics_resume(const char *result)

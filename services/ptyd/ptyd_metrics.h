@@ -40,8 +40,18 @@ int ptyd_metrics_init(struct metrics *reg, ptyd_count_sessions_fn count, void *a
  */
 void ptyd_metrics_session_end(const char *reason);
 
-/* An exec command finished; outcome: ok, failed, signal, timeout, cancelled, refused. */
+/*
+ * An exec command finished; outcome: ok (exit 0), failed (exit N), signal,
+ * timeout, cancelled, connection_lost, not_started.
+ */
 void ptyd_metrics_exec(const char *outcome);
+
+/*
+ * An exec command is done (exec.c's one call): counted by its outcome, and
+ * its recording (NULL: none) ended with "exit N", "signal N" or why not.
+ */
+void ptyd_audit_exec_end(struct recording *rec, int started, int exited, int wstatus,
+			 int timed_out, int cancelled);
 
 /* A resume attempt; result: ok, reset, refused. */
 void ptyd_metrics_resume(const char *result);

@@ -21,6 +21,8 @@ import time
 sys.dont_write_bytecode = True
 ROOT = os.environ.get("WS_ROOT", ".")
 sys.path.insert(0, os.path.join(ROOT, "tests", "ptyd"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "exec"))
+from execlib import ExecClient  # noqa: E402
 from ptylib import BASH, Client, Server, run, wait_until  # noqa: E402
 from tap import Tap  # noqa: E402
 
@@ -281,6 +283,53 @@ def test_full_disk():
     t.ok(not os.path.ismount(d), "tmpfs unmounted")
 
 
+def test_exec_commands():
+    """Exec channel commands are recorded too, one file each: stdout as "o",
+    stderr as "e", stdin as "i" with --record-input, the exit status last;
+    the metrics count them by outcome."""
+    d = fresh_dir("rec-exec")
+    mport = __import__("tap").free_port()
+    srv = Server(["--record", d, "--record-input", "--metrics", f"127.0.0.1:{mport}"])
+    try:
+        async def go():
+            c = await ExecClient.connect(srv, headers={"X-Webshell-User": "dave"})
+            ok = await c.run({"shell": "cat; echo out-$((1+1)); echo err-$((2+1)) >&2; exit 5"},
+                             stdin=b"typed-in\n")
+            bad = await c.run({"argv": ["/bin/sh", "-c", "kill -9 $$"]})
+            await c.close()
+            return ok, bad
+        ok, bad = run(go())
+        t.ok(ok.code == 5 and b"out-2" in ok.stdout and b"err-3" in ok.stderr,
+             "exec command ran", detail=(ok.status, bytes(ok.stdout), bytes(ok.stderr)))
+        wait_until(lambda: len(re.findall(r"recording-end", srv.text())) >= 2, 10)
+        import urllib.request
+        body = urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5).read().decode()
+        t.ok('webshell_ptyd_exec_commands_total{outcome="failed"} 1' in body and
+             'webshell_ptyd_exec_commands_total{outcome="signal"} 1' in body,
+             "exec commands counted by outcome", detail=body[-1500:])
+    finally:
+        srv.stop()
+    files = casts(d)
+    if not t.eq(len(files), 2, "one file per exec command"):
+        return
+    t.ok(all(re.search(r"-dave-\d+-c\d+\.cast$", f) for f in files),
+         "exec files named with the command id", detail=files)
+    header, events, bad_lines = read_cast(files[0])
+    ws = (header or {}).get("webshell", {})
+    t.ok(bad_lines == 0 and ws.get("kind") == "exec" and "echo out" in (ws.get("command") or ""),
+         "exec header: kind exec and the command", detail=header)
+    joined = {code: "".join(e[2] for e in events if e[1] == code) for code in "oei"}
+    t.ok(joined["o"] == "typed-in\nout-2\n" and joined["e"] == "err-3\n" and joined["i"] == "typed-in\n",
+         "stdout, stderr and stdin as events of their own", detail=joined)
+    t.ok(events[-1][1:] == ["m", "exit 5"], "exec end marker: exit 5", detail=events[-1:])
+    _, events2, _ = read_cast(files[1])
+    t.ok(events2 and events2[-1][1:] == ["m", "signal 9"], "a killed command: signal 9",
+         detail=events2[-2:])
+    rc, out, _ = asciinema_cat(files[0])
+    t.ok(rc == 0 and out == b"typed-in\nout-2\n", "asciinema cat prints the command's stdout",
+         detail=out)
+
+
 def test_bad_flags():
     ptyd = os.path.join(os.environ.get("WS_BUILD", "build"), "ptyd")
     cases = [
@@ -307,5 +356,6 @@ test_session_and_asciinema_cat()
 test_input_and_group()
 test_shell_cannot_reach_recordings()
 test_full_disk()
+test_exec_commands()
 test_bad_flags()
 t.done()
