@@ -3,7 +3,9 @@
 import { base64urlDecode, base64urlEncode, utf8 } from './encoding.js';
 import { WebShellError, jwsAlgorithm } from './keys.js';
 
-const MAX_LIFETIME_SEC = 86400;
+// jwt-verify refuses a token whose exp - now exceeds --max-lifetime (default 3600 s): a
+// longer token would only be refused later, so it is refused here, naming the limit.
+export const MAX_LIFETIME_SEC = 3600;
 
 // WebCrypto sign() parameters per JWS alg. ECDSA signatures come out as r||s, which is
 // exactly the JWS form (RFC 7518 section 3.4), so no DER conversion is needed.
@@ -32,8 +34,13 @@ export async function createJwt(privateKey, {
   if (!privateKey || privateKey.type !== 'private') {
     throw new WebShellError('bad-argument', 'createJwt needs a private CryptoKey');
   }
-  if (!Number.isInteger(lifetimeSec) || lifetimeSec < 1 || lifetimeSec > MAX_LIFETIME_SEC) {
-    throw new WebShellError('bad-argument', `lifetimeSec must be an integer from 1 to ${MAX_LIFETIME_SEC}`);
+  if (!Number.isInteger(lifetimeSec) || lifetimeSec < 1) {
+    throw new WebShellError('bad-argument', `lifetimeSec must be a whole number of seconds, at least 1 (got ${lifetimeSec})`);
+  }
+  if (lifetimeSec > MAX_LIFETIME_SEC) {
+    throw new WebShellError('bad-argument',
+      `lifetimeSec ${lifetimeSec} is above ${MAX_LIFETIME_SEC} s, the longest lifetime jwt-verify accepts by default ` +
+      '(--max-lifetime); a fresh token is signed for every connection, so a short one is enough');
   }
   const alg = jwsAlgorithm(privateKey);
   const iat = now === undefined ? Math.floor(Date.now() / 1000) : now;

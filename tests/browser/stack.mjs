@@ -76,9 +76,11 @@ ${tls ? '\ttls internal\n' : ''}${caddyPiece('caddy::ws_route', `127.0.0.1:${ver
  * Starts Caddy and ptyd (jwt-verify comes later, with startVerifier(keyFiles), because
  * its keys are made in the page). work: a scratch directory; tls: serve https with
  * `tls internal` instead of plain http; webRoot: what Caddy serves outside /ws (the example
- * app by default). Returns the stack object.
+ * app by default); ptydArgs: more ptyd flags; shell: the command ptyd runs (default an
+ * interactive bash with a one-line rc file); ptydEnv: ptyd's environment additions.
+ * Returns the stack object.
  */
-export async function startStack(work, { tls = false, webRoot = WEB_DIR } = {}) {
+export async function startStack(work, { tls = false, webRoot = WEB_DIR, ptydArgs = [], shell = null, ptydEnv = {} } = {}) {
   const [caddyPort, verifyPort, ptydPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const home = join(work, 'home');
   const demoDir = join(work, 'demo');
@@ -92,6 +94,7 @@ export async function startStack(work, { tls = false, webRoot = WEB_DIR } = {}) 
     wsUrl: `${tls ? 'wss' : 'ws'}://127.0.0.1:${caddyPort}/ws`,
     caCert: join(work, 'caddy-data/caddy/pki/authorities/local/root.crt'),
     fileUrl: `file://${WEB_DIR}/index.html`,
+    home,
     servers,
     verifier: null,
     // Starts (or restarts) jwt-verify trusting the given public key files.
@@ -124,8 +127,8 @@ export async function startStack(work, { tls = false, webRoot = WEB_DIR } = {}) 
     const rc = join(work, 'bashrc');
     writeFileSync(rc, "PS1='\\u@\\h:\\w\\$ '\nHISTFILE=\n");
     const ptyd = launch('ptyd', join(BUILD, 'ptyd'),
-      ['--listen', `127.0.0.1:${ptydPort}`, '--allow-root', '--cwd', home, '--',
-        '/bin/bash', '--noprofile', '--rcfile', rc, '-i']);
+      ['--listen', `127.0.0.1:${ptydPort}`, '--allow-root', '--cwd', home, ...ptydArgs, '--',
+        ...(shell || ['/bin/bash', '--noprofile', '--rcfile', rc, '-i'])], ptydEnv);
     servers.push(ptyd);
     await started(caddy, caddyPort);
     await started(ptyd, ptydPort);

@@ -3,6 +3,7 @@
 // the handshake diagnosis against real HTTP servers on loopback.
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { test } from 'node:test';
 import { MODULE, freePort } from './helpers.mjs';
 
@@ -74,28 +75,47 @@ test('withToken: a fresh token() per call, or one signed for the URL host; never
   await assert.rejects(socket.withToken('ws://h/ws', { token: () => '' }), /token\(\) gave no token/);
 });
 
-// A real HTTP server answering every request with status and body.
+test('authorize: the token as the subprotocol webshell.bearer.<JWT> by default, ?token= only when asked', async () => {
+  let n = 0;
+  const token = () => `aaa.bbb.c${++n}`;
+  const a = await socket.authorize('ws://h.example/ws', ['webshell-exec.v1', 'tty'], { token, tokenIn: 'protocol' });
+  assert.equal(a.url, 'ws://h.example/ws', 'nothing in the URL');
+  assert.deepEqual(a.protocols, ['webshell-exec.v1', 'tty', 'webshell.bearer.aaa.bbb.c1']);
+  const q = await socket.authorize('ws://h.example/ws', ['tty'], { token, tokenIn: 'query' });
+  assert.deepEqual(q, { url: 'ws://h.example/ws?token=aaa.bbb.c2', protocols: ['tty'] });
+  await assert.rejects(socket.authorize('ws://h/ws', ['tty'], { token, tokenIn: 'cookie' }), /tokenIn must be 'protocol' or 'query'/);
+  await assert.rejects(socket.authorize('ws://h/ws', ['tty'], { token: () => 'a b' }), /not a compact JWS/);
+});
+
+// A real HTTP server answering every request with status and body; records what it was sent.
 async function server(status, body) {
   const port = await freePort();
-  const s = http.createServer((req, res) => res.writeHead(status, { 'Content-Type': 'text/plain' }).end(body));
+  const seen = [];
+  const s = http.createServer((req, res) => {
+    seen.push(`${req.url} ${JSON.stringify(req.headers)}`);
+    res.writeHead(status, { 'Content-Type': 'text/plain' }).end(body);
+  });
   await new Promise((r) => s.listen(port, '127.0.0.1', r));
-  return { port, close: () => new Promise((r) => s.close(r)) };
+  return { port, seen, close: () => new Promise((r) => s.close(r)) };
 }
 
-test('diagnoseHandshake: 401 with reason, 502, other status, nothing listening; no token in messages', async () => {
+test('diagnoseHandshake: probes without the token; 401, origin 403, 502, other status, nothing listening, a hung server', async () => {
   const cases = [
-    [401, 'token expired\n', 'unauthorized', /authentication refused at the handshake \(HTTP 401: token expired\) by ws:\/\/127\.0\.0\.1:\d+\/ws$/],
-    [403, '', 'unauthorized', /HTTP 403\)/],
-    [502, '', 'gateway', /answered HTTP 502: the verifier or terminal server behind it is not answering/],
+    [401, 'no token\n', 'unauthorized', /handshake was refused by ws:\/\/127\.0\.0\.1:\d+\/ws: the token was rejected or this page's origin https:\/\/app\.example is not allowed \(ptyd --check-origin\) \(the verifier answers a request without a token with HTTP 401: no token; its log says why/],
+    [403, 'origin not allowed', 'origin', /^origin not allowed: ws:\/\/127\.0\.0\.1:\d+\/ws does not accept connections from https:\/\/app\.example/],
+    [403, 'forbidden', 'unauthorized', /token was rejected or this page's origin https:\/\/app\.example is not allowed/],
+    [502, '', 'gateway', /answered HTTP 502: the verifier or terminal server behind it is down or not answering/],
+    [504, '', 'gateway', /answered HTTP 504 after 5 s/],
     [404, 'nope', 'handshake', /failed \(a plain request gets HTTP 404: nope\)/],
   ];
   for (const [status, body, code, re] of cases) {
     const s = await server(status, body);
     try {
-      const e = await socket.diagnoseHandshake(`ws://127.0.0.1:${s.port}/ws?token=SECRET`);
+      const e = await socket.diagnoseHandshake(`ws://127.0.0.1:${s.port}/ws?token=SECRET`, { page: 'https://app.example/x', elapsedMs: 5200 - (status === 504 ? 0 : 5000) });
       assert.equal(e.code, code, `${status}`);
       assert.match(e.message, re);
       assert.ok(!e.message.includes('SECRET'));
+      assert.ok(s.seen.length >= 1 && s.seen.every((r) => !r.includes('SECRET')), 'the probe never carries the token');
     } finally {
       await s.close();
     }
@@ -104,7 +124,17 @@ test('diagnoseHandshake: 401 with reason, 502, other status, nothing listening; 
   const e = await socket.diagnoseHandshake(`ws://127.0.0.1:${port}/ws?token=SECRET`);
   assert.equal(e.code, 'refused');
   assert.equal(e.message, `connection refused: nothing answers at ws://127.0.0.1:${port}/ws`);
-  const tls = await socket.diagnoseHandshake(`wss://127.0.0.1:${port}/ws?token=SECRET`);
+  const tls = await socket.diagnoseHandshake(`wss://127.0.0.1:${port}/ws`);
   assert.equal(tls.code, 'refused');
   assert.match(tls.message, /nothing answers at wss:\/\/127\.0\.0\.1:\d+\/ws \(or its TLS certificate is not trusted/);
+  // Accepts connections and never answers (a hung verifier behind a gateway without timeouts).
+  const hung = net.createServer(() => {});
+  await new Promise((r) => hung.listen(0, '127.0.0.1', r));
+  try {
+    const h = await socket.diagnoseHandshake(`ws://127.0.0.1:${hung.address().port}/ws`, { probeTimeoutMs: 300 });
+    assert.equal(h.code, 'timeout');
+    assert.match(h.message, /accepts connections but did not answer within 0 s \(a hung verifier or terminal server/);
+  } finally {
+    hung.close();
+  }
 });
