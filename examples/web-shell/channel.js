@@ -85,7 +85,7 @@ export function startRequest(command, options = {}, hasStdin = false) {
     if (typeof options.cwd !== 'string' || options.cwd === '') throw new WebShellError('bad-argument', 'cwd must be a path');
     req.cwd = options.cwd;
   }
-  if (options.timeoutMs !== undefined) req.timeoutMs = options.timeoutMs;
+  if (options.timeoutMs) req.timeoutMs = options.timeoutMs; // 0: no limit of the command's own
   if (options.pty) req.pty = { columns: options.pty.columns || 80, rows: options.pty.rows || 24 };
   if (!hasStdin) req.stdin = false;
   return req;
@@ -94,8 +94,8 @@ export function startRequest(command, options = {}, hasStdin = false) {
 /** Checks the options shared by both exec methods; throws 'bad-argument'. */
 export function checkExecOptions(options) {
   const { timeoutMs, maxOutputBytes, encoding } = options;
-  if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs <= 0)) {
-    throw new WebShellError('bad-argument', 'timeoutMs must be a positive number of milliseconds');
+  if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) {
+    throw new WebShellError('bad-argument', 'timeoutMs must be a number of milliseconds (0: no limit)');
   }
   if (maxOutputBytes !== undefined && (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0)) {
     throw new WebShellError('bad-argument', 'maxOutputBytes must be a whole number of bytes');
@@ -321,6 +321,7 @@ class Run {
         timedOut: status.timedOut === true,
         cancelled: status.cancelled === true,
         durationMs: typeof status.durationMs === 'number' ? status.durationMs : Math.round(performance.now() - this.started),
+        method: 'channel',
       });
     });
   }

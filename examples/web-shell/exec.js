@@ -49,8 +49,8 @@ export async function connect(options = {}) {
 /**
  * Runs one command on a connection of its own and resolves to { stdout, stderr, exitCode,
  * signal, timedOut, cancelled, durationMs } (stdout and stderr as strings, or Uint8Array with
- * encoding 'binary'). timeoutMs (default 30000) bounds the command; connecting is bounded by
- * it too. See connect() and ExecOptions in web-shell.d.ts for the options.
+ * encoding 'binary'). timeoutMs (default 30000; 0: no limit) bounds the command; connecting
+ * is bounded by it too. See connect() and ExecOptions in web-shell.d.ts for the options.
  */
 export async function execCommand(command, options = {}) {
   const opts = { timeoutMs: 30000, ...options };
@@ -59,7 +59,7 @@ export async function execCommand(command, options = {}) {
     throw new WebShellError('bad-argument', 'command must be a string (run by the shell) or an array of strings (argv)');
   }
   if (opts.signal && opts.signal.aborted) throw new WebShellError('cancelled', 'cancelled before it started');
-  const connectTimeoutMs = Math.min(opts.connectTimeoutMs || 15000, opts.timeoutMs);
+  const connectTimeoutMs = Math.min(opts.connectTimeoutMs || 15000, opts.timeoutMs || Infinity);
   const conn = await connect({ ...opts, connectTimeoutMs });
   try {
     return await conn.exec(command, opts);

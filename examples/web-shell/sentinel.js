@@ -489,6 +489,7 @@ class SentinelJob {
       timedOut: extra.timedOut === true,
       cancelled: extra.cancelled === true,
       durationMs: Math.round(performance.now() - this.started),
+      method: 'sentinel',
     });
   }
 

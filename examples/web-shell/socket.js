@@ -104,7 +104,8 @@ export async function authorize(url, protocols, options) {
 
 function originOf(page) {
   try {
-    return page ? new URL(page).origin : null;
+    const origin = page ? new URL(page).origin : null;
+    return origin === 'null' ? null : origin; // file:// pages have an opaque origin
   } catch {
     return null;
   }
@@ -156,9 +157,14 @@ export async function diagnoseHandshake(url, { fetch = globalThis.fetch, page, e
   if (!timedOut) {
     try {
       await fetch(httpUrl, { ...init, mode: 'no-cors', redirect: 'follow', signal: AbortSignal.timeout(probeTimeoutMs) });
+      if (crossOrigin) {
+        return new WebShellError('handshake',
+          `the server at ${where} refused the WebSocket handshake: this page's origin ${origin} is not allowed there ` +
+          '(ptyd --check-origin), or the token was rejected; a page on another origin cannot read which');
+      }
       return new WebShellError('handshake',
         `the server at ${where} refused the WebSocket handshake; this page cannot read the HTTP status ` +
-        `(most often the token was rejected: check the key, the audience and the clock${originNote})`);
+        '(most often the token was rejected: check the key, the audience and the clock)');
     } catch (e) {
       if (e && e.name === 'TimeoutError') timedOut = true;
     }

@@ -445,19 +445,19 @@ class TerminalSession extends EventTarget {
   }
 
   /** Ends the session (its shell is hung up) and closes the connection; reconnect() starts a new one. Emits 'close'. */
-  disconnect() {
+  disconnect(reason = 'session ended') {
     const had = this.ws !== null || this.state !== 'closed';
     if (this.ws && this.ws.readyState === 1 && this.sessionState) this.ws.send(END_SESSION);
     this.forget();
     this.drop();
     this.setStatus(null);
-    if (had) this.dispatch('close', { code: 1000, reason: 'session ended', exitCode: null });
+    if (had) this.dispatch('close', { code: 1000, reason, exitCode: null });
   }
 
   /** Ends the session for good and disposes of what this object made (the terminal, unless the app passed it). */
   close() {
     if (this.disposed) return;
-    this.disconnect();
+    this.disconnect('closed by the page');
     this.disposed = true;
     for (const d of this.disposables) d.dispose();
     if (this.resizeObserver) this.resizeObserver.disconnect();

@@ -148,10 +148,10 @@ export interface TerminalSession extends EventTarget {
   reconnect(): Promise<void>;
   /** Closes the connection and leaves the shell running (resumable until ptyd's --detach-timeout). Emits 'close'. */
   detach(): void;
-  /** Ends the session (its shell is hung up); the terminal stays for reconnect(). Emits 'close'. */
+  /** Ends the session (its shell is hung up); the terminal stays for reconnect(). Emits 'close' ({reason: 'session ended'}). */
   disconnect(): void;
   fit(): void;
-  /** Ends the session and disposes of the terminal (unless the app passed it). */
+  /** Ends the session and disposes of the terminal (unless the app passed it). Emits 'close' ({reason: 'closed by the page'}). */
   close(): void;
   addEventListener<K extends keyof TerminalEventMap>(type: K, listener: (event: TerminalEvent<K>) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
@@ -165,7 +165,7 @@ export interface ExecOptionsBase {
   env?: Record<string, string>;
   /** Working directory (default the account's home). */
   cwd?: string;
-  /** Stop the command after this long (it resolves with timedOut: true); execCommand's default 30000. */
+  /** Stop the command after this long (it resolves with timedOut: true); 0: no limit; execCommand's default 30000. */
   timeoutMs?: number;
   /** Cancels the command on the machine (TERM to its process group, KILL after 2 s). */
   signal?: AbortSignal;
@@ -196,6 +196,8 @@ export interface ExecResult<T> {
   timedOut: boolean;
   cancelled: boolean;
   durationMs: number;
+  /** How it ran: 'sentinel' means stderr was merged into stdout. */
+  method: 'channel' | 'sentinel';
 }
 
 export type TextExecOptions = ExecOptionsBase & ExecStreamOptions<string> & { encoding?: 'utf8' };

@@ -59,7 +59,7 @@ function caddyfile({ caddyPort, verifyPort, ptydPort, demoDir, tls, httpPort, we
 	default_bind 127.0.0.1
 ${tlsGlobals}${caddyPiece('caddy::log_filter')}}
 
-${tls ? 'https' : 'http'}://127.0.0.1:${caddyPort} {
+${tls ? 'https' : 'http'}://127.0.0.1:${caddyPort}${tls ? '' : `, http://localhost:${caddyPort}`} {
 ${tls ? '\ttls internal\n' : ''}${caddyPiece('caddy::ws_route', `127.0.0.1:${verifyPort}`, `127.0.0.1:${ptydPort}`)}	handle /demo-key.pem {
 		root * ${demoDir}
 		file_server
@@ -76,7 +76,7 @@ ${tls ? '\ttls internal\n' : ''}${caddyPiece('caddy::ws_route', `127.0.0.1:${ver
  * Starts Caddy and ptyd (jwt-verify comes later, with startVerifier(keyFiles), because
  * its keys are made in the page). work: a scratch directory; tls: serve https with
  * `tls internal` instead of plain http; webRoot: what Caddy serves outside /ws (the example
- * app by default); ptydArgs: more ptyd flags; shell: the command ptyd runs (default an
+ * app by default); ptydArgs: more ptyd flags (or a function of {caddyPort} giving them); shell: the command ptyd runs (default an
  * interactive bash with a one-line rc file); ptydEnv: ptyd's environment additions.
  * Returns the stack object.
  */
@@ -127,7 +127,8 @@ export async function startStack(work, { tls = false, webRoot = WEB_DIR, ptydArg
     const rc = join(work, 'bashrc');
     writeFileSync(rc, "PS1='\\u@\\h:\\w\\$ '\nHISTFILE=\n");
     const ptyd = launch('ptyd', join(BUILD, 'ptyd'),
-      ['--listen', `127.0.0.1:${ptydPort}`, '--allow-root', '--cwd', home, ...ptydArgs, '--',
+      ['--listen', `127.0.0.1:${ptydPort}`, '--allow-root', '--cwd', home,
+        ...(typeof ptydArgs === 'function' ? ptydArgs({ caddyPort }) : ptydArgs), '--',
         ...(shell || ['/bin/bash', '--noprofile', '--rcfile', rc, '-i'])], ptydEnv);
     servers.push(ptyd);
     await started(caddy, caddyPort);

@@ -184,7 +184,7 @@ test('exec channel frames: channel byte, big-endian id, payload; acks; start req
 
 test('execCommand refuses bad arguments before connecting', async () => {
   await assert.rejects(exec.execCommand(42, { url: 'ws://127.0.0.1:1/ws' }), /command must be a string/);
-  await assert.rejects(exec.execCommand('true', { url: 'ws://127.0.0.1:1/ws', timeoutMs: 0 }), /timeoutMs must be a positive/);
+  await assert.rejects(exec.execCommand('true', { url: 'ws://127.0.0.1:1/ws', timeoutMs: -1 }), /timeoutMs must be a number of milliseconds \(0: no limit\)/);
   await assert.rejects(exec.execCommand('true', { url: 'ws://127.0.0.1:1/ws', encoding: 'latin1' }), /encoding must be 'utf8' or 'binary'/);
   await assert.rejects(exec.execCommand('true', { url: 'ws://127.0.0.1:1/ws', stdin: 42 }), /stdin must be a string/);
   await assert.rejects(exec.execCommand('true', { url: 'ftp://x' }), /unsupported scheme ftp:/);

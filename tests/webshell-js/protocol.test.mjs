@@ -84,7 +84,7 @@ test('authorize: the token as the subprotocol webshell.bearer.<JWT> by default, 
   const q = await socket.authorize('ws://h.example/ws', ['tty'], { token, tokenIn: 'query' });
   assert.deepEqual(q, { url: 'ws://h.example/ws?token=aaa.bbb.c2', protocols: ['tty'] });
   await assert.rejects(socket.authorize('ws://h/ws', ['tty'], { token, tokenIn: 'cookie' }), /tokenIn must be 'protocol' or 'query'/);
-  await assert.rejects(socket.authorize('ws://h/ws', ['tty'], { token: () => 'a b' }), /not a compact JWS/);
+  await assert.rejects(socket.authorize('ws://h/ws', ['tty'], { token: () => 'a b', tokenIn: 'protocol' }), /not a compact JWS/);
 });
 
 // A real HTTP server answering every request with status and body; records what it was sent.
