@@ -115,7 +115,8 @@ async function waitText(page, re, ms = 30000) {
     if (re.test(text)) return text;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`terminal never matched ${re} in ${ms} ms; it shows:\n${text.slice(-2000)}`);
+  const events = await page.evaluate(() => JSON.stringify(webShellApp.events.slice(-12)));
+  throw new Error(`terminal never matched ${re} in ${ms} ms; events: ${events}; it shows:\n${text.slice(-300)}\nlogs:\n${stack.logs().slice(-3000)}`);
 }
 
 const type = (page, text) => page.evaluate((t) => webShellApp.session.terminal.input(t), text);
@@ -132,14 +133,16 @@ test('seq through three network cuts (reset, 2 s blackout, reset): every line on
   await waitText(page, /[$#] $/m, 10000);
   const id = await page.evaluate(() => webShellApp.session.id);
   assert.match(id, /^[0-9a-f]{32}$/);
-  await type(page, 'for i in $(seq 1 3000); do echo "row-$i"; sleep 0.003; done; echo ALL-DONE\r');
-  await waitText(page, /^row-200$/m);
+  // Ten rows, then a pause: 15 s or more, whatever the machine's load, so every cut lands mid-output.
+  await type(page, 'for i in $(seq 1 3000); do echo "row-$i"; case $i in *0) sleep 0.05;; esac; done; echo ALL-DONE\r');
+  await waitText(page, /^row-200$/m, 60000);
   proxy.reset();
-  await waitText(page, /^row-900$/m);
+  await waitText(page, /^row-900$/m, 60000);
   await proxy.blackout(2000);
-  await waitText(page, /^row-1800$/m);
+  await waitText(page, /^row-1800$/m, 60000);
+  assert.ok(!/^ALL-DONE$/m.test(await bufferText(page)), 'the last cut comes before the end');
   proxy.reset();
-  const text = await waitText(page, /^ALL-DONE$/m, 60000);
+  const text = await waitText(page, /^ALL-DONE$/m, 120000);
   const rows = numbered(text, 'row');
   assert.equal(rows.length, 3000, `${rows.length} rows`);
   rows.forEach((n, i) => assert.equal(n, i + 1, `row ${i + 1} is ${n}`));

@@ -14,8 +14,11 @@ const WORK = process.env.WS_WORK || '/tmp';
 const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
 // The transfers need the module's exec connection (connect()); say so until it exists.
 const hasConnect = /export\s*\{[^}]*\bconnect\b[^}]*\}/.test(readFileSync(join(WEB_DIR, 'web-shell.js'), 'utf8'));
+// ...and a ptyd that offers the exec channel (the subprotocol name is in its binary).
+const hasChannel = !missing.length && readFileSync(join(BUILD, 'ptyd')).includes('webshell-exec.v1');
 const skip = missing.length ? `${missing.join(' and ')} not built yet` :
-  hasConnect ? false : "web-shell.js has no connect() (the exec channel's client) yet";
+  !hasConnect ? "web-shell.js has no connect() (the exec channel's client) yet" :
+    hasChannel ? false : 'this ptyd has no exec channel (webshell-exec.v1) yet';
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
