@@ -56,7 +56,7 @@ const measure = {
       const t0 = performance.now();
       const token = await WebShell.createJwt(globalThis.pair.privateKey, { audience: location.hostname });
       const url = `${WebShell.resolveUrl('', { base: location.href })}`;
-      const ws = new WebSocket(`${url}?token=${token}`, ['webshell-exec.v1', 'tty']);
+      const ws = new WebSocket(url, ['webshell-exec.v1', 'tty', `webshell.bearer.${token}`]);
       ws.binaryType = 'arraybuffer';
       await new Promise((resolve, reject) => {
         ws.onerror = () => reject(new Error('floor WebSocket failed'));
@@ -97,7 +97,7 @@ const measure = {
   // The same bytes through a terminal connection (ttyd protocol, no xterm.js rendering).
   terminal: async ([bytes]) => {
     const token = await WebShell.createJwt(globalThis.pair.privateKey, { audience: location.hostname });
-    const ws = new WebSocket(`${WebShell.resolveUrl('', { base: location.href })}?token=${token}`, ['tty']);
+    const ws = new WebSocket(WebShell.resolveUrl('', { base: location.href }), ['tty', `webshell.bearer.${token}`]);
     ws.binaryType = 'arraybuffer';
     const enc = new TextEncoder();
     // The payload is framed by two markers typed as printf escapes, so the echo never matches.

@@ -12,8 +12,8 @@ export const BEARER_PREFIX = 'webshell.bearer.';
 // verifier, so that a hung verifier shows up as the gateway's 504 rather than as silence.
 const PROBE_TIMEOUT_MS = 8000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 15000;
-// Until jwt-verify reads the token from the subprotocol list on main, the URL stays the default.
-const DEFAULT_TOKEN_IN = 'query';
+// The token's default place: the subprotocol list (jwt-verify reads it there, Caddy drops it).
+const DEFAULT_TOKEN_IN = 'protocol';
 
 /**
  * The WebSocket URL (no token) for what a user typed: "host", "host:port", "host/path",

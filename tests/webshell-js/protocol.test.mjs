@@ -78,7 +78,7 @@ test('withToken: a fresh token() per call, or one signed for the URL host; never
 test('authorize: the token as the subprotocol webshell.bearer.<JWT> by default, ?token= only when asked', async () => {
   let n = 0;
   const token = () => `aaa.bbb.c${++n}`;
-  const a = await socket.authorize('ws://h.example/ws', ['webshell-exec.v1', 'tty'], { token, tokenIn: 'protocol' });
+  const a = await socket.authorize('ws://h.example/ws', ['webshell-exec.v1', 'tty'], { token });
   assert.equal(a.url, 'ws://h.example/ws', 'nothing in the URL');
   assert.deepEqual(a.protocols, ['webshell-exec.v1', 'tty', 'webshell.bearer.aaa.bbb.c1']);
   const q = await socket.authorize('ws://h.example/ws', ['tty'], { token, tokenIn: 'query' });
