@@ -25,11 +25,12 @@ export function randomJti({ crypto = globalThis.crypto } = {}) {
 
 /**
  * A compact JWS "header.payload.signature" signed with privateKey. alg comes from the key
- * (EdDSA, ES256, ES384, RS256...). Claims: aud (when given), sub (when given), iat, exp =
+ * (EdDSA, ES256, ES384, RS256...); kid in the header when given (keyThumbprint() of the public
+ * key: jwt-verify needs it when it holds more than 4 keys of one type). Claims: aud (when given), sub (when given), iat, exp =
  * iat + lifetimeSec, jti (random unless given). options.now (seconds) overrides the clock.
  */
 export async function createJwt(privateKey, {
-  lifetimeSec = 60, audience, subject, jti, now, crypto = globalThis.crypto,
+  lifetimeSec = 60, audience, subject, jti, now, kid, crypto = globalThis.crypto,
 } = {}) {
   if (!privateKey || privateKey.type !== 'private') {
     throw new WebShellError('bad-argument', 'createJwt needs a private CryptoKey');
@@ -50,7 +51,9 @@ export async function createJwt(privateKey, {
   claims.iat = iat;
   claims.exp = iat + lifetimeSec;
   claims.jti = jti || randomJti({ crypto });
-  const input = base64urlEncode(JSON.stringify({ alg, typ: 'JWT' })) + '.' +
+  const header = { alg, typ: 'JWT' };
+  if (kid !== undefined && kid !== null && kid !== '') header.kid = String(kid);
+  const input = base64urlEncode(JSON.stringify(header)) + '.' +
     base64urlEncode(JSON.stringify(claims));
   const sig = await crypto.subtle.sign(signParams(alg), privateKey, utf8(input));
   return input + '.' + base64urlEncode(new Uint8Array(sig));

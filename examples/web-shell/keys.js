@@ -1,6 +1,6 @@
 // keys.js: WebCrypto signing keys: generate, PEM import/export, and an IndexedDB key store.
 
-import { pemDecode, pemEncode } from './encoding.js';
+import { base64urlEncode, pemDecode, pemEncode } from './encoding.js';
 
 // Content bytes of the DER object identifiers we recognise in a PKCS#8 AlgorithmIdentifier.
 const OID = {
@@ -117,6 +117,25 @@ export async function exportPublicKeyPem(publicKey, { crypto = globalThis.crypto
     throw new WebShellError('bad-argument', 'exportPublicKeyPem needs the public CryptoKey of a pair');
   }
   return pemEncode('PUBLIC KEY', new Uint8Array(await crypto.subtle.exportKey('spki', publicKey)));
+}
+
+/**
+ * The RFC 7638 JWK thumbprint (SHA-256, base64url) of a public key: the `kid` jwt-verify
+ * knows each --key by (`jwt-verify --check` prints it).
+ */
+export async function keyThumbprint(publicKey, { crypto = globalThis.crypto } = {}) {
+  if (!publicKey || publicKey.type !== 'public') {
+    throw new WebShellError('bad-argument', 'keyThumbprint needs the public CryptoKey of a pair');
+  }
+  const jwk = await crypto.subtle.exportKey('jwk', publicKey);
+  // The required members only, in lexicographic order, no whitespace (RFC 7638 section 3).
+  let members;
+  if (jwk.kty === 'OKP') members = { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  else if (jwk.kty === 'EC') members = { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
+  else if (jwk.kty === 'RSA') members = { e: jwk.e, kty: jwk.kty, n: jwk.n };
+  else throw new WebShellError('bad-key', `no thumbprint for key type ${jwk.kty}`);
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(members)));
+  return base64urlEncode(new Uint8Array(digest));
 }
 
 /**

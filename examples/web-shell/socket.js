@@ -4,7 +4,7 @@
 // put into an error message, and a failed handshake is never retried with it to find out why.
 
 import { createJwt } from './jwt.js';
-import { WebShellError } from './keys.js';
+import { WebShellError, keyThumbprint } from './keys.js';
 
 /** Subprotocol prefix that carries the bearer token (jwt-verify reads it; Caddy strips it). */
 export const BEARER_PREFIX = 'webshell.bearer.';
@@ -60,10 +60,18 @@ export function redactUrl(url) {
   return u.toString();
 }
 
+const thumbprints = new WeakMap();
+// A key's thumbprint, computed once per key.
+function thumbprintOf(publicKey, crypto) {
+  if (!thumbprints.has(publicKey)) thumbprints.set(publicKey, keyThumbprint(publicKey, { crypto }));
+  return thumbprints.get(publicKey);
+}
+
 /**
  * A fresh token for url: from options.token() (a function returning a string or a promise
  * of one) or signed now with options.privateKey (audience = the URL's hostname unless
- * options.audience is given; lifetimeSec, subject as for createJwt).
+ * options.audience is given; lifetimeSec, subject as for createJwt; kid from options.keyId or
+ * the thumbprint of options.publicKey).
  */
 export async function freshToken(url, options) {
   const { privateKey, token, lifetimeSec, subject } = options;
@@ -72,7 +80,8 @@ export async function freshToken(url, options) {
     jwt = await token();
   } else if (privateKey) {
     const audience = options.audience !== undefined ? options.audience : audienceFor(url);
-    jwt = await createJwt(privateKey, { lifetimeSec, audience, subject, crypto: options.crypto });
+    const kid = options.keyId || (options.publicKey ? await thumbprintOf(options.publicKey, options.crypto) : undefined);
+    jwt = await createJwt(privateKey, { lifetimeSec, audience, subject, kid, crypto: options.crypto });
   } else {
     throw new WebShellError('bad-argument', 'pass privateKey or a token() function');
   }

@@ -42,6 +42,8 @@ export function generateKeyPair(options?: { algorithm?: 'Ed25519' | 'ES256'; ext
 export function exportPublicKeyPem(publicKey: CryptoKey, options?: CryptoOption): Promise<string>;
 export function importPrivateKeyPem(pem: string, options?: { extractable?: boolean } & CryptoOption): Promise<KeyPair>;
 export function jwsAlgorithm(key: CryptoKey): JwsAlgorithm;
+/** RFC 7638 thumbprint (SHA-256, base64url): the kid jwt-verify knows the key by. */
+export function keyThumbprint(publicKey: CryptoKey, options?: CryptoOption): Promise<string>;
 export function saveKeys(pair: Pick<KeyPair, 'privateKey' | 'publicKey'>, options?: StoreOptions): Promise<void>;
 export function loadKeys(options?: StoreOptions): Promise<KeyPair | null>;
 export function forgetKeys(options?: StoreOptions): Promise<void>;
@@ -58,6 +60,8 @@ export interface JwtOptions extends CryptoOption {
   jti?: string;
   /** iat in seconds since the epoch; default now. */
   now?: number;
+  /** Header kid: keyThumbprint(publicKey); jwt-verify needs it when it holds more than 4 keys of one type. */
+  kid?: string;
 }
 export function createJwt(privateKey: CryptoKey, options?: JwtOptions): Promise<string>;
 export function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown>; signature: Uint8Array };
@@ -70,6 +74,9 @@ export interface ConnectOptions extends CryptoOption {
   url?: string;
   /** Signs a fresh token for each connection (audience = the URL's hostname)... */
   privateKey?: CryptoKey;
+  /** The pair's public key: its thumbprint goes in the token's kid (or give keyId). */
+  publicKey?: CryptoKey;
+  keyId?: string;
   /** ...or supplies one (called for every connection, reconnections included). */
   token?: () => string | Promise<string>;
   lifetimeSec?: number;

@@ -3,7 +3,7 @@
 // entry index.js adds the xterm.js packages; the page (file:// included) uses
 // vendor/web-shell.classic.js, which `make` generates from these same modules (bundle-classic.mjs).
 
-export { WebShellError, generateKeyPair, exportPublicKeyPem, importPrivateKeyPem, jwsAlgorithm, saveKeys, loadKeys, forgetKeys } from './keys.js';
+export { WebShellError, generateKeyPair, exportPublicKeyPem, importPrivateKeyPem, jwsAlgorithm, keyThumbprint, saveKeys, loadKeys, forgetKeys } from './keys.js';
 export { createJwt, decodeJwt, MAX_LIFETIME_SEC } from './jwt.js';
 export { resolveUrl, audienceFor } from './socket.js';
 export { connectTerminal } from './terminal.js';

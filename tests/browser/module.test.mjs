@@ -223,10 +223,14 @@ test('an app on a second origin: connects when ptyd allows it, "origin not allow
     writeFileSync(second, pem);
     await allowedStack.startVerifier([keyFile, second]);
     const r = await fromSecond.evaluate(async (url) => {
-      const res = await WebShell.execCommand('echo from-second-origin', { url, privateKey: webShellApp.pair.privateKey, audience: '127.0.0.1' });
-      return res.stdout;
+      try {
+        const res = await WebShell.execCommand('echo from-second-origin', { url, privateKey: webShellApp.pair.privateKey, publicKey: webShellApp.pair.publicKey, audience: '127.0.0.1' });
+        return res.stdout;
+      } catch (e) {
+        return e.message;
+      }
     }, allowedStack.wsUrl);
-    assert.equal(r, 'from-second-origin\n');
+    assert.equal(r, 'from-second-origin\n', allowedStack.logs().slice(-2500));
     // The first origin is not on the list: a valid token, refused for the origin alone.
     const fromFirst = await openHarness(`http://127.0.0.1:${allowedStack.caddyPort}/harness.html`);
     const firstPem = await fromFirst.evaluate(async () => {
@@ -238,7 +242,7 @@ test('an app on a second origin: connects when ptyd allows it, "origin not allow
     await allowedStack.startVerifier([keyFile, second, first]);
     const refused = await fromFirst.evaluate(async (url) => {
       try {
-        await WebShell.execCommand('true', { url, privateKey: webShellApp.pair.privateKey, audience: '127.0.0.1' });
+        await WebShell.execCommand('true', { url, privateKey: webShellApp.pair.privateKey, publicKey: webShellApp.pair.publicKey, audience: '127.0.0.1' });
         return null;
       } catch (e) {
         return { code: e.code, message: e.message };

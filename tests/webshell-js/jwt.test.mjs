@@ -2,6 +2,7 @@
 // by the openssl CLI for every key type, and tokens checked by the real build/jwt-verify
 // (accepted as signed, refused once altered, refused for another audience).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -136,4 +137,17 @@ test('jwt-verify accepts tokens createJwt signs (every alg) and refuses altered 
     assert.equal((await ask(port, expired)).status, 401, `${alg} expired`);
   }
   assert.ok(!server.log().includes((await W.createJwt(pairs.EdDSA.privateKey)).split('.')[0] + '.'), 'no token in the log');
+});
+
+test('keyThumbprint: RFC 7638 thumbprints as jwt-verify --check prints them; createJwt puts kid in the header', { skip: !existsSync(jwtVerify) && 'build/jwt-verify not built yet' }, async () => {
+  for (const [alg, pair] of Object.entries(pairs)) {
+    const kid = await W.keyThumbprint(pair.publicKey);
+    assert.match(kid, /^[A-Za-z0-9_-]{43}$/, alg);
+    const file = scratch('pub.pem', await W.exportPublicKeyPem(pair.publicKey));
+    const check = spawnSync(jwtVerify, ['--key', file, '--check'], { encoding: 'utf8' });
+    assert.ok((check.stdout + check.stderr).includes(kid), `${alg}: jwt-verify --check names ${kid}:\n${check.stdout}${check.stderr}`);
+    const token = await W.createJwt(pair.privateKey, { kid });
+    assert.equal(W.decodeJwt(token).header.kid, kid);
+  }
+  assert.equal(W.decodeJwt(await W.createJwt(pairs.EdDSA.privateKey)).header.kid, undefined, 'no kid unless given');
 });
