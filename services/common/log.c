@@ -232,6 +232,9 @@ void log_event(const char *event, const struct log_field *fields, size_t nfields
 		if (log_fmt == LOG_FORMAT_JSON) {
 			log_escape_json(value, sizeof(value), fields[i].value,
 					strlen(fields[i].value));
+			/* A member that would not fit whole is left out: the line stays JSON. */
+			if (len + strlen(fields[i].key) + strlen(value) + 8 >= sizeof(line))
+				continue;
 			line_append(line, sizeof(line), &len, ",\"%s\":\"%s\"", fields[i].key, value);
 		} else {
 			log_escape(value, sizeof(value), fields[i].value, strlen(fields[i].value));

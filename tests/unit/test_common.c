@@ -132,6 +132,17 @@ static void test_json_line(void)
 	};
 	log_event("decision", fields, 3);
 	log_warnx("path %s", "D:\\x");
+	{
+		/* Eight values of 1,000 control bytes: each escapes to 6,000 characters, cut to 1 KiB. */
+		static char big[1001];
+		struct log_field many[8];
+		size_t m;
+
+		memset(big, 0x01, 1000);
+		for (m = 0; m < 8; m++)
+			many[m] = (struct log_field){ "v", big };
+		log_event("big", many, 8);
+	}
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -163,6 +174,15 @@ static void test_json_line(void)
 	v = cJSON_GetObjectItemCaseSensitive(j, "msg");
 	ok(cJSON_IsString(v) && strcmp(v->valuestring, "path D:\\x") == 0,
 	   "json log line: a free-form message with \\x keeps it (%s)", line);
+	cJSON_Delete(j);
+	j = NULL;
+	if (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		j = cJSON_Parse(line);
+	}
+	ok(j != NULL && strcmp(cJSON_GetObjectItemCaseSensitive(j, "event")->valuestring, "big") == 0,
+	   "json log line: values too long for one line leave members out, the line stays JSON "
+	   "(%zu bytes)", strlen(line));
 	cJSON_Delete(j);
 	fclose(f);
 	unlink(path);
