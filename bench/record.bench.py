@@ -89,7 +89,7 @@ def ptyd_variant(kind, client):
         if kind == "record":
             # Both sessions' end lines: bytes written and dropped per file.
             srv.wait_log(r"(recording-end[^\n]*\n[^\n]*){2}", 60)
-            ends = re.findall(r"recording-end file=\S+ bytes=(\d+) dropped=(\d+)", srv.text())
+            ends = re.findall(r"recording-end [^\n]*?file=\S+ bytes=(\d+) dropped=(\d+)", srv.text())
             out["written"] = sum(int(w) for w, _ in ends)
             out["dropped"] = sum(int(d) for _, d in ends)
             out["files"] = len(glob.glob(os.path.join(rec_dir, "*.cast")))

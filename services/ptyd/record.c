@@ -77,6 +77,8 @@ struct recording {
 	struct recorder *rec;
 	char *header;              /* the header line's JSON, without the newline */
 	char name[256];            /* file name inside the directory */
+	char session[9];           /* the session id prefix, for the log line */
+	char request_id[65];       /* the correlation id, for the log line ("" if none) */
 	uint64_t t0_ns;            /* CLOCK_MONOTONIC at start */
 	/* The loop's until recording_end(). */
 	uint64_t loop_dropped;     /* bytes the loop dropped (queue full), all told */
@@ -361,6 +363,9 @@ struct recording *recording_start(struct recorder *rec, const struct recording_i
 		goto oom;
 	record_file_name(r->name, sizeof(r->name), rt.tv_sec, info->user, info->session,
 			 info->command_id);
+	snprintf(r->session, sizeof(r->session), "%s", info->session ? info->session : "");
+	snprintf(r->request_id, sizeof(r->request_id), "%s",
+		 info->request_id ? info->request_id : "");
 	rec->nactive++;
 	atomic_fetch_add_explicit(&rec->started, 1, memory_order_relaxed);
 	return r;
@@ -918,6 +923,8 @@ static void log_done(struct recording *r)
 	snprintf(dropped, sizeof(dropped), "%llu", (unsigned long long)total);
 	snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)r->size);
 	struct log_field f[] = {
+		{ "session", r->session[0] ? r->session : NULL },
+		{ "request_id", r->request_id[0] ? r->request_id : NULL },
 		{ "file", r->name },
 		{ "bytes", bytes },
 		{ "dropped", dropped },

@@ -136,8 +136,9 @@ def main():
     rid = allowed[0]["request_id"]
     mine = [ln for ln in pt_lines if ln.get("request_id") == rid]
     events = {ln.get("event") for ln in mine}
-    t.ok({"session_start", "session_end"} <= events,
-         "the same request id in ptyd's session_start and session_end", detail=(rid, events))
+    t.ok({"session_start", "session_end", "recording-end"} <= events,
+         "the same request id in ptyd's session_start, session_end and recording-end",
+         detail=(rid, events))
     t.ok(all(ln.get("user") == "alice" for ln in mine if ln.get("event", "").startswith("session")),
          "those lines carry the identity")
     other = {ln.get("request_id") for ln in allowed[1:]}

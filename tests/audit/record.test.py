@@ -98,7 +98,7 @@ def test_session_and_asciinema_cat():
         c, ready = run(session_echo(srv))
         t.ok(ready, "session started with --record")
         t.eq((c.code, c.reason), (1000, "exit 3"), "session ends as without recording")
-        t.ok(srv.wait_log(r"recording-end file=\S+ bytes=\d+ dropped=0 status=\"?exit 3"),
+        t.ok(srv.wait_log(r"recording-end [^\n]*?file=\S+ bytes=\d+ dropped=0 status=\"?exit 3"),
              "the log reports the finished recording", detail=srv.text()[-2000:])
     finally:
         srv.stop()
@@ -253,7 +253,7 @@ def test_full_disk():
         t.ok(echo is not None and "still-42" in echo and echo_s < 2.0,
              "the session answers at once with the disk full",
              detail=f"{echo!r} in {echo_s:.3f}s (bulk {bulk:.2f}s, {total} bytes)")
-        m = srv.wait_log(r"recording-end file=\S+ bytes=(\d+) dropped=(\d+) why=(\S+)", 10)
+        m = srv.wait_log(r"recording-end [^\n]*?file=\S+ bytes=(\d+) dropped=(\d+) why=(\S+)", 10)
         t.ok(m and int(m.group(2)) > 900000 and "disk_error" in m.group(3),
              "the log says how many bytes were dropped and why",
              detail=srv.text()[-1500:])
