@@ -24,7 +24,7 @@ readonly TEST_PACKAGES=(
 	# tests: real browser, real clients, provisioning checks
 	chromium curl procps psmisc iproute2 python3 python3-cryptography
 	python3-websockets python3-yaml shellcheck debootstrap cloud-init systemd
-	asciinema prometheus # recordings read back (asciinema cat), promtool check metrics
+	asciinema prometheus jq # recordings read back (asciinema cat), promtool check metrics, JSON logs
 	# benchmarks
 	wrk
 )
