@@ -5,7 +5,8 @@
 // (forced with method 'sentinel', as against ttyd or ptyd --no-exec): exit codes and signals,
 // stderr, all 256 byte values, stdin with EOF, a 1 MiB command, 100 commands on one connection,
 // cancel and timeout leaving no process, forged markers and status, a login shell with Debian's
-// default rc files, and the refusals (bad token, nothing listening, verifier down).
+// default rc files, the fallback against ptyd --no-exec, and the refusals (bad token, nothing
+// listening, verifier down).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, writeFileSync } from 'node:fs';
@@ -301,6 +302,28 @@ test('a login shell with Debian default rc files (bash-completion, colour prompt
     }
   } finally {
     await login.stop();
+  }
+});
+
+test('ptyd --no-exec: connect() falls back to the sentinel method by itself', { skip }, async () => {
+  const noExec = await startStack(join(WORK, 'stack-no-exec'), { ptydArgs: ['--no-exec'] });
+  try {
+    await noExec.startVerifier([keyFile]);
+    const r = await page.evaluate(async (url) => {
+      const conn = await WebShell.connect({ url, privateKey: webShellApp.pair.privateKey });
+      try {
+        const a = await conn.exec('echo out; echo err >&2; exit 3');
+        const b = await conn.exec('cat', { encoding: 'binary', stdin: Uint8Array.from({ length: 256 }, (_, i) => i) });
+        return { method: conn.method, a, b: Array.from(b.stdout) };
+      } finally {
+        conn.close();
+      }
+    }, noExec.wsUrl);
+    assert.equal(r.method, 'sentinel');
+    assert.deepEqual([r.a.stdout, r.a.stderr, r.a.exitCode, r.a.method], ['out\nerr\n', '', 3, 'sentinel']);
+    assert.deepEqual(r.b, ALL_BYTES);
+  } finally {
+    await noExec.stop();
   }
 });
 

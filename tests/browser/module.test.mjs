@@ -210,7 +210,8 @@ test('a refused handshake: the token is in no console line and no server log', {
 test('an app on a second origin: connects when ptyd allows it, "origin not allowed" otherwise', { skip }, async () => {
   // localhost and 127.0.0.1 are two origins to the browser, served by one Caddy.
   const allowedStack = await startStack(join(WORK, 'stack-origin'), {
-    webRoot: site, ptydArgs: ({ caddyPort }) => ['--check-origin', `http://localhost:${caddyPort}`],
+    // Repeatable: another app's origin first, then the one this test serves from.
+    webRoot: site, ptydArgs: ({ caddyPort }) => ['--check-origin', 'https://app.example', '--check-origin', `http://localhost:${caddyPort}`],
   });
   try {
     const fromSecond = await openHarness(`http://localhost:${allowedStack.caddyPort}/harness.html`);
