@@ -152,6 +152,9 @@
     return {
       url: $('url').value,
       privateKey: state.pair.privateKey,
+      // Tokens name their key (kid = its RFC 7638 thumbprint): a machine trusting several keys
+      // of one type needs it.
+      publicKey: state.pair.publicKey,
       lifetimeSec: Number($('lifetime').value),
       subject: $('subject').value.trim() || undefined,
     };
