@@ -290,7 +290,10 @@
 
   function setTabTitle(tab, title) {
     tab.title = title;
-    tab.label.textContent = title.length > 28 ? title.slice(0, 27) + '\u2026' : title;
+    // A server's default title is the command line ("/bin/bash --login"): the program's name says it.
+    const m = /^\/(?:[^\s/]+\/)*([^\s/]+)(\s|$)/.exec(title);
+    const short = m ? m[1] : title;
+    tab.label.textContent = short.length > 28 ? short.slice(0, 27) + '\u2026' : short;
     tab.button.title = title;
     if (tab === state.active) renderToolbar();
   }
