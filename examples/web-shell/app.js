@@ -9,9 +9,6 @@
   const $ = (id) => document.getElementById(id);
   const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
   const LIVE = new Set(['connecting', 'open', 'reconnecting']);
-  // web-shell.js with resumable sessions, addon set-up, session listing and file helpers.
-  // (An older build still works: the page then loads the addons itself.)
-  const MODERN = typeof W.listSessions === 'function';
   const TABS_KEY = 'web-shell.page.tabs';
 
   const state = {
@@ -347,17 +344,13 @@
 
   // ---- terminals -----------------------------------------------------------------------
 
-  function clipboardAddon() {
-    return MODERN && globalThis.ClipboardAddon ? globalThis.ClipboardAddon.ClipboardAddon : undefined;
-  }
-
-  // The addons the module sets up the safe way (web-shell.js with addon support).
+  // The addons web-shell.js sets up the safe way: wide characters as the shell counts them,
+  // http(s) links only, OSC 52 writes to the clipboard (it swallows every OSC 52 read).
   function addonClasses() {
-    if (!MODERN) return {};
     return {
       Unicode11Addon: globalThis.Unicode11Addon.Unicode11Addon,
       WebLinksAddon: globalThis.WebLinksAddon.WebLinksAddon,
-      ClipboardAddon: clipboardAddon(),
+      ClipboardAddon: globalThis.ClipboardAddon.ClipboardAddon,
     };
   }
 
@@ -371,11 +364,6 @@
   // links, search, clipboard rules, the key bar's modifiers, latency and the shell's directory.
   function setupTerminal(tab, term) {
     const add = (d) => tab.disposables.push(d);
-    if (!MODERN) {
-      term.loadAddon(new globalThis.Unicode11Addon.Unicode11Addon());
-      term.unicode.activeVersion = '11';
-      term.loadAddon(new globalThis.WebLinksAddon.WebLinksAddon((_ev, uri) => openLink(uri)));
-    }
     tab.search = new globalThis.SearchAddon.SearchAddon();
     term.loadAddon(tab.search);
     add(tab.search.onDidChangeResults((r) => {
@@ -384,9 +372,6 @@
 
     const copyError = (e) => setStatus(tab, tab.status.state, `Copy failed: ${e.message}`);
     add(P.clipboard.copyOnSelect(term, tab.pane, copyError));
-    // OSC 52: the module swallows reads; writes go through the clipboard addon when there is
-    // one, else through the page's own rule (which answers no read either).
-    if (!clipboardAddon()) add(P.clipboard.handleOsc52(term, (text) => P.clipboard.copyText(text).catch(copyError)));
     tab.pane.addEventListener('contextmenu', (e) => {
       e.preventDefault();
       P.clipboard.readText().then((text) => { if (text) term.paste(text); }, (err) => {
@@ -638,7 +623,6 @@
     list.textContent = '';
     setText($('sessions-status'), 'Asking the machine\u2026');
     try {
-      if (typeof W.listSessions !== 'function') throw new Error('this version of web-shell.js cannot list sessions');
       const sessions = await W.listSessions(connectOptions());
       // Sessions shown in a live tab here are marked; a detached tab's session can be attached.
       const open = new Set(state.tabs.filter((t) => t.session && LIVE.has(t.status.state)).map((t) => t.session.id).filter(Boolean));
@@ -706,7 +690,6 @@
   }
 
   async function execConnection() {
-    if (typeof W.uploadFile !== 'function') throw new Error('this version of web-shell.js cannot transfer files');
     return W.connect({ ...connectOptions(), method: 'channel' });
   }
 
@@ -827,17 +810,12 @@
     try {
       let r;
       let merged;
-      if (MODERN) {
-        const conn = await W.connect(options);
-        try {
-          merged = conn.method !== 'channel';
-          r = await conn.exec($('command').value, { signal: runAbort.signal, timeoutMs: 0 });
-        } finally {
-          conn.close();
-        }
-      } else {
-        r = await W.execCommand($('command').value, { ...options, signal: runAbort.signal });
-        merged = r.stderr === undefined;
+      const conn = await W.connect(options);
+      try {
+        merged = conn.method !== 'channel';
+        r = await conn.exec($('command').value, { signal: runAbort.signal, timeoutMs: 0 });
+      } finally {
+        conn.close();
       }
       $('stdout').textContent = r.stdout;
       $('stderr').textContent = r.stderr || '';

@@ -21,8 +21,9 @@ $(WEB_VENDOR)/xterm.css: $(NPM_STAMP)
 $(WEB_VENDOR)/addon-fit.js: $(NPM_STAMP)
 	@mkdir -p $(@D)
 	cp node_modules/@xterm/addon-fit/lib/addon-fit.js $@
-# The maintained addons the page loads: wide characters (Unicode 11), links, search.
-WEB_ADDONS := unicode11 web-links search
+# The maintained addons the page loads: wide characters (Unicode 11), links, search, OSC 52
+# clipboard writes (reads are swallowed by web-shell.js).
+WEB_ADDONS := unicode11 web-links search clipboard
 $(foreach a,$(WEB_ADDONS),$(eval $$(WEB_VENDOR)/addon-$(a).js: $$(NPM_STAMP) ; @mkdir -p $$(@D) && cp node_modules/@xterm/addon-$(a)/lib/addon-$(a).js $$@))
 $(WEB_VENDOR)/LICENSE.xterm: $(NPM_STAMP)
 	@mkdir -p $(@D)

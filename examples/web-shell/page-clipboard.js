@@ -1,12 +1,9 @@
-// page-clipboard.js: the terminal's clipboard rules. Copy on select (really into the system
-// clipboard), Ctrl+Shift+C / Ctrl+Shift+V, paste by right-click, and OSC 52: a program's
-// clipboard writes are accepted, its clipboard reads ("?") are never answered, so no output
-// can read what the user copied elsewhere.
+// page-clipboard.js: the terminal's clipboard keys and mouse: copy on select (really into the
+// system clipboard), Ctrl+Shift+C / Ctrl+Shift+V, paste by right-click. OSC 52 is web-shell.js's
+// (writes through @xterm/addon-clipboard, reads never answered).
 'use strict';
 
 (function clipboardModule() {
-  const OSC52_MAX_BASE64 = 1 << 20; // a write larger than this (about 768 KiB of text) is dropped
-
   // Copies through a hidden textarea and the old execCommand: for pages that are not a secure
   // context (plain http to another host), where navigator.clipboard does not exist.
   function legacyCopy(text) {
@@ -54,40 +51,6 @@
     return navigator.clipboard.readText();
   }
 
-  /**
-   * OSC 52 payload ("Pc;Pd" as xterm.js hands it over) to the text a program wants copied, or
-   * null for anything else: a query ("?"), an empty or malformed payload, an oversized one.
-   */
-  function parseOsc52(data) {
-    const semi = data.indexOf(';');
-    if (semi < 0) return null;
-    const selection = data.slice(0, semi);
-    const payload = data.slice(semi + 1);
-    if (!/^[cpqs0-7]*$/.test(selection)) return null;
-    if (payload === '' || payload === '?' || payload.length > OSC52_MAX_BASE64) return null;
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(payload)) return null;
-    let binary;
-    try {
-      binary = atob(payload);
-    } catch {
-      return null;
-    }
-    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-    return new TextDecoder().decode(bytes);
-  }
-
-  /**
-   * Installs the OSC 52 rule on an xterm.js terminal: writes go to onWrite(text), queries and
-   * anything else are swallowed without an answer. Returns the disposable.
-   */
-  function handleOsc52(terminal, onWrite) {
-    return terminal.parser.registerOscHandler(52, (data) => {
-      const text = parseOsc52(data);
-      if (text !== null) onWrite(text);
-      return true; // handled: nothing further, and above all no reply to the machine
-    });
-  }
-
   /** 'copy', 'paste' or null for a keydown: Ctrl+Shift+C and Ctrl+Shift+V. */
   function shortcut(ev) {
     if (ev.type !== 'keydown' || !ev.ctrlKey || !ev.shiftKey || ev.altKey || ev.metaKey) return null;
@@ -130,6 +93,6 @@
   }
 
   globalThis.WebShellPage = Object.assign(globalThis.WebShellPage || {}, {
-    clipboard: { copyText, readText, parseOsc52, handleOsc52, shortcut, copyOnSelect },
+    clipboard: { copyText, readText, shortcut, copyOnSelect },
   });
 }());

@@ -1,6 +1,6 @@
 // tests/webshell-js/page-pure.test.mjs: the page's pure parts in node (fast tier): the key bar's
-// bytes (as xterm and a VT keyboard send them), the OSC 52 rule (writes decoded, queries and
-// malformed payloads refused), the Files dialog's path rules, and the
+// bytes (as xterm and a VT keyboard send them), the clipboard shortcuts, the Files dialog's path
+// rules, and the
 // settings filter (only known keys with valid values reach localStorage).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,6 +10,15 @@ for (const f of ['page-settings.js', 'page-keybar.js', 'page-clipboard.js', 'pag
   await import(new URL(f, `file://${MODULE}`).href);
 }
 const { keybar, clipboard, files, settings } = globalThis.WebShellPage;
+
+test('clipboard shortcuts: Ctrl+Shift+C copies, Ctrl+Shift+V pastes, nothing else', () => {
+  const key = (k, mods = {}) => ({ type: 'keydown', key: k, code: `Key${k.toUpperCase()}`, ctrlKey: false, shiftKey: false, altKey: false, metaKey: false, ...mods });
+  assert.equal(clipboard.shortcut(key('C', { ctrlKey: true, shiftKey: true })), 'copy');
+  assert.equal(clipboard.shortcut(key('V', { ctrlKey: true, shiftKey: true })), 'paste');
+  assert.equal(clipboard.shortcut(key('c', { ctrlKey: true })), null, 'Ctrl+C stays an interrupt');
+  assert.equal(clipboard.shortcut(key('V', { ctrlKey: true, shiftKey: true, altKey: true })), null);
+  assert.equal(clipboard.shortcut({ ...key('C', { ctrlKey: true, shiftKey: true }), type: 'keyup' }), null);
+});
 
 test('key bar: Esc, Tab, arrows in both cursor modes, Ctrl and Alt combinations', () => {
   const { encodeKey, ctrlChar } = keybar;
@@ -28,25 +37,6 @@ test('key bar: Esc, Tab, arrows in both cursor modes, Ctrl and Alt combinations'
   assert.equal(encodeKey('|'), '|');
   assert.deepEqual(['@', '[', '\\', ']', '^', '_', '?', ' '].map(ctrlChar), ['\0', '\x1b', '\x1c', '\x1d', '\x1e', '\x1f', '\x7f', '\0']);
   assert.equal(ctrlChar('1'), '1', 'Ctrl does nothing to a digit');
-});
-
-test('OSC 52: writes decoded as UTF-8; queries, bad selections and bad base64 give nothing', () => {
-  const b64 = (s) => Buffer.from(s).toString('base64');
-  assert.equal(clipboard.parseOsc52(`c;${b64('hello \u2713')}`), 'hello \u2713');
-  assert.equal(clipboard.parseOsc52(`;${b64('x')}`), 'x', 'empty selection = default');
-  assert.equal(clipboard.parseOsc52(`pc;${b64('y')}`), 'y');
-  assert.equal(clipboard.parseOsc52('c;?'), null, 'a read is never answered');
-  assert.equal(clipboard.parseOsc52('c;'), null);
-  assert.equal(clipboard.parseOsc52('c'), null);
-  assert.equal(clipboard.parseOsc52('c;not base64!'), null);
-  assert.equal(clipboard.parseOsc52(`z;${b64('x')}`), null, 'unknown selection');
-  assert.equal(clipboard.parseOsc52(`c;${'A'.repeat((1 << 20) + 4)}`), null, 'oversized');
-  let handler;
-  const written = [];
-  clipboard.handleOsc52({ parser: { registerOscHandler: (n, fn) => { assert.equal(n, 52); handler = fn; return {}; } } }, (t) => written.push(t));
-  assert.equal(handler('c;?'), true, 'a query is swallowed (handled) without a reply');
-  assert.equal(handler(`c;${b64('z')}`), true);
-  assert.deepEqual(written, ['z']);
 });
 
 test('transfer paths: "~" and "~/..." are the home directory, names never climb out', () => {
