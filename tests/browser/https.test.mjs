@@ -59,7 +59,7 @@ test('wss terminal with single-use tokens: connect, exit, reconnect twice, exec 
   }
   for (const n of [1, 2]) {
     const r = await page.evaluate((n) => WebShell.execCommand(`echo exec-${n}`, { privateKey: webShellApp.pair.privateKey }), n);
-    assert.deepEqual(r, { stdout: `exec-${n}\n`, exitCode: 0 });
+    assert.deepEqual([r.stdout, r.exitCode], [`exec-${n}\n`, 0]);
   }
   // The same token twice: the verifier refuses the replay, execCommand says so.
   const replay = await page.evaluate(async () => {
