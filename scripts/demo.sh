@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/demo.sh [--dry-run] [--help]   (make demo runs it, with BUILD set, after building)
 # Summary: the whole web-shell stack on loopback, no DNS and no TLS needed:
-# Caddy on http://127.0.0.1:$DEMO_PORT serving the browser app, jwt-verify and
-# ptyd on free loopback ports, and a demo key pair the page can use. Prints one
+# Caddy on http://127.0.0.1:$DEMO_PORT serving the browser app, jwt-verify on a
+# free loopback port, ptyd on a unix socket in a private directory, and a demo key pair the page can use. Prints one
 # URL; Ctrl-C stops everything it started.
 set -euo pipefail
 
@@ -22,7 +22,8 @@ usage() {
 Usage: scripts/demo.sh [--dry-run] [--help]      (normally: make demo)
 
 Runs web-shell on loopback: Caddy on http://127.0.0.1:$DEMO_PORT (default
-8080) serving the browser app, jwt-verify and ptyd on free loopback ports.
+8080) serving the browser app, jwt-verify on a free loopback port and ptyd on
+a unix socket in a directory only the demo's user may enter.
 Makes a demo Ed25519 key pair under $BUILD/demo/ (once) and offers its private
 key to the page at /demo-key.pem, on this loopback site only, so that "Use the
 demo key" then "Connect" gives a terminal. Started as root, every service runs
@@ -72,14 +73,14 @@ ensure_demo_user() {
 	useradd --system --create-home --home-dir "/var/lib/$DEMO_USER" --shell /bin/bash "$DEMO_USER"
 }
 
-# write_caddyfile FILE DEMO_PORT VERIFIER_PORT PTYD_PORT KEY_DIR
+# write_caddyfile FILE DEMO_PORT VERIFIER_PORT PTYD_SOCKET KEY_DIR
 write_caddyfile() {
 	{
 		printf '# make demo: loopback only, plain HTTP (127.0.0.1 is a secure context).\n{\n'
 		printf '\tadmin off\n\tdefault_bind 127.0.0.1\n'
 		caddy::log_filter
 		printf '}\n\nhttp://127.0.0.1:%s {\n' "$2"
-		caddy::ws_route "127.0.0.1:$3" "127.0.0.1:$4"
+		caddy::ws_route "127.0.0.1:$3" "unix/$4"
 		# The demo private key, for the page's "Use the demo key" button: it is
 		# served only by this loopback demo site, never by web-shell.sh's.
 		printf '\thandle /demo-key.pem {\n\t\troot * "%s"\n\t\tfile_server\n\t}\n' "$5"
@@ -156,9 +157,9 @@ dry_run() {
 		who="as $DEMO_USER: "
 	fi
 	log::info "would run ${who}$build/jwt-verify --key $dir/demo-pub.pem --listen 127.0.0.1:PORT1 --audience 127.0.0.1"
-	log::info "would run ${who}$build/ptyd --listen 127.0.0.1:PORT2 --check-origin http://127.0.0.1:$port"
+	log::info "would run ${who}$build/ptyd --listen unix:$dir/run-$port/ptyd/ptyd.sock --check-origin http://127.0.0.1:$port"
 	log::info "would run ${who}caddy run --adapter caddyfile --config $dir/run-$port/Caddyfile, which would be:"
-	write_caddyfile /dev/stdout "$port" PORT1 PORT2 "$dir"
+	write_caddyfile /dev/stdout "$port" PORT1 "$dir/run-$port/ptyd/ptyd.sock" "$dir"
 }
 
 main() {
@@ -198,6 +199,9 @@ main() {
 	exec 8>&-
 	rm -rf "$run"
 	mkdir -p "$run/caddy"
+	# ptyd's socket lives in a directory only the demo's own user may enter:
+	# no other local account can reach ptyd, only Caddy (same user) can.
+	mkdir -m 0700 "$run/ptyd"
 	if is_root; then
 		ensure_demo_user
 		# The demo user reads the demo keys and owns Caddy's state.
@@ -210,14 +214,14 @@ main() {
 	start_on_free_port jwt-verify "$run/jwt-verify.log" "$build/jwt-verify" --key "$dir/demo-pub.pem" \
 		--listen "127.0.0.1:{port}" --audience 127.0.0.1
 	local vport=$LISTEN_PORT
-	start_on_free_port ptyd "$run/ptyd.log" "$build/ptyd" --listen "127.0.0.1:{port}" \
-		--check-origin "http://127.0.0.1:$port"
-	local pport=$LISTEN_PORT
-	write_caddyfile "$run/Caddyfile" "$port" "$vport" "$pport" "$dir"
+	local sock=$run/ptyd/ptyd.sock
+	start ptyd "$run/ptyd.log" "$build/ptyd" --listen "unix:$sock" --check-origin "http://127.0.0.1:$port"
+	wait_socket "$sock" 15 "${PIDS[-1]}" || abort "ptyd did not start on unix:$sock; its log: $(tail -n 5 "$run/ptyd.log")"
+	write_caddyfile "$run/Caddyfile" "$port" "$vport" "$sock" "$dir"
 	start caddy "$run/caddy.log" env HOME="$run/caddy" XDG_DATA_HOME="$run/caddy/data" \
 		XDG_CONFIG_HOME="$run/caddy/config" caddy run --adapter caddyfile --config "$run/Caddyfile"
 	wait_tcp 127.0.0.1 "$port" 15 "${PIDS[-1]}" || abort "caddy did not start on 127.0.0.1:$port; its log: $(tail -n 5 "$run/caddy.log")"
-	log::info "jwt-verify 127.0.0.1:$vport, ptyd 127.0.0.1:$pport, caddy 127.0.0.1:$port; logs in $run/"
+	log::info "jwt-verify 127.0.0.1:$vport, ptyd unix:$sock, caddy 127.0.0.1:$port; logs in $run/"
 	log::info "press Ctrl-C to stop"
 	printf '\nOpen http://127.0.0.1:%s/ then "Use the demo key" and "Connect".\n\n' "$port"
 

@@ -29,7 +29,7 @@ readonly VERIFIER_ADDR=127.0.0.1:9222
 readonly PTYD_USER=webshell-ptyd
 readonly PTYD_SOCKET_DIR=/run/web-shell-ptyd
 readonly PTYD_SOCKET=$PTYD_SOCKET_DIR/ptyd.sock
-readonly PTYD_ADDR=127.0.0.1:7681
+readonly PTYD_ADDR=unix/$PTYD_SOCKET
 # What building and serving needs, from the distribution.
 readonly BUILD_PACKAGES=(build-essential pkg-config libwebsockets-dev libcjson-dev libssl-dev libsodium-dev)
 readonly RUNTIME_PACKAGES=(caddy ca-certificates)
@@ -44,8 +44,9 @@ Usage: web-shell.sh --fqdn DOMAIN --jwt-public-key-file PATH [--shell-user NAME]
                     [--dry-run] [--print FILE] [--help]
 
 Provisions this machine (Debian 12, Ubuntu 22.04 or 24.04) as a web-shell
-host: Caddy on HTTPS in front of jwt-verify (127.0.0.1:9222) and ptyd
-(127.0.0.1:7681), both built from source and run by hardened systemd units.
+host: Caddy on HTTPS in front of jwt-verify (127.0.0.1:9222) and ptyd (a
+unix socket only Caddy may reach; ptyd runs as its own account and starts
+shells as the shell user), both built from source, run by hardened units.
 
   --fqdn DOMAIN                the host name browsers connect to; also the
                                JWT audience (required)
@@ -390,6 +391,28 @@ ensure_user() {
 	fi
 }
 
+# ensure_ptyd_account: ptyd's own system account (no home, no login shell),
+# and Caddy's user in its group, the only group that may enter ptyd's socket
+# directory. Sets CADDY_GROUPS_CHANGED: a running Caddy must restart (a reload
+# keeps its old groups).
+CADDY_GROUPS_CHANGED=0
+ensure_ptyd_account() {
+	if getent passwd "$PTYD_USER" >/dev/null; then
+		log::info "user $PTYD_USER: exists"
+	else
+		changed "create the system user $PTYD_USER for ptyd (no home, no login)"
+		run useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin --comment "web-shell ptyd" "$PTYD_USER"
+	fi
+	if id -nG caddy 2>/dev/null | tr ' ' '\n' | grep -qxF "$PTYD_USER"; then
+		log::info "user caddy: in group $PTYD_USER"
+	else
+		changed "add user caddy to group $PTYD_USER (only Caddy may reach ptyd's socket)"
+		run usermod --append --groups "$PTYD_USER" caddy
+		CADDY_GROUPS_CHANGED=1
+	fi
+}
+
 # shell_home: the shell user's home directory.
 shell_home() {
 	local home
@@ -576,6 +599,9 @@ start_services() {
 	if ! systemctl is-active --quiet caddy.service 2>/dev/null; then
 		changed "start caddy.service"
 		run systemctl start caddy.service
+	elif [[ $CADDY_GROUPS_CHANGED == 1 ]]; then
+		changed "restart caddy.service (its user joined group $PTYD_USER)"
+		run systemctl restart caddy.service
 	elif [[ $CADDY_CHANGED == 1 ]]; then
 		changed "reload caddy.service (Caddyfile changed)"
 		run systemctl reload caddy.service
@@ -584,7 +610,7 @@ start_services() {
 	local host=${BIND:-127.0.0.1}
 	[[ $host != *:* ]] || host=127.0.0.1
 	wait_tcp 127.0.0.1 9222 30 || abort "jwt-verify does not answer on $VERIFIER_ADDR (journalctl -u jwt-verify)"
-	wait_tcp 127.0.0.1 7681 30 || abort "ptyd does not answer on $PTYD_ADDR (journalctl -u ptyd)"
+	wait_socket "$PTYD_SOCKET" 30 || abort "ptyd does not answer on unix:$PTYD_SOCKET (journalctl -u ptyd)"
 	wait_tcp "$host" "$HTTPS_PORT" 60 || abort "caddy does not answer on port $HTTPS_PORT (journalctl -u caddy)"
 	log::info "all three services answer"
 }
@@ -606,6 +632,7 @@ main() {
 	log::info "provisioning $url/ from $SOURCE$([[ $DRY_RUN == 0 ]] || printf ' (dry run)')"
 	install_packages
 	ensure_user
+	ensure_ptyd_account
 	build_and_install
 	check_key_with_verifier
 	install_config

@@ -65,3 +65,17 @@ server_stop_all() {
 	done
 	SERVER_PIDS=()
 }
+
+# connect_as USER GROUP PATH: connects to the unix socket PATH as USER and GROUP
+# (names or numbers) with no supplementary group; prints "connected" or the
+# error's name (PermissionError, FileNotFoundError, ...).
+connect_as() {
+	setpriv --reuid="$1" --regid="$2" --clear-groups /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+    print("connected")
+except OSError as e:
+    print(type(e).__name__)' "$3" 2>&1
+}

@@ -103,6 +103,16 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WS_ROOT/scripts/demo.sh" >"$log" 2>&1 &
 		tap_fail "a token from the demo key gets a shell through Caddy, as $want_user" "exit $rc" "$out" \
 			"$(tail -n 5 "$run"/*.log)"
 	fi
+	# Issue 9 s1: only Caddy reaches ptyd: its socket is in a directory of the demo's user alone.
+	local sock=$run/ptyd/ptyd.sock got
+	got=$(connect_as nobody nogroup "$sock")
+	if [[ -S $sock && $(stat -c %a "$run/ptyd") == 700 && $got == PermissionError ]]; then
+		tap_ok "ptyd's socket refuses a client of another uid (nobody: $got)"
+	else
+		tap_fail "ptyd's socket refuses a client of another uid" "nobody: $got" "$(ls -la "$run/ptyd" 2>&1)"
+	fi
+	got=$(connect_as "$want_user" "$(id -gn "$want_user")" "$sock")
+	tap_is "the demo's own user (Caddy's) reaches it" "$got" connected
 	rc=0
 	code=$(curl -s -o "$WS_WORK/401.txt" -w '%{http_code}' "http://127.0.0.1:$port/ws?token=not.a.token") || rc=$?
 	if [[ $code == 401 && -s $WS_WORK/401.txt ]]; then

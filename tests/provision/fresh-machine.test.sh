@@ -130,11 +130,12 @@ unit_get() {
 	sed -n "s/^$2=[-@+!:]*//p" "$1" | tail -n 1
 }
 
-# start_unit NAME FILE: runs the unit's ExecStart as its User/Group, inside
-# the root and the private network; DynamicUser gets nobody (a transient
-# uid of its own under systemd).
+# start_unit NAME FILE: runs the unit's ExecStart as its User/Group (with the
+# user's supplementary groups, and its AmbientCapabilities), inside the root
+# and the private network, after making its RuntimeDirectory as systemd would;
+# DynamicUser gets nobody (a transient uid of its own under systemd).
 start_unit() {
-	local name=$1 file=$2 user group exec home shell
+	local name=$1 file=$2 user group exec home shell rundir caps
 	user=$(unit_get "$file" User)
 	group=$(unit_get "$file" Group)
 	if [[ $(unit_get "$file" DynamicUser) == yes ]]; then
@@ -146,10 +147,19 @@ start_unit() {
 	home=$(chroot "$R" getent passwd "$user" | cut -d: -f6)
 	shell=$(chroot "$R" getent passwd "$user" | cut -d: -f7)
 	exec=$(unit_get "$file" ExecStart)
-	local -a cmd
+	rundir=$(unit_get "$file" RuntimeDirectory)
+	if [[ -n $rundir ]]; then
+		mkdir -p "$R/run/$rundir"
+		chmod "$(unit_get "$file" RuntimeDirectoryMode)" "$R/run/$rundir"
+		chroot "$R" chown "$user:$group" "/run/$rundir"
+	fi
+	# "CAP_SETUID CAP_SETGID" -> +setuid,+setgid, as setpriv names them.
+	caps=$(unit_get "$file" AmbientCapabilities | tr '[:upper:]' '[:lower:]' | sed -e 's/cap_/+/g' -e 's/ /,/g')
+	local -a cmd as=(--reuid="$user" --regid="$group" --init-groups)
+	[[ -z $caps ]] || as+=(--inh-caps="$caps" --ambient-caps="$caps")
 	read -r -a cmd <<<"$exec"
-	printf '# %s: as %s:%s: %s\n' "$name" "$user" "$group" "$exec"
-	nsenter --net="/proc/$NETNS_PID/ns/net" chroot --userspec="$user:$group" "$R" \
+	printf '# %s: as %s:%s%s: %s\n' "$name" "$user" "$group" "${caps:+ with $caps}" "$exec"
+	nsenter --net="/proc/$NETNS_PID/ns/net" chroot "$R" setpriv "${as[@]}" \
 		/usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$user" LOGNAME="$user" \
 		SHELL="$shell" LANG=C.UTF-8 "${cmd[@]}" >"$WS_WORK/$name.log" 2>&1 &
 	SERVICE_PIDS+=("$!")
@@ -169,6 +179,35 @@ wait_port_net() {
 	return 1
 }
 
+# test_ptyd_reach SOCKET: issue 9 s1: ptyd runs as its own account, and only
+# Caddy's user (in ptyd's group) and root may connect to its socket.
+test_ptyd_reach() {
+	local sock=$1 ptyd_pid uid shell_ids got
+	# nsenter, chroot, setpriv and env exec one another: the job's pid is ptyd's.
+	ptyd_pid=${SERVICE_PIDS[1]}
+	uid=$(chroot "$R" id -u webshell-ptyd 2>/dev/null || true)
+	if [[ -n $ptyd_pid && -n $uid && $(stat -c %u "/proc/$ptyd_pid") == "$uid" ]]; then
+		tap_ok "ptyd runs as its own account webshell-ptyd (uid $uid), not the shell user"
+	else
+		tap_fail "ptyd runs as its own account webshell-ptyd" "pid ${ptyd_pid:-none}, uid ${uid:-none}" \
+			"$(ps -o user,pid,args -p "${ptyd_pid:-1}")"
+	fi
+	tap_is "its socket directory: mode 750, group webshell-ptyd" \
+		"$(stat -c %a "$(dirname "$sock")")/$(chroot "$R" stat -c %G /run/web-shell-ptyd)" "750/webshell-ptyd"
+	got=$(connect_as 65534 65534 "$sock")
+	tap_is "a client of another uid (nobody) cannot connect to ptyd" "$got" PermissionError
+	shell_ids=$(chroot "$R" id -u "$SHELL_USER"):$(chroot "$R" id -g "$SHELL_USER")
+	got=$(connect_as "${shell_ids%:*}" "${shell_ids#*:}" "$sock")
+	tap_is "the shell user cannot connect to ptyd either" "$got" PermissionError
+	got=$(setpriv --reuid="$(chroot "$R" id -u caddy)" --regid="$(chroot "$R" id -g caddy)" \
+		--groups="$(chroot "$R" getent group webshell-ptyd | cut -d: -f3)" /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+print("connected")' "$sock" 2>&1)
+	tap_is "Caddy's user, in group webshell-ptyd, can" "$got" connected
+}
+
 test_services() {
 	local port=$1 ca
 	unshare --net bash -c 'ip link set lo up && exec sleep 3600' &
@@ -184,16 +223,21 @@ test_services() {
 	start_unit jwt-verify "$units/jwt-verify.service"
 	start_unit ptyd "$units/ptyd.service"
 	start_unit caddy "$R/lib/systemd/system/caddy.service"
-	local svc p ok=1
-	for svc in jwt-verify:9222 ptyd:7681 caddy:$port; do
+	local svc p ok=1 sock=$R/run/web-shell-ptyd/ptyd.sock
+	for svc in jwt-verify:9222 caddy:$port; do
 		p=${svc#*:}
 		if ! wait_port_net "$p" 30; then
 			ok=0
 			tap_fail "${svc%%:*} answers on 127.0.0.1:$p" "$(tail -n 20 "$WS_WORK/${svc%%:*}.log")"
 		fi
 	done
+	if ! wait_socket "$sock" 30; then
+		ok=0
+		tap_fail "ptyd answers on unix:/run/web-shell-ptyd/ptyd.sock" "$(tail -n 20 "$WS_WORK/ptyd.log")"
+	fi
 	[[ $ok == 1 ]] || return 0
 	tap_ok "jwt-verify, ptyd and caddy started as their units say, all answering"
+	test_ptyd_reach "$sock"
 
 	ca=$R/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt
 	local deadline=$((SECONDS + 20))
