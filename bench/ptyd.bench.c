@@ -4,8 +4,9 @@
  * ttyd-protocol session on 127.0.0.1:PORT, waits for the prompt, types
  * COMMAND, counts output bytes until the close frame, and prints
  * "BYTES SECONDS CLOSECODE". Built by the .py with cc into a scratch dir.
+ * INIT replaces ttyd's init message (e.g. one asking for a resumable session).
  *
- * usage: ptyd-bench-client PORT COMMAND
+ * usage: ptyd-bench-client PORT COMMAND [INIT]
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
@@ -59,7 +60,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	static const char init[] = "{\"AuthToken\":\"\",\"columns\":80,\"rows\":24}";
+	const char *init = "{\"AuthToken\":\"\",\"columns\":80,\"rows\":24}";
 	unsigned long long out = 0;
 	unsigned char hdr[10], last[2] = { 0, 0 };
 	size_t hlen = 0, need = 2, rem = 0, len, i;
@@ -68,10 +69,12 @@ int main(int argc, char **argv)
 	char *cmd;
 	ssize_t n;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s PORT COMMAND\n", argv[0]);
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: %s PORT COMMAND [INIT]\n", argv[0]);
 		return 2;
 	}
+	if (argc == 4)
+		init = argv[3];
 	sa.sin_port = htons((unsigned short)atoi(argv[1]));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -3,10 +3,13 @@
 
 Measures, with a minimal synchronous WebSocket client on raw sockets (so the
 client is not what gets measured): output throughput of 200 MB of shell output
-against a plain PTY read loop in the same run, keystroke echo round trip
-through bash's readline, connect to first output, ptyd memory per idle
-session, its thread count, and 1,000 concurrent sessions all answering.
-Everything binds to 127.0.0.1; every process started here is stopped.
+against a plain PTY read loop in the same run, with the replay buffer of a
+resumable session and without; keystroke echo round trip through bash's
+readline, back to back and at a human pace (a key every 2 ms) beside bash on
+a bare PTY; connect to first output, ptyd memory per idle session and per
+detached session with a full replay buffer, its thread count, and 1,000
+concurrent sessions all answering. Everything binds to 127.0.0.1; every
+process started here is stopped.
 """
 import base64
 import os
@@ -178,9 +181,13 @@ def build_client():
     return exe if r.returncode == 0 else None
 
 
-def ptyd_rate(srv, client=None):
+RESUMABLE_INIT = '{"AuthToken":"","columns":80,"rows":24,"webshell":{"session":"new"}}'
+
+
+def ptyd_rate(srv, client=None, init=None):
     if client:
-        r = subprocess.run([client, str(srv.port), PRODUCER], capture_output=True, timeout=300)
+        r = subprocess.run([client, str(srv.port), PRODUCER] + ([init] if init else []),
+                           capture_output=True, timeout=300)
         if r.returncode != 0:
             raise RuntimeError(f"bench client: {r.stderr.decode()}")
         got, secs, code = r.stdout.split()
@@ -206,6 +213,76 @@ def echo_rtt(srv, n=2000):
     c.close()
     samples.sort()
     return samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+
+
+def paced_echo(send, wait, n=1000, gap=0.002):
+    """Median echo of one key typed every `gap` seconds (x then backspace)."""
+    samples = []
+    for i in range(n):
+        key, want = (b"x", b"x") if i % 2 == 0 else (b"\x7f", b"\b")
+        time.sleep(gap)
+        t0 = time.perf_counter()
+        send(key)
+        wait(want)
+        samples.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(samples)
+
+
+def bare_pty_paced_echo(n=1000):
+    """The same bash on a bare PTY, the same keys at the same pace: the floor."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(SHELL[0], SHELL)
+    buf = b""
+    while not buf.rstrip().endswith((b"#", b"$")):
+        buf += os.read(fd, 4096)
+
+    def wait(want):
+        got = b""
+        while want not in got:
+            got += os.read(fd, 4096)
+    try:
+        return paced_echo(lambda k: os.write(fd, k), wait, n)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def ptyd_paced_echo(srv, n=1000):
+    c = session(srv.port)
+    try:
+        return paced_echo(lambda k: c.send(b"0" + k), lambda w: c.until_output(lambda o: w in o), n)
+    finally:
+        c.close()
+
+
+def detached_memory(n=100, ring=256 * 1024):
+    """RSS per detached session whose replay buffer is full, above its buffer."""
+    srv = Server(["--replay-buffer", str(ring), "--detach-timeout", "600"], command=SHELL)
+    try:
+        def resumable():
+            c = RawWS(srv.port)
+            c.send(RESUMABLE_INIT.encode())
+            c.until_output(lambda o: o.rstrip().endswith((b"#", b"$")))
+            return c
+        resumable().close()  # warm-up
+        time.sleep(0.5)
+        base = rss_kb(srv.pid)
+        flag = os.path.join(os.environ["WS_WORK"], "detached-done")
+        clients = [resumable() for _ in range(n)]
+        for i, c in enumerate(clients):
+            c.send(b"0head -c %d /dev/zero | tr '\\0' a; touch %s.%d\r" % (ring * 2, flag.encode(), i))
+        for c in clients:
+            c.sock.close()  # dropped: every session detaches and fills its buffer alone
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all(os.path.exists(f"{flag}.{i}") for i in range(n)):
+            time.sleep(0.2)
+        time.sleep(0.5)
+        full = rss_kb(srv.pid)
+        return (full - base) * 1024 / n - ring
+    finally:
+        srv.stop()
 
 
 def plain_first_output(n=50):
@@ -302,7 +379,7 @@ def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # The machine is shared: alternate plain and ptyd runs, keep the best of each.
     srv = Server([], command=SHELL)
-    plain, rate, got, close = 0, 0, 0, b""
+    plain, rate, got, close, rate_on = 0, 0, 0, b"", 0
     client = build_client()
     try:
         for _ in range(RUNS):
@@ -310,11 +387,16 @@ def main():
             r, g, cl = ptyd_rate(srv, client)
             if r > rate:
                 rate, got, close = r, g, cl
+            if client:
+                rate_on = max(rate_on, ptyd_rate(srv, client, RESUMABLE_INIT)[0])
         p50, p99 = echo_rtt(srv)
+        bare_paced = bare_pty_paced_echo()
+        paced = ptyd_paced_echo(srv)
         first = first_output(srv)
         plain_first = plain_first_output()
     finally:
         srv.stop()
+    detached = detached_memory()
     per_session, threads, base = idle_memory()
     ok, took, kids, rss = thousand()
 
@@ -332,13 +414,22 @@ def main():
         rate >= 0.85 * plain)
     row("  all bytes, then close", f"{got / 1e6:.1f} MB {close[:2].hex()}", "200 MB, 03e8", "lost tail",
         got >= BYTES and close[:2] == b"\x03\xe8")
+    row("  with the replay buffer (resumable)", f"{rate_on:.1f} MB/s", f">= {0.95 * rate:.1f} MB/s", "-",
+        rate_on >= 0.95 * rate and rate_on >= 0.85 * plain)
+    row("  buffer's cost", f"{100 * (1 - rate_on / rate):.1f} %", "< 5 %", "-", rate_on >= 0.95 * rate)
     row("keystroke echo round trip p50", f"{p50:.3f} ms", "< 0.4 ms", "0.46 ms", p50 < 0.4)
     row("keystroke echo round trip p99", f"{p99:.3f} ms", "< 1 ms", "~2 ms", p99 < 1)
+    row("echo, a key every 2 ms (median)", f"{paced:.3f} ms", "-", "-", True)
+    row("  bash on a bare PTY, same keys", f"{bare_paced:.3f} ms", "(reference)", "0.11-0.20 ms", True)
+    row("  ptyd's addition", f"{paced - bare_paced:.3f} ms", "< 0.09 ms", "0.09-0.125 ms",
+        paced - bare_paced < 0.09)
     row("connect to first output (median)", f"{first:.2f} ms", "< 5 ms", "7 ms", first < 5)
     row("  same bash on a plain PTY", f"{plain_first:.2f} ms", "(reference)", "-", True)
     row("  ptyd's own share", f"{first - plain_first:.2f} ms", "-", "-", True)
     row("memory per idle session", f"{per_session / 1024:.2f} KB", "<= 4 KB", "~8 KB", per_session <= 4096)
     row("  ptyd RSS before sessions", f"{base} kB", "-", "-", True)
+    row("detached session, full 256 KiB buffer", f"+{detached / 1024:.2f} KB", "buffer + <= 8 KB", "-",
+        detached <= 8192)
     row("threads (300 sessions)", f"{threads}", "1 (no per session)", "1 + 1/session", threads == 1)
     row("1,000 concurrent sessions answering", f"{ok}/1000 {took:.1f}s", "1000/1000", "-", ok == 1000)
     row("  shells / ptyd RSS at 1,000", f"{kids} / {rss / 1024:.1f} MB", "1000", "-", kids == 1000)

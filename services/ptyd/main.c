@@ -813,6 +813,7 @@ int main(int argc, char **argv)
 		unlink(srv.cfg.listen.path);
 	account_table_free(&srv.accounts);
 	admin_close(&srv);
+	wsguard_free();
 	free_config(&srv.cfg);
 	log_info("stopped");
 	return 0;

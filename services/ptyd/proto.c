@@ -372,3 +372,80 @@ size_t proto_session_json(char *dst, size_t cap, const char *id, unsigned long l
 		return 0;
 	return (size_t)n < cap ? (size_t)n : cap - 1;
 }
+
+/* One byte of an HTTP request: tracks "Upgrade: websocket" and the blank line. */
+static void wsscan_http(struct proto_wsscan *s, unsigned char c)
+{
+	static const char want[] = "upgrade:";
+
+	if (c != '\n') {
+		if (c != '\r' && s->linelen < sizeof(s->line))
+			s->line[s->linelen] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		if (c != '\r' && s->linelen < 0xffff)
+			s->linelen++;
+		return;
+	}
+	if (s->linelen == 0) {
+		/* The end of the request's headers: frames follow an upgrade. */
+		s->phase = s->upgrade ? 1 : 0;
+		s->upgrade = 0;
+		s->hlen = 0;
+		s->need = 2;
+		return;
+	}
+	if (s->linelen >= sizeof(want) - 1 && memcmp(s->line, want, sizeof(want) - 1) == 0) {
+		size_t len = s->linelen < sizeof(s->line) ? s->linelen : sizeof(s->line);
+		if (memmem(s->line, len, "websocket", 9) != NULL)
+			s->upgrade = 1;
+	}
+	s->linelen = 0;
+}
+
+int proto_wsscan_feed(struct proto_wsscan *s, const unsigned char *p, size_t n)
+{
+	size_t i = 0, take;
+	unsigned char len7;
+	int k;
+
+	while (i < n && s->phase != 3) {
+		switch (s->phase) {
+		case 0:
+			wsscan_http(s, p[i++]);
+			break;
+		case 1:
+			s->hdr[s->hlen++] = p[i++];
+			if (s->hlen == 2) {
+				if (!(s->hdr[1] & 0x80)) {
+					s->phase = 3; /* RFC 6455 5.1: a client masks every frame */
+					break;
+				}
+				len7 = s->hdr[1] & 127;
+				s->need = (unsigned char)(2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4);
+			}
+			if (s->hlen < 2 || s->hlen < s->need)
+				break;
+			len7 = s->hdr[1] & 127;
+			if (len7 < 126) {
+				s->remain = len7;
+			} else {
+				s->remain = 0;
+				for (k = 2; k < (len7 == 126 ? 4 : 10); k++)
+					s->remain = (s->remain << 8) | s->hdr[k];
+			}
+			s->hlen = 0;
+			s->need = 2;
+			s->phase = s->remain > 0 ? 2 : 1;
+			break;
+		case 2:
+			take = n - i;
+			if (take > s->remain)
+				take = (size_t)s->remain;
+			s->remain -= take;
+			i += take;
+			if (s->remain == 0)
+				s->phase = 1;
+			break;
+		}
+	}
+	return s->phase == 3 ? -1 : 0;
+}

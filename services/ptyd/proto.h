@@ -154,6 +154,26 @@ size_t proto_title(char *dst, size_t cap, char *const argv[], const char *hostna
  */
 size_t proto_exit_reason(char *dst, size_t cap, int wstatus);
 
+/*
+ * The client's side of a connection as it comes off the socket: the HTTP
+ * request(s), then, after one that asked to upgrade to WebSocket, frame
+ * headers. libwebsockets 4.1.6 accepts client frames without a mask, which
+ * RFC 6455 5.1 forbids; this scanner finds them (ptyd then closes 1002).
+ * Zero-initialise at the connection's start.
+ */
+struct proto_wsscan {
+	unsigned char phase;       /* 0 HTTP headers, 1 frame header, 2 payload, 3 unmasked seen */
+	unsigned char upgrade;     /* this request has "Upgrade: websocket" */
+	unsigned char hlen, need;  /* frame header bytes so far / needed */
+	unsigned char hdr[14];
+	unsigned short linelen;    /* bytes of the current header line */
+	char line[40];             /* its start, lower-cased */
+	unsigned long long remain; /* payload bytes of the current frame still to come */
+};
+
+/* Feeds bytes read from the client; returns -1 once an unmasked frame was seen, else 0. */
+int proto_wsscan_feed(struct proto_wsscan *s, const unsigned char *p, size_t n);
+
 /* Writes the 32 lowercase hex digits of id (PROTO_ID_BYTES) and a NUL into dst. */
 void proto_id_hex(char dst[PROTO_ID_HEX + 1], const unsigned char id[PROTO_ID_BYTES]);
 

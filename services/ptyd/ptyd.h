@@ -153,6 +153,15 @@ void ws_rearm_cancel(struct ws_rearm *r);
 void ws_on_signal(void *arg, int sig);
 
 /*
+ * wsguard.c: unmasked client frames (accepted by lws 4.1.6, forbidden by RFC
+ * 6455 5.1). ws.c starts a scan at every accepted connection; a protocol's
+ * RECEIVE handler closes with 1002 when wsguard_unmasked(its socket fd).
+ */
+void wsguard_accept(int fd);
+int wsguard_unmasked(int fd);
+void wsguard_free(void);
+
+/*
  * tty.c: the "tty" subprotocol. Each connection is a struct tty_conn (its
  * per-session data is a pointer to it); it starts or attaches to a session
  * with its init message and detaches when it goes.

@@ -251,6 +251,10 @@ static void tty_rx(struct tty_conn *c, const unsigned char *in, size_t len)
 
 	if (c->close_code != 0)
 		return;
+	if (wsguard_unmasked(lws_get_socket_fd(c->wsi))) {
+		request_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "unmasked frame");
+		return;
+	}
 	proto_rx_feed(&c->rx, in, len, lws_remaining_packet_payload(c->wsi),
 		      lws_is_final_fragment(c->wsi), !lws_frame_is_binary(c->wsi), &ev);
 	switch (ev.kind) {

@@ -121,6 +121,10 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	(void)user;
 	(void)len;
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		/* A new connection on the listener: its bytes are scanned from the first. */
+		wsguard_accept((int)(lws_intptr_t)in);
+		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return confirm_upgrade(wsi, srv);
 	case LWS_CALLBACK_HTTP:

@@ -116,6 +116,91 @@ async def test_before_init(srv):
          "input before init closes with 1002 and a reason", f"{code} {reason!r}")
 
 
+def raw_ws(port):
+    """A socket after a tty upgrade, for frames a WebSocket library will not send."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                 b"Sec-WebSocket-Protocol: tty\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(4096)
+    return sock, head.split(b"\r\n\r\n", 1)[1]
+
+
+def frame(opcode, payload, masked=True):
+    if masked:
+        key = os.urandom(4)
+        data = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        return bytes([0x80 | opcode, 0x80 | len(payload)]) + key + data
+    return bytes([0x80 | opcode, len(payload)]) + payload
+
+
+def close_of(sock, rest, timeout=5):
+    """Reads frames until a close frame; (code, reason) or (None, None)."""
+    sock.settimeout(timeout)
+    buf = rest
+    try:
+        while True:
+            while len(buf) >= 2:
+                ln = buf[1] & 127
+                h = 2 + (2 if ln == 126 else 8 if ln == 127 else 0)
+                if ln >= 126:
+                    ln = int.from_bytes(buf[2:h], "big")
+                if len(buf) < h + ln:
+                    break
+                op, payload, buf = buf[0] & 15, buf[h:h + ln], buf[h + ln:]
+                if op == 8:
+                    return int.from_bytes(payload[:2], "big"), payload[2:].decode()
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None, None
+            buf += chunk
+    except OSError:
+        return None, None
+
+
+async def test_frames(srv):
+    # RFC 6455 5.1: a client masks every frame; lws 4.1.6 would take an unmasked one.
+    sock, rest = raw_ws(srv.port)
+    sock.sendall(frame(2, b'{"columns":80,"rows":24}'))
+    time.sleep(0.3)
+    marker = os.path.join(WORK, "unmasked-ran")
+    sock.sendall(frame(2, f"0touch {marker}\r".encode(), masked=False))
+    code, reason = close_of(sock, rest)
+    sock.close()
+    time.sleep(0.5)
+    t.ok((code, reason) == (1002, "unmasked frame") and not os.path.exists(marker),
+         "an unmasked client frame: 1002 'unmasked frame', and its input never reaches the shell",
+         (code, reason))
+    t.ok(srv.wait_log(r"session_end .*code=1002 reason=\"unmasked frame\""), "logged with the code sent")
+    # The same request and frame in one write (the frame right behind the upgrade).
+    sock = socket.create_connection(("127.0.0.1", srv.port))
+    sock.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                 b"Sec-WebSocket-Protocol: tty\r\n\r\n" + frame(2, b"2", masked=False))
+    code, reason = close_of(sock, b"")
+    sock.close()
+    t.ok((code, reason) == (1002, "unmasked frame"), "an unmasked frame glued to the upgrade request: 1002",
+         (code, reason))
+    # A text frame that is not UTF-8: the 1007 sent is the 1007 logged.
+    sock, rest = raw_ws(srv.port)
+    sock.sendall(frame(2, b'{"columns":80,"rows":24}'))
+    sock.sendall(frame(1, b"0\xc3("))
+    code, reason = close_of(sock, rest)
+    sock.close()
+    t.ok(code == 1007 and srv.wait_log(r"session_end .*code=1007 reason=\"text frame is not UTF-8\""),
+         "a text frame that is not UTF-8: 1007, and the log says 1007", (code, reason))
+    # Float sizes far out of range are refused before any conversion (UBSan's float-cast-overflow).
+    c = await Client.connect(srv)
+    await c.send(b'{"AuthToken":"","columns":1e300,"rows":-1e300}')
+    await c.send(b'1{"columns":1e308,"rows":3.5e38}')
+    out = await c.run("stty size")
+    t.ok(out is not None and "24 80" in out, "init and resize with 1e300: ignored with a reason, 80x24 kept",
+         repr(out))
+    await c.close()
+
+
 async def test_late_init(srv):
     # --ping-interval 1: a ping goes out before the init message (ttyd then never reads the PTY).
     c = await Client.connect(srv)
@@ -263,6 +348,17 @@ async def test_refusals():
     await c.close()
     srv.stop()
 
+    srv = Server(["--check-origin", "https://shell.example.com", "--check-origin", "https://other.example:8443"])
+    oks = []
+    for origin in ("https://shell.example.com", "https://other.example:8443"):
+        c = await Client.connect(srv, origin=origin)
+        oks.append(await c.ready())
+        await c.close()
+    st, _, _ = http_get(srv.port, "/ws", upgrade_headers({"Origin": "https://third.example"}))
+    t.ok(oks == [True, True] and st == 403, "--check-origin repeated: each listed Origin accepted, others 403",
+         (oks, st))
+    srv.stop()
+
 
 async def test_timeouts():
     srv = Server(["--idle-timeout", "1"])
@@ -324,6 +420,11 @@ def test_flags():
              f"bad flag ({what}): usage and exit 2", f"rc={p.returncode} {p.stderr[:300]!r}")
     p = subprocess.run([PTYD, "--help"], capture_output=True, timeout=10)
     t.ok(p.returncode == 0 and b"--max-clients" in p.stdout, "--help prints the usage, exit 0")
+    described = [o for o in (b"--detach-timeout", b"--replay-buffer", b"--replay-total", b"--admin-socket",
+                             b"--check-origin", b"--log-format") if re.search(rb"\n  " + o + rb" .*\S", p.stdout)]
+    t.ok(len(described) == 6, "--help describes each option on its own line", described)
+    p2 = subprocess.run([PTYD, "-h"], capture_output=True, timeout=10)
+    t.ok(p2.returncode == 0 and p2.stdout == p.stdout, "-h is --help")
     p = subprocess.run([PTYD, "--version"], capture_output=True, timeout=10)
     t.ok(p.returncode == 0 and p.stdout.startswith(b"ptyd "), "--version")
     if os.geteuid() == 0:
@@ -383,6 +484,7 @@ async def main():
         test_http(srv, index)
         await test_order(srv)
         await test_before_init(srv)
+        await test_frames(srv)
         await test_late_init(srv)
         await test_too_big(srv)
         await test_exit(srv)

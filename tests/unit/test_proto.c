@@ -232,6 +232,60 @@ static void test_session_json(void)
 	ok(strstr(buf, "\"reset\":true,\"lost\":100}") != NULL, "S message: reset with lost bytes");
 }
 
+static int scan_all(const char *p, size_t n, size_t step)
+{
+	struct proto_wsscan sc;
+	size_t off;
+	int rc = 0;
+
+	memset(&sc, 0, sizeof(sc));
+	for (off = 0; off < n; off += step)
+		rc = proto_wsscan_feed(&sc, (const unsigned char *)p + off, n - off < step ? n - off : step);
+	return rc;
+}
+
+static void test_wsscan(void)
+{
+	static const char req[] = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\n"
+				  "Connection: Upgrade\r\n\r\n";
+	static const char plain[] = "GET /token HTTP/1.1\r\nHost: x\r\n\r\n";
+	char buf[512];
+	size_t n, step;
+	int all_ok = 1;
+
+	/* masked: a 3-byte frame, a 200-byte frame (16-bit length), then another */
+	n = 0;
+	memcpy(buf, req, sizeof(req) - 1);
+	n += sizeof(req) - 1;
+	memcpy(buf + n, "\x82\x83" "abcd" "xyz", 9);
+	n += 9;
+	memcpy(buf + n, "\x82\xfe\x00\xc8" "abcd", 8);
+	n += 8;
+	memset(buf + n, 'p', 200);
+	n += 200;
+	memcpy(buf + n, "\x81\x80" "abcd", 6);
+	n += 6;
+	for (step = 1; step <= n; step++)
+		all_ok &= scan_all(buf, n, step) == 0;
+	ok(all_ok, "wsscan: masked frames in any split pass");
+	buf[n - 5] = 0x00; /* the last frame's mask bit off */
+	all_ok = 1;
+	for (step = 1; step <= n; step++)
+		all_ok &= scan_all(buf, n - 4, step) == -1;
+	ok(all_ok, "wsscan: an unmasked frame is found in any split");
+	memcpy(buf, plain, sizeof(plain) - 1);
+	memcpy(buf + sizeof(plain) - 1, "\x82\x03xyz", 5);
+	ok(scan_all(buf, sizeof(plain) - 1 + 5, 7) == 0,
+	   "wsscan: bytes after a request without upgrade are not frames");
+	n = 0;
+	memcpy(buf, plain, sizeof(plain) - 1);
+	n += sizeof(plain) - 1;
+	memcpy(buf + n, req, sizeof(req) - 1);
+	n += sizeof(req) - 1;
+	memcpy(buf + n, "\x82\x03xyz", 5);
+	ok(scan_all(buf, n + 5, 3) == -1, "wsscan: an upgrade after a keep-alive request is followed");
+}
+
 static void test_user(void)
 {
 	char long_name[PROTO_USER_MAX + 2];
@@ -305,6 +359,7 @@ int main(void)
 	test_rx();
 	test_utf8();
 	test_session_json();
+	test_wsscan();
 	test_user();
 	test_title();
 	test_exit_reason();
