@@ -14,12 +14,16 @@
 #include "ptyd.h"
 #include "spawn.h"
 
+/* A read this short is interactive output: send it without reading again. */
+#define PTYIO_SMALL_READ 1024
+
 struct ptyio {
 	int master;                 /* -1 once closed */
 	struct lws *wsi;            /* the watcher; NULL once gone */
 	const struct ptyio_ops *ops;
 	void *ctx;
 	int closing;                /* ptyio_close() called: free when the watcher goes */
+	int watching;               /* readability callbacks on (what lws was last told) */
 	unsigned char *in;          /* input not yet taken by the PTY */
 	size_t inlen;
 	struct ws_rearm rearm;      /* asks for writability again after a partial write */
@@ -73,6 +77,15 @@ ssize_t ptyio_read(struct ptyio *p, unsigned char *buf, size_t cap)
 	while (got < cap) {
 		n = read(p->master, buf + got, cap - got);
 		if (n > 0) {
+			/*
+			 * A small short read (an echo, a prompt) took all there was:
+			 * asking again would only say EAGAIN. Bulk output comes in
+			 * ~4 KiB reads and is gathered into one frame.
+			 */
+			if ((size_t)n < cap - got && n < PTYIO_SMALL_READ) {
+				got += (size_t)n;
+				break;
+			}
 			got += (size_t)n;
 			continue;
 		}
@@ -88,8 +101,11 @@ ssize_t ptyio_read(struct ptyio *p, unsigned char *buf, size_t cap)
 
 void ptyio_watch(struct ptyio *p, int on)
 {
-	if (p->wsi != NULL && !p->closing)
+	/* Each change is an epoll_ctl: only real changes go to lws. */
+	if (p->wsi != NULL && !p->closing && p->watching != on) {
+		p->watching = on;
 		lws_rx_flow_control(p->wsi, on);
+	}
 }
 
 int ptyio_watched(const struct ptyio *p)

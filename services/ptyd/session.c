@@ -328,9 +328,12 @@ ssize_t session_output(struct session *s, unsigned long long from, unsigned char
 	if (s->pio != NULL && !s->hung_up) {
 		n = ptyio_read(s->pio, buf, cap);
 		if (n > 0) {
+			/* One frame in flight at most: should the PTY have more before the
+			 * client took this frame, ptyio_readable_cb stops the watch then
+			 * (not now: for an echo that would change the poll set twice for
+			 * nothing). */
 			replay_append(&s->ring, buf, (size_t)n);
 			session_recorded_output(s, buf, (size_t)n);
-			ptyio_watch(s->pio, 0); /* one frame in flight at most */
 			return n;
 		}
 		/* After the child's exit (or without a watcher) no poll event will come. */

@@ -33,6 +33,7 @@ struct tty_conn {
 	unsigned char *out;         /* pending frame: LWS_PRE, '0', bytes */
 	size_t outlen;              /* bytes after LWS_PRE (0: nothing pending) */
 	int flushing;               /* lws holds part of the last frame */
+	int dead;                   /* a direct write failed: close at the next chance */
 	int paused;                 /* client sent PAUSE */
 	int close_code;             /* close requested (server side), 0: none */
 	char close_reason[80];
@@ -43,7 +44,8 @@ struct tty_conn {
 	char request_id[PTYD_REQUEST_ID_MAX + 1];
 };
 
-static void tty_pull(struct tty_conn *c);
+static int tty_pull(struct tty_conn *c);
+static int send_frame(struct tty_conn *c);
 
 static struct session_origin origin_of(const struct tty_conn *c)
 {
@@ -103,7 +105,20 @@ static int op_output(void *client)
 
 	if (!can_take_output(c))
 		return 0;
-	tty_pull(c);
+	/*
+	 * The PTY has output and lws holds nothing of ours: send the frame now
+	 * rather than on the next loop turn (a keystroke's echo saves a poll()
+	 * round; lws buffers what the socket does not take, and then we wait for
+	 * writability as usual).
+	 */
+	if (tty_pull(c)) {
+		if (lws_partial_buffered(c->wsi)) {
+			lws_callback_on_writable(c->wsi);
+		} else if (send_frame(c) != 0) {
+			c->dead = 1;
+			lws_callback_on_writable(c->wsi);
+		}
+	}
 	return 1;
 }
 
@@ -128,19 +143,23 @@ static const struct session_client_ops tty_ops = {
 	.input_drained = op_input_drained,
 };
 
-/* Takes the next output from the session into a frame, or ends with its exit. */
-static void tty_pull(struct tty_conn *c)
+/*
+ * Takes the next output from the session into a frame (and asks for
+ * writability), or ends with the session's exit. Returns 1 when a frame is
+ * pending, else 0.
+ */
+static int tty_pull(struct tty_conn *c)
 {
 	char reason[32];
 	ssize_t n;
 
 	if (!can_take_output(c))
-		return;
+		return 0;
 	if (c->out == NULL) {
 		c->out = malloc(LWS_PRE + PROTO_MSG_MAX);
 		if (c->out == NULL) {
 			request_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-			return;
+			return 0;
 		}
 	}
 	n = session_output(c->s, c->next_off, c->out + LWS_PRE + 1, OUT_DATA_MAX);
@@ -148,8 +167,7 @@ static void tty_pull(struct tty_conn *c)
 		c->out[LWS_PRE] = PROTO_OUT_OUTPUT;
 		c->outlen = (size_t)n + 1;
 		c->next_off += (unsigned long long)n;
-		lws_callback_on_writable(c->wsi);
-		return;
+		return 1;
 	}
 	free(c->out);
 	c->out = NULL;
@@ -157,6 +175,33 @@ static void tty_pull(struct tty_conn *c)
 		session_exit_reason(c->s, reason, sizeof(reason));
 		request_close(c, LWS_CLOSE_STATUS_NORMAL, reason);
 	}
+	return 0;
+}
+
+/*
+ * Writes the pending frame. lws takes all of it, sending what the socket
+ * accepts and keeping the rest; then (flushing) no more is read until lws
+ * has sent it all: one frame in flight at most. Returns -1 when the socket
+ * failed.
+ */
+static int send_frame(struct tty_conn *c)
+{
+	int rc = lws_write(c->wsi, c->out + LWS_PRE, c->outlen, LWS_WRITE_BINARY);
+
+	if (rc < (int)c->outlen)
+		return -1;
+	/* A full frame means more is coming: keep the buffer for the next
+	 * read. Otherwise free it, so an idle connection holds none. */
+	if (c->outlen < OUT_DATA_MAX + 1) {
+		free(c->out);
+		c->out = NULL;
+	}
+	c->outlen = 0;
+	if (lws_partial_buffered(c->wsi)) {
+		c->flushing = 1;
+		lws_callback_on_writable(c->wsi);
+	}
+	return 0;
 }
 
 /* The refusal of an attach, before any 'S': logged, then closed with code. */
@@ -284,7 +329,8 @@ static void tty_rx(struct tty_conn *c, const unsigned char *in, size_t len)
 		break;
 	case PROTO_RX_RESUME:
 		c->paused = 0;
-		tty_pull(c);
+		if (tty_pull(c))
+			lws_callback_on_writable(c->wsi);
 		break;
 	case PROTO_RX_END:
 		if (c->resumable && c->s != NULL) {
@@ -315,7 +361,6 @@ static int tty_writeable(struct tty_conn *c)
 	unsigned char buf[LWS_PRE + 1024];
 	const char *title;
 	size_t n;
-	int rc;
 
 	if (c->hello > 0 && c->close_code == 0 && c->s != NULL) {
 		if (c->hello == 3) {
@@ -336,29 +381,17 @@ static int tty_writeable(struct tty_conn *c)
 		}
 		if (lws_write(c->wsi, buf + LWS_PRE, n + 1, LWS_WRITE_BINARY) < (int)(n + 1))
 			return -1;
-		if (--c->hello == 0)
-			tty_pull(c);
-		else
+		if (--c->hello > 0 || tty_pull(c))
 			lws_callback_on_writable(c->wsi);
 		return 0;
 	}
+	if (c->dead)
+		return -1;
 	if (c->outlen > 0) {
-		rc = lws_write(c->wsi, c->out + LWS_PRE, c->outlen, LWS_WRITE_BINARY);
-		if (rc < (int)c->outlen)
+		if (send_frame(c) != 0)
 			return -1;
-		/* A full frame means more is coming: keep the buffer for the next
-		 * read. Otherwise free it, so an idle connection holds none. */
-		if (c->outlen < OUT_DATA_MAX + 1) {
-			free(c->out);
-			c->out = NULL;
-		}
-		c->outlen = 0;
-		if (lws_partial_buffered(c->wsi)) {
-			/* Keep one frame in flight at most: wait until lws has sent it all. */
-			c->flushing = 1;
-			lws_callback_on_writable(c->wsi);
+		if (c->flushing)
 			return 0;
-		}
 	} else if (c->flushing) {
 		c->flushing = 0;
 	} else if (c->close_code != 0) {
@@ -370,7 +403,8 @@ static int tty_writeable(struct tty_conn *c)
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}
-	tty_pull(c);
+	if (tty_pull(c))
+		lws_callback_on_writable(c->wsi);
 	return 0;
 }
 

@@ -191,6 +191,9 @@ async def test_stalled(srv):
     # The stall is reached once the kernel buffers are full and `yes` stops running.
     await asyncio.sleep(0.5)
     cpu = wait_until(lambda: stalled(yes[0]) if yes else None, 20, 0.1)
+    # Let the last frames settle in the kernel and lws (and ASan's allocator) first.
+    await asyncio.sleep(1.0)
+    cpu = stalled(yes[0]) if yes else None
     r1 = rss_kb(srv.pid)
     await asyncio.sleep(3.0)
     r2 = rss_kb(srv.pid)
