@@ -111,6 +111,31 @@ async def test_rate_limit():
         srv.stop()
 
 
+async def test_json_log():
+    srv = Server(["--log-format", "json"])
+    try:
+        c = await Client.connect(srv, headers={"X-Webshell-User": "alice", "X-Webshell-Request-Id": "req-77"})
+        await c.init_session("new")
+        await c.send(b"X")
+        await c.until_closed(5)
+        srv.wait_log(r"session_end")
+    finally:
+        srv.stop()
+    lines = [ln for ln in srv.text().splitlines() if ln.strip()]
+    objs = []
+    for ln in lines:
+        try:
+            objs.append(json.loads(ln))
+        except ValueError:
+            objs.append(None)
+    start = [o for o in objs if o and o.get("event") == "session_start"]
+    t.ok(lines and None not in objs, "--log-format json: every line is one JSON object",
+         [ln for ln, o in zip(lines, objs) if o is None][:3])
+    t.ok(start and start[0].get("service") == "ptyd" and start[0].get("request_id") == "req-77" and
+         re.fullmatch(r"[0-9a-f]{8}", start[0].get("session", "")),
+         "its session lines carry session and request_id", start[:1])
+
+
 async def echo_time(c, marker):
     start = len(c.output)
     t0 = time.monotonic()
@@ -185,6 +210,7 @@ async def test_slow_log_reader():
 def main():
     run(test_admin())
     run(test_rate_limit())
+    run(test_json_log())
     run(test_slow_log_reader())
     t.done()
 

@@ -69,7 +69,8 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
