@@ -31,7 +31,7 @@ def gone(pid):
 
 def nothing_left(srv, base_fds, timeout=8):
     def clean():
-        return not children(srv.pid) and fd_count(srv.pid) == base_fds
+        return not children(srv.pid) and fd_count(srv.pid) <= base_fds
     ok = wait_until(clean, timeout)
     return bool(ok), f"children={children(srv.pid)} fds={fd_count(srv.pid)}/{base_fds}"
 
@@ -189,6 +189,7 @@ async def test_exit_detached(srv):
 async def test_detach_timeout(base_args):
     srv = Server(base_args + ["--detach-timeout", "1"])
     try:
+        time.sleep(0.3)  # start-up descriptors (cgroup setup) closed first
         base = fd_count(srv.pid)
         c = await Client.connect(srv, headers=ALICE)
         s = await c.init_session("new")
@@ -285,6 +286,7 @@ def main():
     base_args = ["--replay-buffer", str(4 << 20)]
     srv = Server(base_args)
     try:
+        time.sleep(0.3)
         base = fd_count(srv.pid)
         run(test_new(srv))
         run(test_exact_resume(srv))
