@@ -203,7 +203,8 @@ async function main() {
   writeFileSync(join(site, 'index.html'), HARNESS);
   symlinkSync(join(WEB_DIR, 'vendor'), join(site, 'vendor'));
   cpSync('/etc/skel', home, { recursive: true });
-  const stack = await startStack(join(work, 'stack'), { webRoot: site, shell: ['/bin/bash', '-l'], ptydEnv: { HOME: home } });
+  // ptyd sets HOME from the account: env points the login shell at the /etc/skel copy.
+  const stack = await startStack(join(work, 'stack'), { webRoot: site, shell: ['/usr/bin/env', `HOME=${home}`, '/bin/bash', '-l'] });
   let proxy = null;
   try {
     const context = await startBrowser(stack);

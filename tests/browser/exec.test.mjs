@@ -285,7 +285,9 @@ test('a login shell with Debian default rc files (bash-completion, colour prompt
   const work = join(WORK, 'stack-login');
   const home = join(work, 'home');
   cpSync('/etc/skel', home, { recursive: true });
-  const login = await startStack(work, { shell: ['/bin/bash', '-l'], ptydEnv: { HOME: home } });
+  // ptyd sets HOME from the account (root's own dotfiles here): env points the login shell at
+  // a fresh /etc/skel copy, which is what a new account on Debian has.
+  const login = await startStack(work, { shell: ['/usr/bin/env', `HOME=${home}`, '/bin/bash', '-l'] });
   try {
     await login.startVerifier([keyFile]);
     const r = await page.evaluate(async (url) => {
