@@ -2,7 +2,8 @@
 // Caddy + jwt-verify + ptyd on loopback: the README's snippet in a fresh project with the packed
 // module installed; sessions that survive three network cuts (a Node TCP proxy between the
 // browser and Caddy: resets and a 2-second blackout) with every line of `seq` output exactly
-// once and in order; a reload in the middle of a program; the token in no console line or server
+// once and in order; a reload in the middle of a program; takeover (4001) without reconnecting,
+// listSessions and close() ending the session; the token in no console line or server
 // log after a refused handshake; an app on a second origin, allowed and refused.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -181,6 +182,43 @@ test('a reload in the middle of a program: the screen comes back and the output 
   await page.evaluate(() => webShellApp.session.close());
   const after = await page.evaluate(() => ({ ...sessionStorage }));
   assert.ok(!JSON.stringify(after).includes(id), 'close() forgets the session');
+  await page.close();
+  return undefined;
+});
+
+test('takeover (4001) does not reconnect; listSessions shows the session; close() ends it (X)', { skip }, async (t) => {
+  if (resumeSkip) return t.skip(resumeSkip);
+  const page = await harnessPage();
+  const r = await page.evaluate(async (url) => {
+    const pair = await WebShell.loadKeys({ name: 'tests' });
+    const opts = { url, privateKey: pair.privateKey, storage: null };
+    const host = document.getElementById('term');
+    const a = WebShell.connectTerminal(host, opts);
+    const events = [];
+    for (const type of ['close', 'disconnected', 'reconnecting']) a.addEventListener(type, (e) => events.push({ type, code: e.detail.code, reason: e.detail.reason }));
+    await a.ready;
+    for (let i = 0; i < 50 && !a.id; i++) await new Promise((res) => setTimeout(res, 100));
+    const { id } = a;
+    const b = WebShell.connectTerminal(document.body.appendChild(document.createElement('div')), { ...opts, session: id });
+    await b.ready;
+    await new Promise((res) => setTimeout(res, 1500));
+    const listed = (await WebShell.listSessions(opts)).filter((s) => s.id === id).map((s) => s.state);
+    const bId = b.id;
+    b.close();
+    // Ending takes the hang-up's grace period: a listed session may be ending (protocol.md).
+    let after = 1;
+    for (let i = 0; i < 30 && after; i++) {
+      await new Promise((res) => setTimeout(res, 300));
+      after = (await WebShell.listSessions(opts)).filter((s) => s.id === id).length;
+    }
+    a.close();
+    return { id, bId, events, stateA: a.state, listed, after };
+  }, stack.wsUrl);
+  assert.match(r.id, /^[0-9a-f]{32}$/);
+  assert.equal(r.bId, r.id, 'the second terminal attached to the same session');
+  assert.deepEqual(r.events.map((e) => [e.type, e.code]), [['close', 4001]], JSON.stringify(r.events));
+  assert.deepEqual(r.listed, ['attached']);
+  assert.equal(r.after, 0, 'close() ended the session');
   await page.close();
   return undefined;
 });
