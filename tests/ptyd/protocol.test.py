@@ -16,6 +16,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptylib import BASH, PTYD, WORK, Client, Server, run  # noqa: E402
 from tap import Tap, free_port  # noqa: E402
+from server import wait_socket  # noqa: E402
 
 import websockets  # noqa: E402
 
@@ -462,10 +463,8 @@ async def test_unix():
     p = subprocess.Popen([PTYD, "--listen", f"unix:{path}", "--allow-root", "--"] + BASH,
                          stdout=log, stderr=subprocess.STDOUT)
     try:
-        for _ in range(200):
-            if os.path.exists(path):
-                break
-            time.sleep(0.02)
+        # The socket file exists a moment before ptyd listens on it: wait for a connect.
+        wait_socket(path)
         ws = await websockets.unix_connect(path, "ws://localhost/ws", subprotocols=["tty"])
         c = Client(ws)
         await c.ready()
