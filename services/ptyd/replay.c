@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 enum { VT_GROUND, VT_ESC, VT_ESC_INT, VT_CSI, VT_STRING };
 
@@ -134,11 +135,25 @@ static void drop_oldest(struct replay *r, size_t k)
 	r->tail += k;
 }
 
-/* Grows toward want bytes as the limit and the budget allow; keeps the data. */
+/* The mapping behind a ring: its whole limit, reserved once, in pages. */
+static size_t map_len(const struct replay *r)
+{
+	size_t page = 4096;
+
+	return (r->max + page - 1) / page * page;
+}
+
+/*
+ * Grows toward want bytes as the limit and the budget allow; keeps the data.
+ * The ring lives in one anonymous mapping of its whole limit: growing moves
+ * nothing and frees nothing (only the pages written are memory), and freeing
+ * gives every page back to the system at once, so 1,000 rings leave no holes
+ * in the heap.
+ */
 static void grow(struct replay *r, size_t want)
 {
 	size_t size = (size_t)(r->head - r->tail), newcap = r->cap ? r->cap * 2 : REPLAY_MIN_CAP;
-	unsigned char *nb;
+	void *m;
 
 	while (newcap < want && newcap < r->max)
 		newcap *= 2;
@@ -151,25 +166,18 @@ static void grow(struct replay *r, size_t want)
 	}
 	if (newcap <= r->cap)
 		return;
-	if (r->start + size <= r->cap) {
-		/* Not wrapped: the data stays where it is. */
-		nb = realloc(r->buf, newcap);
-		if (nb == NULL)
+	if (r->cap > 0 && r->start + size > r->cap)
+		return; /* wrapped: it keeps the size it had when it filled up */
+	if (r->buf == NULL) {
+		m = mmap(NULL, map_len(r), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
 			return;
-		if (r->start > 0)
-			memmove(nb, nb + r->start, size);
-	} else {
-		size_t first = r->cap - r->start;
-		nb = malloc(newcap);
-		if (nb == NULL)
-			return;
-		memcpy(nb, r->buf + r->start, first);
-		memcpy(nb + first, r->buf, size - first);
-		free(r->buf);
+		r->buf = m;
 	}
+	if (r->start > 0)
+		memmove(r->buf, r->buf + r->start, size);
 	if (r->budget != NULL)
 		r->budget->used += newcap - r->cap;
-	r->buf = nb;
 	r->cap = newcap;
 	r->start = 0;
 }
@@ -245,7 +253,8 @@ void replay_free(struct replay *r)
 {
 	if (r->budget != NULL)
 		r->budget->used -= r->cap;
-	free(r->buf);
+	if (r->buf != NULL)
+		munmap(r->buf, map_len(r));
 	r->buf = NULL;
 	r->cap = 0;
 }

@@ -27,8 +27,8 @@ struct replay_vt {
 };
 
 struct replay {
-	unsigned char *buf;        /* cap bytes, NULL while empty */
-	size_t cap;                /* allocated: grows by doubling up to max */
+	unsigned char *buf;        /* a mapping of max bytes (pages), NULL while empty */
+	size_t cap;                /* in use (and counted in the budget): grows by doubling up to max */
 	size_t max;                /* most this ring holds (--replay-buffer); 0: keeps nothing */
 	size_t start;              /* index in buf of the byte at offset tail */
 	unsigned long long tail;   /* offset of the oldest byte kept */
