@@ -56,7 +56,8 @@ export function decodeSession(payload) {
   if (!s || typeof s.id !== 'string' || !/^[0-9a-f]{32}$/.test(s.id) || !Number.isSafeInteger(s.offset) || s.offset < 0) {
     throw new WebShellError('protocol', 'malformed session message from the server');
   }
-  return { id: s.id, offset: s.offset, reset: s.reset === true, lost: Number.isSafeInteger(s.lost) ? s.lost : 0 };
+  const end = Number.isSafeInteger(s.end) && s.end >= s.offset ? s.end : null;
+  return { id: s.id, offset: s.offset, end, reset: s.reset === true, lost: Number.isSafeInteger(s.lost) ? s.lost : 0 };
 }
 
 /**

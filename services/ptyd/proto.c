@@ -359,15 +359,17 @@ void proto_id_hex(char dst[PROTO_ID_HEX + 1], const unsigned char id[PROTO_ID_BY
 }
 
 size_t proto_session_json(char *dst, size_t cap, const char *id, unsigned long long offset,
-			  int reset, unsigned long long lost)
+			  unsigned long long end, int reset, unsigned long long lost)
 {
 	int n;
 
 	if (reset)
-		n = snprintf(dst, cap, "{\"id\":\"%s\",\"offset\":%llu,\"reset\":true,\"lost\":%llu}",
-			     id, offset, lost);
+		n = snprintf(dst, cap,
+			     "{\"id\":\"%s\",\"offset\":%llu,\"end\":%llu,\"reset\":true,\"lost\":%llu}",
+			     id, offset, end, lost);
 	else
-		n = snprintf(dst, cap, "{\"id\":\"%s\",\"offset\":%llu,\"reset\":false}", id, offset);
+		n = snprintf(dst, cap, "{\"id\":\"%s\",\"offset\":%llu,\"end\":%llu,\"reset\":false}",
+			     id, offset, end);
 	if (n < 0 || cap == 0)
 		return 0;
 	return (size_t)n < cap ? (size_t)n : cap - 1;

@@ -179,10 +179,12 @@ void proto_id_hex(char dst[PROTO_ID_HEX + 1], const unsigned char id[PROTO_ID_BY
 
 /*
  * Writes the 'S' message's JSON (without the type byte) into dst:
- * {"id":"<ID>","offset":M,"reset":false} or, with reset, ...,"reset":true,"lost":L}.
+ * {"id":"<ID>","offset":M,"end":E,"reset":false} or, with reset, ...,"reset":true,"lost":L}.
+ * E is the session's output so far: bytes M..E-1 are the replay, so a client
+ * knows when it has caught up without waiting for a quiet moment.
  * Returns its length (cut to cap - 1).
  */
 size_t proto_session_json(char *dst, size_t cap, const char *id, unsigned long long offset,
-			  int reset, unsigned long long lost);
+			  unsigned long long end, int reset, unsigned long long lost);
 
 #endif

@@ -272,6 +272,7 @@ int session_input(struct session *s, const unsigned char *p, size_t len);
 void session_resize(struct session *s, struct proto_size sz);
 /* Accessors for the attached client. */
 const char *session_id(const struct session *s);     /* 32 hex digits */
+unsigned long long session_output_end(const struct session *s); /* offset after its last output byte */
 const char *session_log_id(const struct session *s); /* the first PROTO_ID_LOG digits */
 const char *session_owner(const struct session *s);
 const char *session_title(const struct session *s);

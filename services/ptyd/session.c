@@ -240,6 +240,7 @@ struct session *session_find(struct ptyd *srv, const char *id)
 }
 
 const char *session_id(const struct session *s) { return s->id; }
+unsigned long long session_output_end(const struct session *s) { return s->ring.head; }
 const char *session_log_id(const struct session *s) { return s->log_id; }
 const char *session_owner(const struct session *s) { return s->user; }
 const char *session_title(const struct session *s) { return s->srv->cfg.title; }

@@ -268,7 +268,8 @@ static void tty_init(struct tty_conn *c, const char *buf, size_t len)
 	c->resumable = init.want != PROTO_WANT_TTYD;
 	c->next_off = from;
 	if (c->resumable)
-		proto_session_json(c->smsg, sizeof(c->smsg), session_id(c->s), from, reset, lost);
+		proto_session_json(c->smsg, sizeof(c->smsg), session_id(c->s), from,
+				   session_output_end(c->s), reset, lost);
 	/* Nothing is read before the hello messages have gone out. */
 	c->hello = c->resumable ? 3 : 2;
 	lws_callback_on_writable(c->wsi);

@@ -225,10 +225,11 @@ static void test_session_json(void)
 		raw[i] = (unsigned char)(i * 17);
 	proto_id_hex(id, raw);
 	ok(strcmp(id, "00112233445566778899aabbccddeeff") == 0, "id: 32 lowercase hex digits");
-	proto_session_json(buf, sizeof(buf), id, 42, 0, 0);
-	ok(strcmp(buf, "{\"id\":\"00112233445566778899aabbccddeeff\",\"offset\":42,\"reset\":false}") == 0,
-	   "S message: resume without loss");
-	proto_session_json(buf, sizeof(buf), id, 9000, 1, 100);
+	proto_session_json(buf, sizeof(buf), id, 42, 50, 0, 0);
+	ok(strcmp(buf, "{\"id\":\"00112233445566778899aabbccddeeff\",\"offset\":42,\"end\":50,"
+		       "\"reset\":false}") == 0,
+	   "S message: resume without loss, with the end of the replay");
+	proto_session_json(buf, sizeof(buf), id, 9000, 9500, 1, 100);
 	ok(strstr(buf, "\"reset\":true,\"lost\":100}") != NULL, "S message: reset with lost bytes");
 }
 
