@@ -2,9 +2,12 @@
 // files under $WS_WORK, free loopback ports and starting build/jwt-verify.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, waitPort } from '../lib/server.mjs';
+
+// Free ports and port waits: the one harness in tests/lib/server.mjs.
+export { freePort, waitPort };
 
 export const ROOT = process.env.WS_ROOT || new URL('../..', import.meta.url).pathname;
 export const BUILD = process.env.WS_BUILD || join(ROOT, 'build');
@@ -31,33 +34,6 @@ export function opensslOk(args, input) {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once something accepts on 127.0.0.1:port; rejects after ms. */
-export async function waitPort(port, ms = 10000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, '127.0.0.1');
-      c.once('connect', () => { c.destroy(); resolve(true); });
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 30));
   }
 }
 
