@@ -84,6 +84,7 @@ struct exec_cmd {
 	uint32_t id;
 	pid_t pid;                   /* 0 once reaped */
 	pid_t pgid;
+	uid_t uid;                   /* its account's, to signal as (spawn.h) */
 	int exited, wstatus;
 	int use_pty;
 	struct contain *cg;
@@ -805,9 +806,9 @@ static void cmd_kill_all(struct exec_cmd *x)
 	if (x->cg != NULL && contain_kill(x->cg) >= 0)
 		return;
 	if (x->pgid > 0) {
-		spawn_signal_group(x->pgid, SIGKILL);
+		spawn_signal_group(x->pgid, SIGKILL, x->uid);
 		if (x->pid > 0)
-			spawn_signal_session(x->pgid, SIGKILL);
+			spawn_signal_session(x->pgid, SIGKILL, x->uid);
 	}
 }
 
@@ -820,7 +821,7 @@ static void cmd_signal(struct exec_cmd *x, int sig)
 		cmd_kill_all(x);
 		return;
 	}
-	spawn_signal_group(x->pgid, sig);
+	spawn_signal_group(x->pgid, sig, x->uid);
 	if (!x->kill_pending) {
 		x->kill_pending = 1;
 		lws_sul_schedule(x->c->srv->ctx, 0, &x->sul_kill, sul_kill_cb, EXEC_KILL_GRACE_US);
@@ -1046,6 +1047,7 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, char 
 		return -1;
 	}
 	x->pgid = x->pid;
+	x->uid = plan.acct != NULL ? plan.acct->uid : SPAWN_NO_UID;
 	x->use_pty = st->has_pty;
 	if (x->use_pty) {
 		x->out[0].fd = io.master;

@@ -41,6 +41,7 @@ struct session {
 	/* the child */
 	pid_t pid;                       /* 0 once reaped */
 	pid_t pgid;                      /* kept after reaping, for the final sweep */
+	uid_t uid;                       /* its account's, to signal as (spawn.h) */
 	struct contain *cg;              /* its cgroup; NULL: process group only */
 	char account[ACCOUNTS_NAME_MAX + 1]; /* whom it runs as */
 	int exited;                      /* reaped: wstatus valid */
@@ -147,6 +148,7 @@ static int session_spawn(struct session *s)
 		return -1;
 	}
 	s->pgid = s->pid;
+	s->uid = plan.acct != NULL ? plan.acct->uid : SPAWN_NO_UID;
 	/* The child exits 126/127 and the terminal shows why, as any exit would. */
 	if (io.fail_step != SPAWN_OK)
 		log_warnx("session %s: cannot start %s as %s: %s: %s", s->log_id, plan.path, s->account,
@@ -462,7 +464,7 @@ static void session_hangup(struct session *s)
 	lws_sul_cancel(&s->sul_detach);
 	close_pty(s);
 	if (s->pgid > 0) {
-		spawn_signal_group(s->pgid, srv->destroying ? SIGKILL : SIGHUP);
+		spawn_signal_group(s->pgid, srv->destroying ? SIGKILL : SIGHUP, s->uid);
 		/* Jobs in other groups of the shell's session are checked after the grace. */
 		if (!srv->destroying) {
 			s->kill_pending = 1;
@@ -478,7 +480,7 @@ static void sul_kill_cb(lws_sorted_usec_list_t *sul)
 
 	s->kill_pending = 0;
 	/* The cgroup also holds what left the session (setsid, nohup, daemons). */
-	int left = s->pgid > 0 ? spawn_signal_session(s->pgid, SIGKILL) : 0;
+	int left = s->pgid > 0 ? spawn_signal_session(s->pgid, SIGKILL, s->uid) : 0;
 	if (s->cg != NULL && contain_kill(s->cg) > 0)
 		left++;
 	if (left > 0) {
@@ -678,7 +680,7 @@ void session_kill_all(struct ptyd *srv)
 	srv->destroying = 1;
 	while ((s = srv->sessions) != NULL) {
 		if (s->pgid > 0)
-			spawn_signal_session(s->pgid, SIGKILL);
+			spawn_signal_session(s->pgid, SIGKILL, s->uid);
 		if (s->cg != NULL)
 			contain_kill(s->cg);
 		if (s->pid > 0 && waitpid(s->pid, &st, 0) == s->pid) {

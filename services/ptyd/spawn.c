@@ -410,11 +410,44 @@ int pty_resize(int master, unsigned short cols, unsigned short rows)
 	return ioctl(master, TIOCSWINSZ, &ws);
 }
 
-int spawn_signal_group(pid_t pgid, int sig)
+/*
+ * kill() as the child's account when ptyd may not signal it itself. The
+ * shipped ptyd runs as its own account and holds CAP_SETUID to start shells;
+ * the kernel lets a process signal another whose real or saved uid is its
+ * effective uid. So for the one call this thread takes the account's uid as
+ * its effective uid, then returns to its own: no CAP_KILL, which would reach
+ * every process on the machine. The raw system call changes this thread's
+ * credentials only (glibc's setresuid changes every thread's, the log and
+ * recording writers' too); the real and saved uids stay ptyd's, so the
+ * account never gains a hold on ptyd (signals, ptrace and /proc look at them).
+ */
+static int kill_as(pid_t target, int sig, uid_t as)
+{
+	uid_t own = geteuid();
+	int rc, err;
+
+	if (kill(target, sig) == 0)
+		return 0;
+	if (errno != EPERM || as == SPAWN_NO_UID || as == own)
+		return -1;
+	if (syscall(SYS_setresuid, (uid_t)-1, as, (uid_t)-1) != 0) {
+		errno = EPERM;
+		return -1;
+	}
+	rc = kill(target, sig);
+	err = errno;
+	/* Back to the real uid: always allowed; carrying on as the account is not. */
+	if (syscall(SYS_setresuid, (uid_t)-1, own, (uid_t)-1) != 0)
+		abort();
+	errno = err;
+	return rc;
+}
+
+int spawn_signal_group(pid_t pgid, int sig, uid_t as)
 {
 	if (pgid <= 1)
 		return 0;
-	if (kill(-pgid, sig) != 0 && errno != ESRCH)
+	if (kill_as(-pgid, sig, as) != 0 && errno != ESRCH)
 		return -1;
 	return 0;
 }
@@ -442,7 +475,7 @@ static pid_t proc_session(const char *pid)
 	return (pid_t)sid;
 }
 
-int spawn_signal_session(pid_t sid, int sig)
+int spawn_signal_session(pid_t sid, int sig, uid_t as)
 {
 	struct dirent *de;
 	DIR *d;
@@ -460,7 +493,7 @@ int spawn_signal_session(pid_t sid, int sig)
 			continue;
 		found++;
 		if (sig != 0)
-			kill((pid_t)atoi(de->d_name), sig);
+			kill_as((pid_t)atoi(de->d_name), sig, as);
 	}
 	closedir(d);
 	return found;

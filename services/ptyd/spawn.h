@@ -92,8 +92,15 @@ const char *spawn_step_name(enum spawn_step step);
 /* Sets a PTY's window size (the kernel sends SIGWINCH). Returns 0 or -1/errno. */
 int pty_resize(int master, unsigned short cols, unsigned short rows);
 
-/* Sends sig to the process group pgid; ESRCH (already gone) is not an error. */
-int spawn_signal_group(pid_t pgid, int sig);
+/* "No account to signal as": ptyd's own processes, or ptyd does not switch. */
+#define SPAWN_NO_UID ((uid_t)-1)
+
+/*
+ * Sends sig to the process group pgid; ESRCH (already gone) is not an error.
+ * as: the account the group runs as (spawn_req.acct's uid) or SPAWN_NO_UID; a
+ * ptyd that holds CAP_SETUID but not CAP_KILL signals as that account.
+ */
+int spawn_signal_group(pid_t pgid, int sig, uid_t as);
 
 /*
  * Sends sig to every process in session sid (the child's pid: it called
@@ -102,6 +109,6 @@ int spawn_signal_group(pid_t pgid, int sig);
  * how many processes were found. (A process that called setsid itself is in
  * no session of ours: only a cgroup, see contain.h, reaches it.)
  */
-int spawn_signal_session(pid_t sid, int sig);
+int spawn_signal_session(pid_t sid, int sig, uid_t as);
 
 #endif
