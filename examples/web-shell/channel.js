@@ -320,6 +320,7 @@ class Run {
         signal: typeof status.signal === 'string' ? status.signal : null,
         timedOut: status.timedOut === true,
         cancelled: status.cancelled === true,
+        endedBy: status.endedBy === 'operator' ? 'operator' : null,
         durationMs: typeof status.durationMs === 'number' ? status.durationMs : Math.round(performance.now() - this.started),
         method: 'channel',
       });
@@ -459,7 +460,7 @@ export class ExecChannel extends EventTarget {
     }
   }
 
-  /** Runs command; resolves to { stdout, stderr, exitCode, signal, timedOut, cancelled, durationMs }. */
+  /** Runs command; resolves to { stdout, stderr, exitCode, signal, timedOut, cancelled, endedBy, durationMs }. */
   exec(command, options = {}) {
     try {
       checkExecOptions(options);

@@ -488,6 +488,7 @@ class SentinelJob {
       signal: extra.signal || null,
       timedOut: extra.timedOut === true,
       cancelled: extra.cancelled === true,
+      endedBy: null,
       durationMs: Math.round(performance.now() - this.started),
       method: 'sentinel',
     });

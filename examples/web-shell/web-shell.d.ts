@@ -202,6 +202,8 @@ export interface ExecResult<T> {
   signal: string | null;
   timedOut: boolean;
   cancelled: boolean;
+  /** 'operator' when an administrator ended it on the machine (`ptyd --end`); else null (always null with the sentinel method). */
+  endedBy: 'operator' | null;
   durationMs: number;
   /** How it ran: 'sentinel' means stderr was merged into stdout. */
   method: 'channel' | 'sentinel';

@@ -22,6 +22,8 @@
 #include <cjson/cJSON.h>
 
 #include "admin.h"
+#include "exec.h"
+#include "log.h"
 
 /* Longest request line. */
 #define ADMIN_REQ_MAX 128
@@ -147,35 +149,107 @@ static void list_one(const struct session_info *in, void *ctx)
 	cJSON_AddItemToArray(arr, o);
 }
 
+/* A running command, as a row beside the sessions: the same fields and its own. */
+static void list_exec(const struct exec_info *in, void *ctx)
+{
+	cJSON *arr = ctx, *o = cJSON_CreateObject();
+	char id[PROTO_ID_LOG + 1], hash[17], text[4 * EXEC_AUDIT_TEXT_MAX + 8];
+
+	if (o == NULL)
+		return;
+	memcpy(id, in->id, PROTO_ID_LOG);
+	id[PROTO_ID_LOG] = '\0';
+	memcpy(hash, in->sha256, sizeof(hash) - 1);
+	hash[sizeof(hash) - 1] = '\0';
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "kind", "exec");
+	cJSON_AddStringToObject(o, "state", in->state);
+	cJSON_AddStringToObject(o, "owner", in->owner);
+	cJSON_AddStringToObject(o, "peer", in->peer);
+	cJSON_AddNumberToObject(o, "started", (double)in->started);
+	cJSON_AddNumberToObject(o, "lastInput", (double)in->last_input);
+	cJSON_AddNumberToObject(o, "bytesIn", (double)in->bytes_in);
+	cJSON_AddNumberToObject(o, "bytesOut", (double)in->bytes_out);
+	cJSON_AddNumberToObject(o, "pid", (double)in->pid);
+	if (in->request_id[0] != '\0')
+		cJSON_AddStringToObject(o, "requestId", in->request_id);
+	else
+		cJSON_AddNullToObject(o, "requestId");
+	cJSON_AddStringToObject(o, "account", in->account);
+	/* The text only where --exec-audit-text lets the audit log carry it, escaped as there. */
+	if (in->text != NULL)
+		cJSON_AddStringToObject(o, "command", log_escape(text, sizeof(text), in->text,
+								  strlen(in->text)));
+	else
+		cJSON_AddNullToObject(o, "command");
+	cJSON_AddStringToObject(o, "commandSha256", hash);
+	cJSON_AddNumberToObject(o, "commandLength", (double)in->length);
+	cJSON_AddBoolToObject(o, "pty", in->pty);
+	cJSON_AddNumberToObject(o, "conn", (double)in->conn);
+	cJSON_AddNumberToObject(o, "commandId", (double)in->command_id);
+	cJSON_AddItemToArray(arr, o);
+}
+
+struct match_count {
+	const char *prefix;
+	int n;
+};
+
+static void count_session(const struct session_info *in, void *ctx)
+{
+	struct match_count *m = ctx;
+
+	if (strcmp(in->state, "ending") != 0 && strncmp(in->id, m->prefix, strlen(m->prefix)) == 0)
+		m->n++;
+}
+
+/* "end PREFIX": the one session or command whose id starts with it. */
+static void answer_end(struct admin_conn *ac, cJSON *ans)
+{
+	const char *prefix = ac->req + 4;
+	struct match_count m = { prefix, 0 };
+	size_t i, len = strlen(prefix);
+	int rc, cmds;
+
+	for (i = 0; i < len; i++)
+		if (!((prefix[i] >= '0' && prefix[i] <= '9') || (prefix[i] >= 'a' && prefix[i] <= 'f')))
+			break;
+	if (len < 4 || i < len) {
+		cJSON_AddStringToObject(ans, "error", "an id prefix is 4 to 32 lowercase hex digits");
+		return;
+	}
+	session_list(ac->srv, NULL, count_session, &m);
+	cmds = exec_count_match(ac->srv, prefix);
+	if (m.n + cmds > 1) {
+		cJSON_AddStringToObject(ans, "error", "several sessions or commands match");
+		return;
+	}
+	if (cmds == 1)
+		rc = exec_end_match(ac->srv, prefix);
+	else
+		rc = session_end_match(ac->srv, NULL, prefix, "ended by an administrator");
+	if (rc == 0)
+		cJSON_AddStringToObject(ans, "ended", prefix);
+	else
+		cJSON_AddStringToObject(ans, "error", rc == -2 ? "several sessions match"
+							  : "no such session or command");
+}
+
 /* Answers one request line into ac->out. */
 static void admin_answer(struct admin_conn *ac)
 {
 	cJSON *ans = NULL;
-	const char *prefix;
-	size_t i, len;
-	int rc;
 
 	if (strcmp(ac->req, "list") == 0) {
 		ans = cJSON_CreateArray();
-		if (ans != NULL)
+		if (ans != NULL) {
 			session_list(ac->srv, NULL, list_one, ans);
-	} else if (strncmp(ac->req, "end ", 4) == 0) {
-		prefix = ac->req + 4;
-		len = strlen(prefix);
-		ans = cJSON_CreateObject();
-		for (i = 0; i < len; i++)
-			if (!((prefix[i] >= '0' && prefix[i] <= '9') || (prefix[i] >= 'a' && prefix[i] <= 'f')))
-				break;
-		if (len < 4 || i < len) {
-			cJSON_AddStringToObject(ans, "error", "an id prefix is 4 to 32 lowercase hex digits");
-		} else {
-			rc = session_end_match(ac->srv, NULL, prefix, "ended by an administrator");
-			if (rc == 0)
-				cJSON_AddStringToObject(ans, "ended", prefix);
-			else
-				cJSON_AddStringToObject(ans, "error", rc == -2 ? "several sessions match"
-									  : "no such session");
+			exec_list(ac->srv, list_exec, ans);
 		}
+	} else if (strncmp(ac->req, "end ", 4) == 0) {
+		ans = cJSON_CreateObject();
+		if (ans != NULL)
+			answer_end(ac, ans);
 	} else {
 		ans = cJSON_CreateObject();
 		cJSON_AddStringToObject(ans, "error", "unknown request (list, end PREFIX)");
@@ -384,6 +458,21 @@ static const char *time_str(const cJSON *o, const char *key, char *buf, size_t c
 	return buf;
 }
 
+/* A command's text (escaped by the server), else "sha256:" and its hash's prefix; "-" for terminals. */
+static const char *command_str(const cJSON *o, char *buf, size_t cap)
+{
+	const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "command");
+	const cJSON *hash = cJSON_GetObjectItemCaseSensitive(o, "commandSha256");
+
+	if (cJSON_IsString(text))
+		snprintf(buf, cap, "%s", text->valuestring);
+	else if (cJSON_IsString(hash))
+		snprintf(buf, cap, "sha256:%s", hash->valuestring);
+	else
+		snprintf(buf, cap, "-");
+	return buf;
+}
+
 static int answer_error(const cJSON *ans)
 {
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(ans, "error");
@@ -397,7 +486,7 @@ static int answer_error(const cJSON *ans)
 int admin_client_list(const char *path, int json)
 {
 	cJSON *ans = admin_request(path, "list"), *o;
-	char a[32], b[32], c[32], d[32], e[32];
+	char a[32], b[32], c[32], d[32], e[32], f[4 * EXEC_AUDIT_TEXT_MAX + 32];
 	char *text;
 
 	if (ans == NULL)
@@ -412,14 +501,16 @@ int admin_client_list(const char *path, int json)
 			printf("%s\n", text);
 		free(text);
 	} else {
-		printf("%-8s  %-8s  %-20s  %-16s  %-20s  %-20s  %10s  %10s  %7s\n", "ID", "STATE", "OWNER",
-		       "PEER", "STARTED", "LAST INPUT", "BYTES IN", "BYTES OUT", "PID");
+		printf("%-8s  %-8s  %-8s  %-20s  %-16s  %-20s  %-20s  %10s  %10s  %7s  %-16s  %s\n",
+		       "ID", "STATE", "KIND", "OWNER", "PEER", "STARTED", "LAST INPUT", "BYTES IN",
+		       "BYTES OUT", "PID", "REQUEST ID", "COMMAND");
 		cJSON_ArrayForEach(o, ans) {
-			printf("%-8s  %-8s  %-20s  %-16s  %-20s  %-20s  %10s  %10s  %7s\n", str_of(o, "id"),
-			       str_of(o, "state"), str_of(o, "owner"), str_of(o, "peer"),
-			       time_str(o, "started", a, sizeof(a)), time_str(o, "lastInput", b, sizeof(b)),
-			       num_str(o, "bytesIn", c, sizeof(c)), num_str(o, "bytesOut", d, sizeof(d)),
-			       num_str(o, "pid", e, sizeof(e)));
+			printf("%-8s  %-8s  %-8s  %-20s  %-16s  %-20s  %-20s  %10s  %10s  %7s  %-16s  %s\n",
+			       str_of(o, "id"), str_of(o, "state"), str_of(o, "kind"), str_of(o, "owner"),
+			       str_of(o, "peer"), time_str(o, "started", a, sizeof(a)),
+			       time_str(o, "lastInput", b, sizeof(b)), num_str(o, "bytesIn", c, sizeof(c)),
+			       num_str(o, "bytesOut", d, sizeof(d)), num_str(o, "pid", e, sizeof(e)),
+			       str_of(o, "requestId"), command_str(o, f, sizeof(f)));
 		}
 	}
 	cJSON_Delete(ans);

@@ -7,8 +7,11 @@
  * The wire: the client sends one line, "list" or "end PREFIX"; the server
  * answers one JSON document and closes: a list is an array of
  * {"id":"<first 8 hex digits>","kind","state","owner","peer","started",
- * "lastInput","bytesIn","bytesOut","pid"}; an end is {"ended":"<8 digits>"}
- * or {"error":"..."}.
+ * "lastInput","bytesIn","bytesOut","pid"}, terminal sessions first, then
+ * running exec commands (kind "exec", with "requestId", "account", "command"
+ * (text, or null per --exec-audit-text), "commandSha256" (16 hex digits),
+ * "commandLength", "pty", "conn", "commandId"); an end (of a session or a
+ * command) is {"ended":"<prefix>"} or {"error":"..."}.
  */
 #ifndef PTYD_ADMIN_H
 #define PTYD_ADMIN_H

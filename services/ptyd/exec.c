@@ -32,10 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 
 #include "child.h"
 #include "contain.h"
@@ -97,12 +99,15 @@ struct exec_cmd {
 	unsigned long long ack_due;  /* stdin bytes taken, not yet acknowledged */
 	unsigned long long unacked;  /* output sent, not yet acknowledged by the client */
 	int timed_out, cancelled;
+	int by_operator;             /* ended by an administrator (ptyd --end) */
 	int kill_pending;            /* sul_kill armed */
 	int draining;                /* main process gone: streams held by escapees are cut */
 	int status_ready, status_sent;
 	char *error;                 /* the command could not start: {"error"} instead */
 	lws_usec_t t_start, t_end;
+	time_t wall_start, wall_input;
 	unsigned long long bytes_in, bytes_out;
+	char admin_id[PROTO_ID_HEX + 1]; /* its name on the admin socket */
 	lws_sorted_usec_list_t sul_timeout, sul_kill, sul_drain;
 	struct ws_rearm rearm;       /* stdin's POLLOUT asked again on the next loop turn */
 	int in_callback;             /* inside the stdin watcher's WRITEABLE callback */
@@ -185,7 +190,11 @@ static void conn_log(const struct exec_conn *c, const char *event, const struct 
 static void cmd_audit(const struct exec_cmd *x)
 {
 	char cmdid[16], len[24], dur[32], bin[24], bout[24], status[160];
+	char log_id[PROTO_ID_LOG + 1];
 	lws_usec_t end = x->t_end ? x->t_end : lws_now_usecs();
+
+	memcpy(log_id, x->admin_id, PROTO_ID_LOG);
+	log_id[PROTO_ID_LOG] = '\0';
 
 	snprintf(cmdid, sizeof(cmdid), "%u", x->id);
 	snprintf(len, sizeof(len), "%zu", x->cmdlen);
@@ -200,6 +209,7 @@ static void cmd_audit(const struct exec_cmd *x)
 		snprintf(status, sizeof(status), "unknown");
 	struct log_field f[] = {
 		{ "command", cmdid },
+		{ "exec", x->admin_id[0] ? log_id : NULL },
 		{ "account", x->account[0] ? x->account : NULL },
 		{ "sha256", x->sha256 },
 		{ "length", len },
@@ -208,6 +218,7 @@ static void cmd_audit(const struct exec_cmd *x)
 		{ "error", x->error },
 		{ "timed_out", x->timed_out ? "yes" : NULL },
 		{ "cancelled", x->cancelled ? "yes" : NULL },
+		{ "ended_by", x->by_operator ? "operator" : NULL },
 		{ "duration", dur },
 		{ "bytes_in", bin },
 		{ "bytes_out", bout },
@@ -396,7 +407,7 @@ static int cmd_send_one(struct exec_cmd *x, int *freed)
 		} else {
 			struct execproto_status st = {
 				.wstatus = x->wstatus, .timed_out = x->timed_out,
-				.cancelled = x->cancelled,
+				.cancelled = x->cancelled, .by_operator = x->by_operator,
 				.duration_ms = (long long)((x->t_end - x->t_start) / 1000),
 			};
 			n = execproto_status_json(js, sizeof(js), &st);
@@ -662,6 +673,7 @@ static void stdin_data(struct exec_cmd *x, const unsigned char *p, size_t len)
 	ssize_t n = 0;
 
 	x->bytes_in += len;
+	x->wall_input = time(NULL);
 	metric_add(ptyd_m.bytes_in, len);
 	recording_input(x->rec, p, len);
 	if (x->in_fd < 0 || x->in_eof) {
@@ -1125,6 +1137,14 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 	x->c = c;
 	x->id = id;
 	x->in_fd = x->out[0].fd = x->out[1].fd = -1;
+	x->wall_start = x->wall_input = time(NULL);
+	{
+		unsigned char raw[PROTO_ID_BYTES];
+		/* Not a secret (only the admin socket shows it): a short read leaves it zero. */
+		if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw))
+			memset(raw, 0, sizeof(raw));
+		proto_id_hex(x->admin_id, raw);
+	}
 	x->cmdlen = st.command_len;
 	execproto_sha256_hex(st.command, st.command_len, x->sha256);
 	execproto_command_text(&st, EXEC_AUDIT_TEXT_MAX, x->text, sizeof(x->text), &cut);
@@ -1582,6 +1602,93 @@ long exec_open_connections(const struct ptyd *srv)
 	for (c = srv->exec_conns; c != NULL; c = c->next)
 		n++;
 	return n;
+}
+
+/* ---- the admin socket's view ---------------------------------------------------- */
+
+static const char *cmd_state(const struct exec_cmd *x)
+{
+	if (x->exited)
+		return "exited";
+	return x->kill_pending || x->c->ws == NULL ? "ending" : "running";
+}
+
+void exec_list(struct ptyd *srv, exec_visit_fn fn, void *ctx)
+{
+	struct exec_conn *c;
+	struct exec_cmd *x;
+	struct exec_info in;
+
+	for (c = srv->exec_conns; c != NULL; c = c->next) {
+		for (x = c->cmds; x != NULL; x = x->next) {
+			if (x->error != NULL && x->pgid == 0)
+				continue; /* refused: it never ran */
+			memset(&in, 0, sizeof(in));
+			in.id = x->admin_id;
+			in.state = cmd_state(x);
+			in.owner = c->user;
+			in.peer = c->peer;
+			in.request_id = c->request_id;
+			in.account = x->account;
+			in.text = cfg_of(c)->audit_text == EXEC_AUDIT_TRUNCATED ? x->text : NULL;
+			in.sha256 = x->sha256;
+			in.length = x->cmdlen;
+			in.pty = x->use_pty;
+			in.conn = c->id;
+			in.command_id = x->id;
+			in.started = x->wall_start;
+			in.last_input = x->wall_input;
+			in.bytes_in = x->bytes_in;
+			in.bytes_out = x->bytes_out;
+			in.pid = x->pid;
+			fn(&in, ctx);
+		}
+	}
+}
+
+/* The running command whose id starts with prefix; *n: how many match. */
+static struct exec_cmd *cmd_match(struct ptyd *srv, const char *prefix, int *n)
+{
+	struct exec_conn *c;
+	struct exec_cmd *x, *found = NULL;
+	size_t len = strlen(prefix);
+
+	*n = 0;
+	if (len == 0 || len > PROTO_ID_HEX)
+		return NULL;
+	for (c = srv->exec_conns; c != NULL; c = c->next) {
+		for (x = c->cmds; x != NULL; x = x->next) {
+			if (x->exited || x->pid <= 0)
+				continue;
+			if (sodium_memcmp(x->admin_id, prefix, len) == 0) {
+				found = x;
+				(*n)++;
+			}
+		}
+	}
+	return found;
+}
+
+int exec_count_match(struct ptyd *srv, const char *prefix)
+{
+	int n;
+
+	cmd_match(srv, prefix, &n);
+	return n;
+}
+
+int exec_end_match(struct ptyd *srv, const char *prefix)
+{
+	int n;
+	struct exec_cmd *x = cmd_match(srv, prefix, &n);
+
+	if (n > 1)
+		return -2;
+	if (x == NULL)
+		return -1;
+	x->by_operator = 1;
+	cmd_signal(x, SIGTERM);
+	return 0;
 }
 
 void exec_kill_all(struct ptyd *srv)

@@ -8,7 +8,9 @@
 #ifndef PTYD_EXEC_H
 #define PTYD_EXEC_H
 
+#include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <libwebsockets.h>
 
@@ -92,5 +94,40 @@ void exec_shutdown_all(struct ptyd *srv);
 void exec_kill_all(struct ptyd *srv);
 /* How many exec connections are open (for shutdown). */
 long exec_open_connections(const struct ptyd *srv);
+
+/*
+ * A running command as the admin socket lists it (admin.c). Every command
+ * has an id of its own for that (32 random hex digits, unrelated to the
+ * client's command id): `ptyd --end PREFIX` names it like a session.
+ */
+struct exec_info {
+	const char *id;          /* 32 hex digits */
+	const char *state;       /* "running", "ending" (signalled), "exited" (output draining) */
+	const char *owner;       /* the identity, "" when absent */
+	const char *peer;
+	const char *request_id;  /* "" when absent */
+	const char *account;     /* whom it runs as */
+	const char *text;        /* the command, escaped and truncated; NULL when
+				  * --exec-audit-text forbids it */
+	const char *sha256;      /* of the command, 64 hex digits */
+	size_t length;           /* of the command, bytes */
+	int pty;
+	unsigned long conn;      /* the connection's number in the logs */
+	uint32_t command_id;     /* the client's id for it */
+	time_t started, last_input;
+	unsigned long long bytes_in, bytes_out;
+	pid_t pid;               /* 0 once reaped */
+};
+typedef void (*exec_visit_fn)(const struct exec_info *info, void *ctx);
+/* Every command not yet freed, newest connection first. */
+void exec_list(struct ptyd *srv, exec_visit_fn fn, void *ctx);
+/* How many commands still running have an id starting with prefix. */
+int exec_count_match(struct ptyd *srv, const char *prefix);
+/*
+ * Ends the one running command whose id starts with prefix as a cancel does
+ * (TERM to its group, KILL to all of it after the grace); its client's status
+ * says "endedBy":"operator". 0, -1 none, -2 several match.
+ */
+int exec_end_match(struct ptyd *srv, const char *prefix);
 
 #endif

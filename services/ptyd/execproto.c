@@ -468,9 +468,9 @@ size_t execproto_status_json(char *dst, size_t cap, const struct execproto_statu
 	}
 	n = snprintf(dst, cap,
 		     "{\"exitCode\":%s,\"signal\":%s,\"timedOut\":%s,\"cancelled\":%s,"
-		     "\"durationMs\":%lld}",
+		     "%s\"durationMs\":%lld}",
 		     code, sig, st->timed_out ? "true" : "false", st->cancelled ? "true" : "false",
-		     st->duration_ms);
+		     st->by_operator ? "\"endedBy\":\"operator\"," : "", st->duration_ms);
 	if (n < 0)
 		return 0;
 	return (size_t)n < cap ? (size_t)n : cap - 1;

@@ -126,12 +126,14 @@ struct execproto_status {
 	int wstatus;          /* from waitpid */
 	int timed_out;
 	int cancelled;
+	int by_operator;      /* ended by an administrator (ptyd --end) */
 	long long duration_ms;
 };
 
 /*
  * Writes the status JSON for a finished command:
- * {"exitCode":N|null,"signal":"NAME"|null,"timedOut":b,"cancelled":b,"durationMs":N}.
+ * {"exitCode":N|null,"signal":"NAME"|null,"timedOut":b,"cancelled":b,"durationMs":N},
+ * with "endedBy":"operator" before durationMs when an administrator ended it.
  * Returns its length (dst is NUL-terminated, cap >= 160 always suffices).
  */
 size_t execproto_status_json(char *dst, size_t cap, const struct execproto_status *st);

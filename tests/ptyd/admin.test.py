@@ -57,8 +57,8 @@ async def test_admin():
         t.ok(sa["id"] not in out and all(len(r["id"]) == 8 for r in rows),
              "the list shows id prefixes only, never a whole id")
         rc, out, err = admin(sock, "--list")
-        t.ok(rc == 0 and out.splitlines()[0].split()[:3] == ["ID", "STATE", "OWNER"] and
-             re.search(sa["id"][:8] + r"\s+attached\s+alice\s+198\.51\.100\.7", out),
+        t.ok(rc == 0 and out.splitlines()[0].split()[:4] == ["ID", "STATE", "KIND", "OWNER"] and
+             re.search(sa["id"][:8] + r"\s+attached\s+terminal\s+alice\s+198\.51\.100\.7", out),
              "--list: a table", out)
         rc, out, err = admin(sock, "--list", as_nobody=True, groups="65534,4")
         t.ok(rc == 0 and sa["id"][:8] in out, "a member of --admin-group may list", err)
@@ -85,7 +85,7 @@ async def test_admin():
         t.ok(srv.wait_log(r"session_end session=" + sa["id"][:8] + r" .*reason=\"ended by an administrator\""),
              "the end is logged with its reason")
         rc, out, err = admin(sock, "--end", "ffff0000")
-        t.ok(rc == 1 and "no such session" in err, "--end of an unknown prefix: an error", err)
+        t.ok(rc == 1 and "no such session or command" in err, "--end of an unknown prefix: an error", err)
         rc, out, err = admin(sock, "--end", "zz")
         t.ok(rc != 0 and "hex" in err, "--end of a malformed prefix: an error", err)
         del c, cs

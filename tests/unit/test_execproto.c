@@ -315,6 +315,13 @@ static void test_status(void)
 	execproto_status_json(buf, sizeof(buf), &st);
 	ok(strstr(buf, "\"signal\":\"TERM\"") && strstr(buf, "\"cancelled\":true"),
 	   "status: cancelled by TERM");
+	st.cancelled = 0;
+	st.by_operator = 1;
+	st.duration_ms = 7;
+	execproto_status_json(buf, sizeof(buf), &st);
+	ok(strcmp(buf, "{\"exitCode\":null,\"signal\":\"TERM\",\"timedOut\":false,"
+		   "\"cancelled\":false,\"endedBy\":\"operator\",\"durationMs\":7}") == 0,
+	   "status: ended by an administrator");
 }
 
 static void test_json_out(void)
