@@ -1,19 +1,27 @@
 // bench/webshell.bench.mjs: web-shell.js in Debian's Chromium through Caddy, jwt-verify and ptyd on
 // loopback (tests/browser/stack.mjs), a shell user with Debian's default rc files (/etc/skel):
 // execCommand('true') on a new connection beside the stack's floor (token, handshake, first
-// frame) measured in the same run, exec('true') on an open connection, 100 MB of stdout beside a
+// frame, each part stamped, and the same floor straight to ptyd) measured in the same run;
+// exec('true') on an open connection beside exec(['true']) (argv: no shell), exec(['/bin/bash',
+// '-c', 'true']) (the shell's own start-up) and a sessions() round trip (no process: the
+// transport's floor), each split in the page (before the start frame, start to status, status
+// to result) and beside the child's own spawn-to-reap time from ptyd's exec_end lines, also
+// straight to ptyd (Caddy's share); 100 MB of stdout beside a
 // terminal connection's throughput, the time from the network coming back to the first replayed
 // byte, and connect-to-prompt. All timings are taken inside the page (performance.now()), and
 // Playwright's network domain is never enabled (no route, no network events), so it copies no
 // WebSocket frame. Prints a table of medians beside the targets.
-// Usage: node bench/webshell.bench.mjs [RUNS]
+// Usage: node bench/webshell.bench.mjs [RUNS]   (WEBSHELL_BENCH_ONLY=exec: the exec rows only)
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProxy } from '../tests/browser/proxy.mjs';
 import { WEB_DIR, startBrowser, startStack } from '../tests/browser/stack.mjs';
 
 const RUNS = Number(process.argv[2] || 100);
+// WEBSHELL_BENCH_ONLY=exec: the exec figures only (no 100 MB, prompt or resume runs).
+const ONLY = process.env.WEBSHELL_BENCH_ONLY || '';
 const WARMUP = 10;
 const BIG = 100 * 1000 * 1000;
 
@@ -34,12 +42,15 @@ const HARNESS = `<!doctype html><html lang="en"><head><meta charset="utf-8"><tit
 
 // In the page: timed runs after warm-up ones, in milliseconds.
 const measure = {
-  // A new connection each time: token, handshake, exec channel (or the sentinel method), `true`.
-  exec: async ([n, warmup]) => {
+  // A new connection each time: token, handshake, exec channel (or the sentinel method), `true`;
+  // gapMs between connections (0: back to back; Chromium holds a new WebSocket to the same
+  // address and port until 10 ms after the previous one's handshake, RFC 6455 4.1 throttling).
+  exec: async ([n, warmup, gapMs = 0]) => {
     const opts = { privateKey: globalThis.pair.privateKey };
     const times = [];
     let method = null;
     for (let i = 0; i < n + warmup; i++) {
+      if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
       const t0 = performance.now();
       const r = await WebShell.execCommand('true', opts);
       if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode}`);
@@ -49,38 +60,88 @@ const measure = {
     return { times, method };
   },
   // The floor under it: a token, the handshake through Caddy and the verifier, the first frame
-  // from ptyd (the exec channel's hello; over tty, the shell's first output).
-  floor: async ([n, warmup]) => {
+  // from ptyd (the exec channel's hello; over tty, the shell's first output). Each part is
+  // stamped: token signed, socket open (101 received), first frame. url: where to connect
+  // (default the page's /ws through Caddy; the direct rows go to ptyd's own port).
+  floor: async ([n, warmup, direct, gapMs = 0]) => {
     const times = [];
+    const parts = { token: [], open: [], frame: [] };
+    const url = direct || WebShell.resolveUrl('', { base: location.href });
     for (let i = 0; i < n + warmup; i++) {
+      if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
       const t0 = performance.now();
       const token = await WebShell.createJwt(globalThis.pair.privateKey, { audience: location.hostname });
-      const url = `${WebShell.resolveUrl('', { base: location.href })}`;
-      const ws = new WebSocket(url, ['webshell-exec.v1', 'tty', `webshell.bearer.${token}`]);
+      const t1 = performance.now();
+      // Straight to ptyd, the token is signed all the same but not sent (Caddy strips it).
+      const ws = new WebSocket(url, ['webshell-exec.v1', 'tty', ...(direct ? [] : [`webshell.bearer.${token}`])]);
       ws.binaryType = 'arraybuffer';
+      let t2 = 0;
       await new Promise((resolve, reject) => {
         ws.onerror = () => reject(new Error('floor WebSocket failed'));
         ws.onopen = () => {
+          t2 = performance.now();
           if (ws.protocol === 'tty') ws.send(new TextEncoder().encode(JSON.stringify({ AuthToken: '', columns: 80, rows: 24 })));
         };
         ws.onmessage = () => resolve();
       });
+      const t3 = performance.now();
       ws.close();
-      if (i >= warmup) times.push(performance.now() - t0);
+      if (i >= warmup) {
+        times.push(t3 - t0);
+        parts.token.push(t1 - t0);
+        parts.open.push(t2 - t1);
+        parts.frame.push(t3 - t2);
+      }
     }
-    return { times };
+    return { times, parts };
   },
-  open: async ([n, warmup]) => {
-    const conn = await WebShell.connect({ privateKey: globalThis.pair.privateKey });
-    const times = [];
+  // On one open connection, each kind in turn (so load changes hit all alike): the shell
+  // string 'true' (the account's shell with -c), argv ['true'] (no shell), argv
+  // ['/bin/bash', '-c', 'true'] (the shell's own start-up, as a reference), and the sessions
+  // request (a round trip through the same path with no process: the transport's floor).
+  // Stamped in the page: the call, the start frame handed to the socket, the status frame
+  // reaching web-shell.js's dispatch, the result.
+  mix: async ([n, warmup, url]) => {
+    // Straight to ptyd (url given), no real token: nothing there checks one.
+    const conn = await WebShell.connect(url ? { url, token: () => 'direct.no.token' } : { privateKey: globalThis.pair.privateKey });
+    const kinds = {
+      shell: () => conn.exec('true'),
+      argv: () => conn.exec(['true']),
+      bash: () => conn.exec(['/bin/bash', '-c', 'true']),
+      sessions: () => conn.sessions(),
+    };
+    const out = {};
+    for (const k of Object.keys(kinds)) out[k] = { times: [], pre: [], net: [], post: [] };
+    let sent = 0;
+    let arrived = 0;
+    const send = conn.ws.send.bind(conn.ws);
+    conn.ws.send = (b) => {
+      if (!sent) sent = performance.now();
+      return send(b);
+    };
+    // The frame reaches web-shell.js's dispatch (decoded, nothing else done yet).
+    const dispatch = conn.dispatchFrame.bind(conn);
+    conn.dispatchFrame = (frame) => {
+      if (frame.channel === 3 || frame.channel === 33) arrived = performance.now();
+      return dispatch(frame);
+    };
     for (let i = 0; i < n + warmup; i++) {
-      const t0 = performance.now();
-      const r = await conn.exec('true');
-      if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode}`);
-      if (i >= warmup) times.push(performance.now() - t0);
+      for (const [k, run] of Object.entries(kinds)) {
+        sent = 0;
+        arrived = 0;
+        const t0 = performance.now();
+        const r = await run();
+        const t1 = performance.now();
+        if (k !== 'sessions' && r.exitCode !== 0) throw new Error(`${k}: true exited ${r.exitCode}`);
+        if (i < warmup) continue;
+        out[k].times.push(t1 - t0);
+        out[k].pre.push(sent - t0);
+        out[k].net.push(arrived - sent);
+        out[k].post.push(t1 - arrived);
+      }
     }
     conn.close();
-    return { times, method: conn.method };
+    return { kinds: out, method: conn.method };
   },
   // 100 MB through a command's stdout, counted as it streams (binary, nothing kept).
   stdout: async ([bytes]) => {
@@ -219,30 +280,74 @@ async function main() {
     await stack.startVerifier([join(work, 'key.pem')]);
     proxy = await startProxy(stack.caddyPort);
     const run = (name, ...args) => page.evaluate(`(${measure[name]})(${JSON.stringify(args)})`);
+    const direct = `ws://127.0.0.1:${stack.ptydPort}/ws`;
+    const ptydLog = () => stack.servers.find((x) => x.name === 'ptyd').output();
     const exec = await run('exec', RUNS, WARMUP);
     const floor = await run('floor', RUNS, WARMUP);
-    const open = await run('open', RUNS, WARMUP);
-    const out = await run('stdout', BIG);
-    const term = await run('terminal', BIG);
-    const prompt = summary((await run('prompt', Math.max(20, Math.floor(RUNS / 4)), 5)).times);
-    const resume = await resumeTimes(page, proxy, 20);
+    const floorDirect = await run('floor', RUNS, WARMUP, direct);
+    // The same with 15 ms between connections: what Chromium's throttle leaves out.
+    const half = Math.max(20, Math.floor(RUNS / 2));
+    const execGap = await run('exec', half, 5, 15);
+    const floorGap = await run('floor', half, 5, null, 15);
+    const floorDirectGap = await run('floor', half, 5, direct, 15);
+    const logFrom = ptydLog().length;
+    const mix = await run('mix', RUNS, WARMUP);
+    const mixLog = ptydLog().slice(logFrom);
+    const mixDirect = await run('mix', half, 5, direct);
+    const full = !ONLY;
+    const out = full ? await run('stdout', BIG) : null;
+    const term = full ? await run('terminal', BIG) : null;
+    const prompt = full ? summary((await run('prompt', Math.max(20, Math.floor(RUNS / 4)), 5)).times) : null;
+    const resume = full ? await resumeTimes(page, proxy, 20) : null;
     const e = summary(exec.times);
     const f = summary(floor.times);
-    const o = summary(open.times);
+    const med = (xs) => summary(xs).median;
     const ms = (x) => `${x.toFixed(1)} ms`;
+    const ms2 = (x) => `${x.toFixed(2)} ms`;
+    const k = mix.kinds;
+    const kd = mixDirect.kinds;
+    const o = summary(k.shell.times);
+    // What the child alone took, spawn to reap, from ptyd's own exec_end audit lines (by the
+    // command's hash: a script's bytes, or each argv element and a NUL).
+    const lived = (hashOf) => {
+      const sha = createHash('sha256').update(hashOf).digest('hex');
+      const re = new RegExp(`exec_end .*sha256=${sha} .*duration=([0-9.]+)`, 'g');
+      const d = [...mixLog.matchAll(re)].map((m) => Number(m[1]) * 1000);
+      return d.length ? med(d) : NaN;
+    };
+    const child = { shell: lived('true'), argv: lived('true\0'), bash: lived('/bin/bash\0-c\0true\0') };
+    const inPage = (x) => `${ms2(med(x.pre))} + ${ms2(med(x.net))} + ${ms2(med(x.post))}`;
     const channel = exec.method === 'channel';
     const rows = [
       [`execCommand('true'), new connection (${exec.method}), median`, ms(e.median), `floor + 3 ms = ${ms(f.median + 3)}`, channel ? e.median <= f.median + 3 : false],
       ['  p99', ms(e.p99), '-', null],
       ['  floor: token + handshake + first frame, median', ms(f.median), '-', null],
-      [`exec('true') on an open connection (${open.method}), median`, ms(o.median), '< 3 ms', o.median < 3],
-      [`100 MB through stdout (${out.method})`, `${out.mbps.toFixed(1)} MB/s`, `>= half the terminal's: ${(term.mbps / 2).toFixed(1)} MB/s`, out.mbps >= term.mbps / 2],
-      ['  terminal connection throughput, same bytes', `${term.mbps.toFixed(1)} MB/s`, '-', null],
-      resume ? ['network back to first replayed byte, median', ms(summary(resume).median), '< 30 ms', summary(resume).median < 30] :
-        ['network back to first replayed byte', 'n/a: this ptyd keeps no sessions', '< 30 ms', false],
-      ['terminal connect to first prompt (login bash, Debian rc files), median', ms(prompt.median), '< 50 ms', prompt.median < 50],
+      ['  floor parts: token signed / 101 received / first frame', `${ms2(med(floor.parts.token))} / ${ms2(med(floor.parts.open))} / ${ms2(med(floor.parts.frame))}`, '-', null],
+      ['  floor straight to ptyd (no Caddy, no verifier): token / 101 / first frame', `${ms2(med(floorDirect.parts.token))} / ${ms2(med(floorDirect.parts.open))} / ${ms2(med(floorDirect.parts.frame))}`, '-', null],
+      ["  15 ms apart (no Chromium throttle): execCommand('true') / floor", `${ms(med(execGap.times))} / ${ms(med(floorGap.times))}`, `floor + 3 ms = ${ms(med(floorGap.times) + 3)}`, channel ? med(execGap.times) <= med(floorGap.times) + 3 : false],
+      ['  15 ms apart, floor parts: token / 101 / first frame; straight to ptyd: 101 / first frame', `${ms2(med(floorGap.parts.token))} / ${ms2(med(floorGap.parts.open))} / ${ms2(med(floorGap.parts.frame))}; ${ms2(med(floorDirectGap.parts.open))} / ${ms2(med(floorDirectGap.parts.frame))}`, '-', null],
+      [`exec('true') on an open connection (${mix.method}), median`, ms(o.median), '< 3 ms', o.median < 3],
+      ['  in the page: call to start sent + start to status event + status event to result', inPage(k.shell), '-', null],
+      ['  the child alone (the shell running `true`), spawn to reap (ptyd audit)', ms2(child.shell), '-', null],
+      ["exec(['true']) (argv, no shell), median", ms2(med(k.argv.times)), '(reference)', null],
+      ['  the child alone (/bin/true), spawn to reap', ms2(child.argv), '-', null],
+      ["exec(['/bin/bash', '-c', 'true']) (the shell's start-up), median", ms2(med(k.bash.times)), '(reference)', null],
+      ['  the child alone (bash -c true), spawn to reap', ms2(child.bash), '-', null],
+      ['sessions() round trip (same path, no process), median', ms2(med(k.sessions.times)), '(transport floor)', null],
+      ['  in the page: call to sent + sent to answer event + event to result', inPage(k.sessions), '-', null],
+      ["straight to ptyd (no Caddy): exec('true') / exec(['true']) / sessions()", `${ms2(med(kd.shell.times))} / ${ms2(med(kd.argv.times))} / ${ms2(med(kd.sessions.times))}`, '(reference)', null],
     ];
-    console.log(`webshell: Chromium -> Caddy -> jwt-verify + ptyd on loopback; ${e.n} runs each; timings in the page`);
+    if (full) {
+      rows.push(
+        [`100 MB through stdout (${out.method})`, `${out.mbps.toFixed(1)} MB/s`, `>= half the terminal's: ${(term.mbps / 2).toFixed(1)} MB/s`, out.mbps >= term.mbps / 2],
+        ['  terminal connection throughput, same bytes', `${term.mbps.toFixed(1)} MB/s`, '-', null],
+        resume ? ['network back to first replayed byte, median', ms(summary(resume).median), '< 30 ms', summary(resume).median < 30] :
+          ['network back to first replayed byte', 'n/a: this ptyd keeps no sessions', '< 30 ms', false],
+        ['terminal connect to first prompt (login bash, Debian rc files), median', ms(prompt.median), '< 50 ms', prompt.median < 50],
+      );
+    }
+    const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+    console.log(`webshell: Chromium -> Caddy -> jwt-verify + ptyd on loopback; ${e.n} runs each; timings in the page; load average ${load} on ${cpus().length} cores`);
     console.log('| figure | measured | target | met |');
     console.log('| --- | --- | --- | --- |');
     for (const [name, got, target, met] of rows) {

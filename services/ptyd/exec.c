@@ -198,7 +198,8 @@ static void cmd_audit(const struct exec_cmd *x)
 
 	snprintf(cmdid, sizeof(cmdid), "%u", x->id);
 	snprintf(len, sizeof(len), "%zu", x->cmdlen);
-	snprintf(dur, sizeof(dur), "%.3f", (double)(end - x->t_start) / LWS_USEC_PER_SEC);
+	/* Microseconds: most commands for programs live a few milliseconds. */
+	snprintf(dur, sizeof(dur), "%.6f", (double)(end - x->t_start) / LWS_USEC_PER_SEC);
 	snprintf(bin, sizeof(bin), "%llu", x->bytes_in);
 	snprintf(bout, sizeof(bout), "%llu", x->bytes_out);
 	if (x->error != NULL)
