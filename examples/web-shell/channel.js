@@ -5,6 +5,7 @@
 
 import { utf8 } from './encoding.js';
 import { WebShellError } from './keys.js';
+import { refusalFromClose } from './socket.js';
 
 export const EXEC_SUBPROTOCOL = 'webshell-exec.v1';
 
@@ -18,6 +19,9 @@ export const CH = Object.freeze({
 export const MAX_PAYLOAD = 65536;
 const DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024;
 const DEFAULT_WINDOW = 1024 * 1024;
+// A start message this small fits every server's limit (--exec-max-command is at least 1024):
+// it may go before the hello has told the limits (docs/protocol.md section 2, pipelining).
+const EARLY_START_MAX = 1024;
 // How long after its own timeoutMs a command may stay silent before the client cancels it
 // itself (the server's timer normally fires first and reports timedOut).
 const TIMEOUT_GRACE_MS = 5000;
@@ -184,6 +188,9 @@ class Run {
     this.cancelSent = false;
     this.hasStdin = options.stdin !== undefined && options.stdin !== null;
     this.request = startRequest(command, options, this.hasStdin);
+    this.json = utf8(JSON.stringify(this.request));
+    // Without stdin (whose window the hello gives) and small: sent without waiting for the hello.
+    this.early = !this.hasStdin && this.json.length <= EARLY_START_MAX;
     this.promise = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -191,8 +198,7 @@ class Run {
   }
 
   start() {
-    const { options } = this;
-    const json = utf8(JSON.stringify(this.request));
+    const { options, json } = this;
     const limit = this.channel.hello.maxCommand;
     if (limit && json.length > limit) {
       this.fail(new WebShellError('bad-argument', `the command's start message is ${json.length} bytes, above the server's limit of ${limit} (--exec-max-command)`));
@@ -431,8 +437,11 @@ export class ExecChannel extends EventTarget {
     this.closeCode = ev.code;
     this.closeReason = ev.reason;
     const how = `code ${ev.code}${ev.reason ? ', ' + ev.reason : ''}`;
-    this.onHelloFail(new WebShellError('connection-lost', `the exec connection closed before the server's hello (${how})`));
-    this.failAll(new WebShellError('connection-lost',
+    // Closed with a refusal right after the upgrade (e.g. an origin rule): say which, also to
+    // a command that was sent before the hello.
+    const refusal = !this.hello.version && this.url ? refusalFromClose(ev.code, ev.reason, this.url) : null;
+    this.onHelloFail(refusal || new WebShellError('connection-lost', `the exec connection closed before the server's hello (${how})`));
+    this.failAll(refusal || new WebShellError('connection-lost',
       `the connection closed (${how}) before the command's status arrived: it did not finish (the server kills what it ran)`));
     this.dispatchEvent(new CustomEvent('close', { detail: { code: ev.code, reason: ev.reason } }));
   }
@@ -451,9 +460,12 @@ export class ExecChannel extends EventTarget {
     this.pump();
   }
 
+  // Starts queued commands up to the server's maxCommands. Before its hello, one small command
+  // without stdin may go at once (pipelined behind the upgrade: it saves the wait for the hello).
   pump() {
-    const max = this.hello.maxCommands || 16;
-    while (this.queue.length && this.runs.size < max && this.hello.version && !this.closed) {
+    const helloSeen = Boolean(this.hello.version);
+    const max = helloSeen ? this.hello.maxCommands || 16 : 1;
+    while (this.queue.length && this.runs.size < max && !this.closed && (helloSeen || this.queue[0].early)) {
       const run = this.queue.shift();
       this.runs.set(run.id, run);
       run.start();
@@ -467,7 +479,7 @@ export class ExecChannel extends EventTarget {
       if (this.closed) throw new WebShellError('closed', 'this connection is closed');
       if (options.signal && options.signal.aborted) throw new WebShellError('cancelled', 'cancelled before it started');
       const run = new Run(this, this.newId(), command, options);
-      // Queued until the hello says how many may run at once.
+      // Queued until the hello says how many may run at once (but see pump()).
       this.queue.push(run);
       if (options.signal) {
         options.signal.addEventListener('abort', () => {

@@ -13,14 +13,9 @@ function pageBase(options) {
   return options.base !== undefined ? options.base : globalThis.location && globalThis.location.href;
 }
 
-/**
- * Opens a connection for commands. options: url, privateKey or token(), lifetimeSec, subject,
- * audience, tokenIn, connectTimeoutMs, method ('auto': the exec channel when the server
- * offers it, else the sentinel method; 'channel': the exec channel or an 'unsupported' error;
- * 'sentinel': always the sentinel method). Resolves to a connection with exec(), sessions(),
- * endSession(), close(), `method` ('channel' or 'sentinel') and `hello`.
- */
-export async function connect(options = {}) {
+// The connection for options; with the exec channel, resolved once the socket is open (early)
+// or once the server's hello has come (the default: its limits are known, refusals reported).
+async function open(options, { early = false } = {}) {
   const method = options.method || 'auto';
   if (!['auto', 'channel', 'sentinel'].includes(method)) {
     throw new WebShellError('bad-argument', "method must be 'auto', 'channel' or 'sentinel'");
@@ -31,6 +26,7 @@ export async function connect(options = {}) {
   const ws = await openSocket(url, protocols, { ...options, base });
   if (ws.protocol === EXEC_SUBPROTOCOL) {
     const conn = new ExecChannel(ws, { url });
+    if (early) return conn;
     try {
       await conn.ready;
     } catch (e) {
@@ -47,6 +43,17 @@ export async function connect(options = {}) {
 }
 
 /**
+ * Opens a connection for commands. options: url, privateKey or token(), lifetimeSec, subject,
+ * audience, tokenIn, connectTimeoutMs, method ('auto': the exec channel when the server
+ * offers it, else the sentinel method; 'channel': the exec channel or an 'unsupported' error;
+ * 'sentinel': always the sentinel method). Resolves to a connection with exec(), sessions(),
+ * endSession(), close(), `method` ('channel' or 'sentinel') and `hello`.
+ */
+export function connect(options = {}) {
+  return open(options);
+}
+
+/**
  * Runs one command on a connection of its own and resolves to { stdout, stderr, exitCode,
  * signal, timedOut, cancelled, durationMs } (stdout and stderr as strings, or Uint8Array with
  * encoding 'binary'). timeoutMs (default 30000; 0: no limit) bounds the command; connecting
@@ -60,7 +67,9 @@ export async function execCommand(command, options = {}) {
   }
   if (opts.signal && opts.signal.aborted) throw new WebShellError('cancelled', 'cancelled before it started');
   const connectTimeoutMs = Math.min(opts.connectTimeoutMs || 15000, opts.timeoutMs || Infinity);
-  const conn = await connect({ ...opts, connectTimeoutMs });
+  // On the exec channel the command goes right behind the upgrade, without waiting for the
+  // hello (one round trip less); a refusal still rejects with its reason.
+  const conn = await open({ ...opts, connectTimeoutMs }, { early: true });
   try {
     return await conn.exec(command, opts);
   } finally {

@@ -281,6 +281,38 @@ test('the channel: a connection ending before the status is an error, never succ
   return undefined;
 });
 
+test('execCommand sends its start right behind the upgrade, before the hello arrives (pipelined)', { skip }, async (t) => {
+  if (channelSkip) return t.skip(channelSkip);
+  const r = await page.evaluate(async () => {
+    // Every exec-channel frame of the page's sockets, in the order the page sees them.
+    const order = [];
+    const Native = WebSocket;
+    globalThis.WebSocket = class extends Native {
+      constructor(...a) {
+        super(...a);
+        this.addEventListener('message', (ev) => {
+          if (this.protocol === 'webshell-exec.v1') order.push(`recv ${new Uint8Array(ev.data)[0]}`);
+        });
+      }
+
+      send(b) {
+        if (this.protocol === 'webshell-exec.v1') order.push(`send ${new Uint8Array(b)[0]}`);
+        return super.send(b);
+      }
+    };
+    try {
+      const res = await WebShell.execCommand('echo piped; exit 5', { privateKey: webShellApp.pair.privateKey });
+      return { order, stdout: res.stdout, exitCode: res.exitCode };
+    } finally {
+      globalThis.WebSocket = Native;
+    }
+  });
+  assert.deepEqual([r.stdout, r.exitCode], ['piped\n', 5]);
+  assert.deepEqual(r.order.slice(0, 2), ['send 16', 'recv 32'], `start (16) before the hello (32): ${r.order}`);
+  assert.equal(r.order.at(-1), 'recv 3', 'the status last');
+  return undefined;
+});
+
 test('a login shell with Debian default rc files (bash-completion, colour prompt) on both methods', { skip }, async () => {
   const work = join(WORK, 'stack-login');
   const home = join(work, 'home');

@@ -73,6 +73,19 @@ async def test_handshake(srv):
     ws = await websockets.connect(srv.url, subprotocols=["tty"], compression=None)
     t.eq(ws.subprotocol, "tty", "offering tty only still gives a terminal")
     await ws.close()
+    # Pipelining (docs/protocol.md section 2): a start sent in the same write as nothing else,
+    # before the hello was read, is served; the hello is still the first message.
+    ws = await websockets.connect(srv.url, subprotocols=[PROTO], compression=None)
+    await ws.send(frame(START, 1, json.dumps({"shell": "echo early; exit 3", "stdin": False})))
+    got = []
+    while not got or got[-1][0] != 3:
+        m = await asyncio.wait_for(ws.recv(), 10)
+        got.append((m[0], struct.unpack(">I", m[1:5])[0], m[5:]))
+    await ws.close()
+    st = json.loads(got[-1][2])
+    t.ok([g[0] for g in got] == [32, 1, 3] and got[1][2] == b"early\n" and st["exitCode"] == 3,
+         "a start sent before the hello arrived runs; hello first, then stdout, then status",
+         [(g[0], g[2][:60]) for g in got])
 
 
 async def test_exit_codes(c):
