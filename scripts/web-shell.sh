@@ -30,6 +30,15 @@ readonly PTYD_USER=webshell-ptyd
 readonly PTYD_SOCKET_DIR=/run/web-shell-ptyd
 readonly PTYD_SOCKET=$PTYD_SOCKET_DIR/ptyd.sock
 readonly PTYD_ADDR=unix/$PTYD_SOCKET
+# ptyd's admin interface (ptyd --list / --end): root, ptyd's account and the
+# --admin-group only; a directory of its own, since Caddy may enter ptyd's.
+readonly ADMIN_SOCKET=/run/web-shell-admin/admin.sock
+# Recordings (--record): ptyd makes RECORD_DIR 0700, or 0750 in the admin group,
+# inside its state directory (0711: entered, never listed, by anyone else).
+readonly RECORD_DIR=/var/lib/web-shell-ptyd/recordings
+# Groups an --admin-group may not be: ptyd joins it, so it must grant nothing.
+readonly PRIVILEGED_GROUPS=(root sudo wheel admin adm shadow disk kmem docker lxd libvirt
+	systemd-journal staff tty caddy webshell-ptyd)
 # What building and serving needs, from the distribution.
 readonly BUILD_PACKAGES=(build-essential pkg-config libwebsockets-dev libcjson-dev libssl-dev libsodium-dev)
 readonly RUNTIME_PACKAGES=(caddy ca-certificates)
@@ -40,7 +49,9 @@ Usage: web-shell.sh --fqdn DOMAIN --jwt-public-key-file PATH [--shell-user NAME]
                     [--tls acme|internal] [--email ADDR] [--https-port PORT]
                     [--bind ADDR] [--allow-origin ORIGIN]... [--no-single-use]
                     [--idle-timeout SECONDS] [--max-session SECONDS]
-                    [--max-clients N] [--source DIR] [--no-start] [--no-app]
+                    [--max-clients N] [--admin-group GROUP] [--record]
+                    [--record-input] [--record-max-dir BYTES] [--metrics PORT]
+                    [--source DIR] [--no-start] [--no-app]
                     [--dry-run] [--print FILE] [--help]
 
 Provisions this machine (Debian 12, Ubuntu 22.04 or 24.04) as a web-shell
@@ -74,6 +85,16 @@ shells as the shell user), both built from source, run by hardened units.
   --max-session SECONDS        end a session after SECONDS (default 43200,
                                12 hours; 0: no limit)
   --max-clients N              at most N sessions at once (default 32)
+  --admin-group GROUP          members may list and end sessions (ptyd --list,
+                               ptyd --end ID) and read recordings; created if
+                               missing (default: root only)
+  --record                     record every session (asciicast v2) into
+                               /var/lib/web-shell-ptyd/recordings
+  --record-input               also record typed input (passwords included)
+  --record-max-dir BYTES       remove the oldest recordings beyond BYTES
+                               (K, M, G suffixes; default 1G)
+  --metrics PORT               Prometheus metrics on 127.0.0.1 only:
+                               jwt-verify on PORT, ptyd on PORT+1
   --source DIR                 the checkout to build from (default: the one
                                this script lives in)
   --no-start                   install and enable everything, start nothing
@@ -103,6 +124,11 @@ SINGLE_USE=1
 IDLE_TIMEOUT=1800
 MAX_SESSION=43200
 MAX_CLIENTS=32
+ADMIN_GROUP=""
+RECORD=0
+RECORD_INPUT=0
+RECORD_MAX_DIR=1G
+METRICS_PORT=""
 SOURCE=""
 NO_START=0
 NO_APP=0
@@ -127,6 +153,11 @@ parse_args() {
 		--idle-timeout) need_value "$1" $#; IDLE_TIMEOUT=$2; shift ;;
 		--max-session) need_value "$1" $#; MAX_SESSION=$2; shift ;;
 		--max-clients) need_value "$1" $#; MAX_CLIENTS=$2; shift ;;
+		--admin-group) need_value "$1" $#; ADMIN_GROUP=$2; shift ;;
+		--record) RECORD=1 ;;
+		--record-input) RECORD_INPUT=1 ;;
+		--record-max-dir) need_value "$1" $#; RECORD_MAX_DIR=$2; shift ;;
+		--metrics) need_value "$1" $#; METRICS_PORT=$2; shift ;;
 		--source) need_value "$1" $#; SOURCE=$2; shift ;;
 		--no-start) NO_START=1 ;;
 		--no-app) NO_APP=1 ;;
@@ -222,6 +253,18 @@ check_shell_user() {
 	fi
 }
 
+# check_admin_group: a group name that grants nothing but our admin socket.
+check_admin_group() {
+	[[ -n $ADMIN_GROUP ]] || return 0
+	[[ $ADMIN_GROUP =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] ||
+		usage_error "--admin-group: not a valid group name: '$ADMIN_GROUP'"
+	local g
+	for g in "${PRIVILEGED_GROUPS[@]}" "$SHELL_USER"; do
+		[[ $ADMIN_GROUP != "$g" ]] ||
+			usage_error "--admin-group: $ADMIN_GROUP grants other rights and ptyd would join it: name a group of its own (e.g. web-shell-admin)"
+	done
+}
+
 # rsa_exponent_ok PATH: not an RSA key, or one whose public exponent is odd
 # and at least 65537 (e=1 makes every signature valid; small ones are weak).
 rsa_exponent_ok() {
@@ -295,6 +338,17 @@ validate_args() {
 		usage_error "--max-session: not a number of seconds (0-2592000): '$MAX_SESSION'"
 	if [[ $MAX_CLIENTS == 0 ]] || ! valid_count "$MAX_CLIENTS" 100000; then
 		usage_error "--max-clients: not a number of sessions (1-100000): '$MAX_CLIENTS'"
+	fi
+	check_admin_group
+	[[ $RECORD_MAX_DIR =~ ^[1-9][0-9]{0,12}[KMG]?$ ]] ||
+		usage_error "--record-max-dir: not a size (a number of bytes with an optional K, M or G): '$RECORD_MAX_DIR'"
+	[[ $RECORD == 1 || $RECORD_INPUT == 0 ]] || usage_error "--record-input needs --record"
+	if [[ -n $METRICS_PORT ]]; then
+		if ! valid_port "$METRICS_PORT" || ((METRICS_PORT == 65535)); then
+			usage_error "--metrics: not a port number (1-65534; ptyd takes the next one): '$METRICS_PORT'"
+		fi
+		((METRICS_PORT != 9222 && METRICS_PORT + 1 != 9222)) ||
+			usage_error "--metrics: port 9222 is jwt-verify's own"
 	fi
 	case $PRINT in
 	"" | Caddyfile | jwt-verify.service | ptyd.service) ;;
@@ -413,6 +467,17 @@ ensure_ptyd_account() {
 	fi
 }
 
+# ensure_admin_group: the --admin-group, a system group, created if missing.
+ensure_admin_group() {
+	[[ -n $ADMIN_GROUP ]] || return 0
+	if getent group "$ADMIN_GROUP" >/dev/null; then
+		log::info "group $ADMIN_GROUP: exists"
+	else
+		changed "create the system group $ADMIN_GROUP (may list and end sessions, read recordings)"
+		run groupadd --system "$ADMIN_GROUP"
+	fi
+}
+
 # shell_home: the shell user's home directory.
 shell_home() {
 	local home
@@ -481,16 +546,38 @@ site_origin() {
 }
 
 # render_unit NAME: units/NAME with this machine's values filled in. Every
-# value was validated (no |, %, quote or blank can reach the unit).
+# value was validated (no |, %, quote or blank can reach the unit). Lines
+# marked "#?ADMIN ", "#?RECORD " are kept (unmarked) only with --admin-group,
+# --record.
 render_unit() {
-	local site origins o single_use=""
+	local site origins o single_use="" ptyd_opts="" verify_opts=""
+	local -a marks=()
 	site=$(site_origin)
 	origins="--check-origin $site"
 	for o in "${ORIGINS[@]}"; do
 		[[ $o == "$site" ]] || origins+=" --check-origin $o"
 	done
 	[[ $SINGLE_USE == 0 ]] || single_use=" --single-use"
-	sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@FQDN@|$FQDN|g" -e "s|@SHELL_USER@|$SHELL_USER|g" \
+	if [[ -n $ADMIN_GROUP ]]; then
+		ptyd_opts+=" --admin-group $ADMIN_GROUP"
+	else
+		marks+=(-e '/^#?ADMIN /d')
+	fi
+	if [[ $RECORD == 1 ]]; then
+		ptyd_opts+=" --record $RECORD_DIR --record-max-dir $RECORD_MAX_DIR"
+		[[ $RECORD_INPUT == 0 ]] || ptyd_opts+=" --record-input"
+		[[ -z $ADMIN_GROUP ]] || ptyd_opts+=" --record-group $ADMIN_GROUP"
+	else
+		marks+=(-e '/^#?RECORD /d')
+	fi
+	if [[ -n $METRICS_PORT ]]; then
+		verify_opts=" --metrics 127.0.0.1:$METRICS_PORT"
+		ptyd_opts+=" --metrics 127.0.0.1:$((METRICS_PORT + 1))"
+	fi
+	marks+=(-e 's|^#?[A-Z]* ||')
+	sed "${marks[@]}" -e "s| @PTYD_OPTIONS@|$ptyd_opts|g" -e "s| @VERIFY_OPTIONS@|$verify_opts|g" \
+		-e "s|@ADMIN_SOCKET@|$ADMIN_SOCKET|g" -e "s|@ADMIN_GROUP@|$ADMIN_GROUP|g" \
+		-e "s|@BINDIR@|$BINDIR|g" -e "s|@FQDN@|$FQDN|g" -e "s|@SHELL_USER@|$SHELL_USER|g" \
 		-e "s|@SHELL_HOME@|$(shell_home)|g" -e "s|@CHECK_ORIGINS@|$origins|g" \
 		-e "s| @SINGLE_USE@|$single_use|g" -e "s|@IDLE_TIMEOUT@|$IDLE_TIMEOUT|g" \
 		-e "s|@MAX_SESSION@|$MAX_SESSION|g" -e "s|@MAX_CLIENTS@|$MAX_CLIENTS|g" \
@@ -633,6 +720,7 @@ main() {
 	install_packages
 	ensure_user
 	ensure_ptyd_account
+	ensure_admin_group
 	build_and_install
 	check_key_with_verifier
 	install_config
@@ -646,6 +734,9 @@ main() {
 	fi
 	if [[ $NO_START == 0 && $DRY_RUN == 0 ]]; then
 		log::info "connect: $url/  (WebSocket: wss://${url#https://}/ws?token=JWT, aud=$FQDN)"
+		log::info "sessions: ptyd --list, ptyd --end ID (as root${ADMIN_GROUP:+ or a member of $ADMIN_GROUP})"
+		[[ $RECORD == 0 ]] || log::info "recordings: $RECORD_DIR (asciinema play FILE)"
+		[[ -z $METRICS_PORT ]] || log::info "metrics: http://127.0.0.1:$METRICS_PORT/metrics (jwt-verify), http://127.0.0.1:$((METRICS_PORT + 1))/metrics (ptyd)"
 	fi
 }
 

@@ -391,7 +391,11 @@ static cJSON *admin_request(const char *path, const char *req)
 	memcpy(sa.sun_path, path, strlen(path));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		fprintf(stderr, "ptyd: %s: %s\n", path, strerror(errno));
+		int err = errno;
+		fprintf(stderr, "ptyd: %s: %s%s\n", path, strerror(err),
+			err == ENOENT || err == ECONNREFUSED ? " (is ptyd running with --admin-socket "
+			"there? name another with --admin-socket PATH)" : err == EACCES ?
+			" (root, ptyd's account or its --admin-group only)" : "");
 		if (fd >= 0)
 			close(fd);
 		return NULL;

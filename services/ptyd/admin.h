@@ -28,6 +28,9 @@ void admin_close(struct ptyd *srv);
 int admin_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		   size_t len);
 
+/* Where --list and --end ask without --admin-socket: the socket web-shell.sh's unit serves. */
+#define PTYD_ADMIN_SOCKET_DEFAULT "/run/web-shell-admin/admin.sock"
+
 /* The clients: run one request against path and print the answer. Return the exit status. */
 int admin_client_list(const char *path, int json);
 int admin_client_end(const char *path, const char *prefix);

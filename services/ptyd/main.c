@@ -46,8 +46,8 @@ static const char usage_text[] =
 	"             [--record-max-file BYTES] [--record-max-dir BYTES]]\n"
 	"            [--metrics ADDR:PORT | --metrics unix:PATH] [--metrics-allow-remote]\n"
 	"            [--help] [--version] [-- COMMAND [ARG...]]\n"
-	"       ptyd --admin-socket PATH --list [--json]\n"
-	"       ptyd --admin-socket PATH --end ID-PREFIX\n"
+	"       ptyd [--admin-socket PATH] --list [--json]\n"
+	"       ptyd [--admin-socket PATH] --end ID-PREFIX\n"
 	"\n"
 	"Serves a terminal over WebSocket (ttyd's protocol, subprotocol \"tty\", at /ws)\n"
 	"behind Caddy and jwt-verify. Each connection starts COMMAND (default: the\n"
@@ -79,7 +79,8 @@ static const char usage_text[] =
 	"                           CAP_SETGID unless it is ptyd's own)\n"
 	"  --accounts FILE          identity -> account map (README: Containment)\n"
 	"  --admin-socket PATH      serve the admin interface on this unix socket; with\n"
-	"                           --list or --end: the socket to ask\n"
+	"                           --list or --end: the socket to ask (default\n"
+	"                           " PTYD_ADMIN_SOCKET_DEFAULT ", web-shell.sh's)\n"
 	"  --admin-group GROUP      members of GROUP may use the admin socket (besides\n"
 	"                           root and ptyd's own user)\n"
 	"  --list                   list sessions: id prefix, state, owner, peer, start,\n"
@@ -420,8 +421,9 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			  cfg->contain.memory_max || cfg->contain.cpu_weight))
 		args_usage_error("--no-cgroup: cannot go with --cgroup or a --session-* limit");
 	cfg->contain_off = no_cgroup;
-	if ((opt_list || opt_end != NULL || opt_json) && cfg->admin_socket == NULL)
-		args_usage_error("%s: needs --admin-socket PATH", opt_end != NULL ? "--end" : "--list");
+	/* The operator's commands ask the provisioned ptyd unless told otherwise. */
+	if ((opt_list || opt_end != NULL) && cfg->admin_socket == NULL)
+		cfg->admin_socket = PTYD_ADMIN_SOCKET_DEFAULT;
 	if (opt_json && !opt_list)
 		args_usage_error("--json: only with --list");
 	if (opt_list && opt_end != NULL)

@@ -69,7 +69,7 @@ stage_root() {
 	mkdir -p "$r/usr/lib/systemd/system" "$r/usr/local/bin" "$r/usr/bin" "$r/etc/systemd/system"
 	cp /lib/systemd/system/*.target /lib/systemd/system/*.slice /lib/systemd/system/*.socket \
 		"$r/usr/lib/systemd/system/" 2>/dev/null || true
-	cp /usr/bin/kill "$r/usr/bin/"
+	cp /usr/bin/kill /usr/bin/chgrp "$r/usr/bin/"
 	local bin
 	for bin in jwt-verify ptyd; do
 		[[ -x $WS_BUILD/$bin ]] || return 1
@@ -98,6 +98,27 @@ test_units() {
 		'AmbientCapabilities=CAP_SETUID CAP_SETGID' 'CapabilityBoundingSet=CAP_SETUID CAP_SETGID' 'Delegate=yes' \
 		'NoNewPrivileges=yes'
 	contains "jwt-verify.service: single-use tokens by default" "$WS_WORK/jwt-verify.service" '--single-use'
+	contains "ptyd.service: the admin socket in a directory of its own" "$WS_WORK/ptyd.service" \
+		'--admin-socket /run/web-shell-admin/admin.sock' 'RuntimeDirectory=web-shell-ptyd web-shell-admin'
+	# Uncommented lines only; jwt-verify's own ExecStartPre (--check) is always there.
+	local extra
+	extra=$(grep -hvE '^#( |$)|jwt-verify --check' "$WS_WORK/ptyd.service" "$WS_WORK/jwt-verify.service" |
+		grep -E '^(SupplementaryGroups|StateDirectory|ExecStartPre)=|^#\?|--record|--metrics|--admin-group' || true)
+	if [[ -z $extra ]]; then
+		tap_ok "by default: no admin group, recording or metrics (and no marker left)"
+	else
+		tap_fail "by default: no admin group, recording or metrics (and no marker left)" "$extra"
+	fi
+	local -a ops=(--fqdn shell.example.com --jwt-public-key-file "$KEY" --shell-user webshell --admin-group wsadmin
+		--record --record-input --record-max-dir 2G --metrics 9300)
+	"$W" "${ops[@]}" --print ptyd.service >"$WS_WORK/ptyd-ops.service"
+	"$W" "${ops[@]}" --print jwt-verify.service >"$WS_WORK/jwt-verify-ops.service"
+	contains "--admin-group, --record, --metrics reach ptyd.service" "$WS_WORK/ptyd-ops.service" \
+		'--admin-socket /run/web-shell-admin/admin.sock --admin-group wsadmin --record /var/lib/web-shell-ptyd/recordings --record-max-dir 2G --record-input --record-group wsadmin --metrics 127.0.0.1:9301' \
+		'ExecStartPre=+/usr/bin/chgrp wsadmin /run/web-shell-admin' 'SupplementaryGroups=wsadmin' \
+		'StateDirectory=web-shell-ptyd' 'StateDirectoryMode=0711'
+	contains "--metrics reaches jwt-verify.service (loopback only)" "$WS_WORK/jwt-verify-ops.service" \
+		'--metrics 127.0.0.1:9300'
 	contains "ptyd.service: default limits: 30 min idle, 12 h, 32 sessions" "$WS_WORK/ptyd.service" \
 		'--idle-timeout 1800' '--max-session 43200' '--max-clients 32'
 	"$W" --fqdn shell.example.com --jwt-public-key-file "$KEY" --no-single-use --print jwt-verify.service >"$WS_WORK/j2"
@@ -116,31 +137,35 @@ test_units() {
 		tap_skip "systemd-analyze verify" "build/jwt-verify and build/ptyd are not built yet"
 		return
 	fi
-	for unit in jwt-verify.service ptyd.service; do
-		cp "$WS_WORK/$unit" "$r/etc/systemd/system/"
-	done
-	local out rc=0
-	out=$(cd "$WS_WORK" && systemd-analyze verify --man=no --root="$r" jwt-verify.service ptyd.service 2>&1) || rc=$?
-	if [[ $rc -eq 0 && -z $out ]]; then
-		tap_ok "systemd-analyze verify: both units, no output at all"
-	else
-		tap_fail "systemd-analyze verify: both units, no output at all" "exit $rc" "$out"
-	fi
-	# The gate: jwt-verify under 2.0; ptyd 2.0: 1.8 before it ran as its own account; the
-	# difference is what issue 9 s2 requires (CAP_SETUID/CAP_SETGID, Delegate=yes, cgroupfs writable).
-	local name limit score
-	for name in jwt-verify:20 ptyd:20; do
-		unit=${name%%:*}.service
-		limit=${name##*:}
+	# Both variants: the defaults, and with the operator's options (admin group, recording, metrics).
+	local variant label out rc name limit score
+	for variant in "" -ops; do
+		label=${variant:+ with --admin-group, --record, --metrics}
+		for unit in jwt-verify ptyd; do
+			cp "$WS_WORK/$unit$variant.service" "$r/etc/systemd/system/$unit.service"
+		done
 		rc=0
-		out=$(systemd-analyze security --offline=yes --root="$r" --threshold="$limit" "$unit" 2>&1) || rc=$?
-		score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<<"$out")
-		printf '# %s exposure: %s (gate: %s.%s)\n' "$unit" "${score:-?}" "${limit:0:1}" "${limit:1}"
-		if [[ $rc -eq 0 && -n $score ]]; then
-			tap_ok "systemd-analyze security: $unit exposure $score <= ${limit:0:1}.${limit:1}"
+		out=$(cd "$WS_WORK" && systemd-analyze verify --man=no --root="$r" jwt-verify.service ptyd.service 2>&1) || rc=$?
+		if [[ $rc -eq 0 && -z $out ]]; then
+			tap_ok "systemd-analyze verify: both units$label, no output at all"
 		else
-			tap_fail "systemd-analyze security: $unit exposure ${score:-?} <= ${limit:0:1}.${limit:1}" "$(tail -n 15 <<<"$out")"
+			tap_fail "systemd-analyze verify: both units$label, no output at all" "exit $rc" "$out"
 		fi
+		# The gate: jwt-verify under 2.0; ptyd 2.0: 1.8 before it ran as its own account; the
+		# difference is what issue 9 s2 requires (CAP_SETUID/CAP_SETGID, Delegate=yes, cgroupfs writable).
+		for name in jwt-verify:20 ptyd:20; do
+			unit=${name%%:*}.service
+			limit=${name##*:}
+			rc=0
+			out=$(systemd-analyze security --offline=yes --root="$r" --threshold="$limit" "$unit" 2>&1) || rc=$?
+			score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<<"$out")
+			printf '# %s%s exposure: %s (gate: %s.%s)\n' "$unit" "$label" "${score:-?}" "${limit:0:1}" "${limit:1}"
+			if [[ $rc -eq 0 && -n $score ]]; then
+				tap_ok "systemd-analyze security: $unit$label exposure $score <= ${limit:0:1}.${limit:1}"
+			else
+				tap_fail "systemd-analyze security: $unit$label exposure ${score:-?} <= ${limit:0:1}.${limit:1}" "$(tail -n 15 <<<"$out")"
+			fi
+		done
 	done
 }
 

@@ -147,12 +147,11 @@ start_unit() {
 	home=$(chroot "$R" getent passwd "$user" | cut -d: -f6)
 	shell=$(chroot "$R" getent passwd "$user" | cut -d: -f7)
 	exec=$(unit_get "$file" ExecStart)
-	rundir=$(unit_get "$file" RuntimeDirectory)
-	if [[ -n $rundir ]]; then
+	for rundir in $(unit_get "$file" RuntimeDirectory); do
 		mkdir -p "$R/run/$rundir"
 		chmod "$(unit_get "$file" RuntimeDirectoryMode)" "$R/run/$rundir"
 		chroot "$R" chown "$user:$group" "/run/$rundir"
-	fi
+	done
 	# "CAP_SETUID CAP_SETGID" -> +setuid,+setgid, as setpriv names them.
 	caps=$(unit_get "$file" AmbientCapabilities | tr '[:upper:]' '[:lower:]' | sed -e 's/cap_/+/g' -e 's/ /,/g')
 	local -a cmd as=(--reuid="$user" --regid="$group" --init-groups)
@@ -261,6 +260,23 @@ test_services() {
 	else
 		tap_fail "a token from the owner's key gets a working shell as $SHELL_USER" "exit $rc" "$out" \
 			"$(tail -n 5 "$WS_WORK/ptyd.log" "$WS_WORK/jwt-verify.log")"
+	fi
+	# The operator's view (issue 10): ptyd --list asks the unit's admin socket by default;
+	# root may, the shell user may not.
+	rc=0
+	out=$(chroot "$R" /usr/local/bin/ptyd --list 2>&1) || rc=$?
+	if [[ $rc -eq 0 && $out == *ID* && $out == *STATE* ]]; then
+		tap_ok "root on the machine lists sessions with ptyd --list"
+	else
+		tap_fail "root on the machine lists sessions with ptyd --list" "exit $rc" "$out"
+	fi
+	rc=0
+	out=$(chroot "$R" setpriv --reuid="$SHELL_USER" --regid="$SHELL_USER" --init-groups \
+		/usr/local/bin/ptyd --list 2>&1) || rc=$?
+	if [[ $rc -ne 0 && $out == *"Permission denied"* ]]; then
+		tap_ok "the shell user cannot use the admin socket (${out:0:80})"
+	else
+		tap_fail "the shell user cannot use the admin socket" "exit $rc" "$out"
 	fi
 	local other
 	other=$(/usr/bin/python3 "$WS_ROOT/tests/lib/mint_jwt.py" --key "$WS_WORK/owner.pem" --aud other.example --jti "$(</proc/sys/kernel/random/uuid)")

@@ -173,6 +173,21 @@ test_web_shell_weakening_args() {
 	tap_is "web-shell.sh: the same key with e=65537 is accepted" "$rc" 0
 	expect_one_line "web-shell.sh --allow-origin with a path" "--allow-origin: not an origin" \
 		"$w" "${base[@]}" --allow-origin https://app.example.com/page
+	# The operator's options (admin group, recording, metrics).
+	local g
+	for g in sudo adm root caddy webshell-ptyd; do
+		expect_one_line "web-shell.sh --admin-group $g" "--admin-group: $g grants other rights" \
+			"$w" "${base[@]}" --admin-group "$g"
+	done
+	expect_one_line "web-shell.sh --admin-group Bad" "--admin-group: not a valid group name: 'Bad'" \
+		"$w" "${base[@]}" --admin-group Bad
+	expect_one_line "web-shell.sh --record-input alone" "--record-input needs --record" "$w" "${base[@]}" --record-input
+	expect_one_line "web-shell.sh --record-max-dir 12x" "--record-max-dir: not a size" \
+		"$w" "${base[@]}" --record --record-max-dir 12x
+	for a in 0 65535 08080; do
+		expect_one_line "web-shell.sh --metrics $a" "--metrics: not a port number (1-65534" "$w" "${base[@]}" --metrics "$a"
+	done
+	expect_one_line "web-shell.sh --metrics 9221" "--metrics: port 9222 is jwt-verify's own" "$w" "${base[@]}" --metrics 9221
 	expect_one_line "web-shell.sh --allow-origin without scheme" "--allow-origin: not an origin" \
 		"$w" "${base[@]}" --allow-origin app.example.com
 	expect_one_line "web-shell.sh --idle-timeout x" "--idle-timeout: not a number of seconds" "$w" "${base[@]}" --idle-timeout 10m
