@@ -1009,11 +1009,14 @@ static int open_dir(const struct record_config *cfg, char *err, size_t errlen)
 	struct stat st;
 	int fd;
 
-	if (mkdir(cfg->dir, mode) == 0 && cfg->group != (gid_t)-1 &&
-	    chown(cfg->dir, (uid_t)-1, cfg->group) != 0) {
-		snprintf(err, errlen, "%s: cannot give it group %d: %s", cfg->dir, (int)cfg->group,
-			 strerror(errno));
-		return -1;
+	if (mkdir(cfg->dir, mode) == 0) {
+		/* The mode asked for, whatever the umask (the unit's is 0077). */
+		if (chmod(cfg->dir, mode) != 0 || (cfg->group != (gid_t)-1 &&
+						    chown(cfg->dir, (uid_t)-1, cfg->group) != 0)) {
+			snprintf(err, errlen, "%s: cannot give it mode %03o and group %d: %s", cfg->dir,
+				 (unsigned)mode, (int)cfg->group, strerror(errno));
+			return -1;
+		}
 	}
 	fd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
