@@ -1,11 +1,16 @@
 /*
  * record.c: asciicast v2 recordings through one bounded queue and a writer
  * thread (see record.h for why a thread). The event loop only copies bytes
- * into the queue under a mutex; the writer turns them into JSON lines
- * (UTF-8 checked, split sequences carried to the next event), writes them,
- * enforces the file and directory limits and cuts a failed partial line off
- * again, so a file always holds whole lines. Finished recordings come back
- * to the loop on a list its timer reads: it logs them and frees them.
+ * into the queue under a mutex, and wakes the writer only when it sleeps
+ * idle or the queue holds a batch's worth (WAKE_BYTES): otherwise the writer
+ * takes what came within BATCH_NS, so a fast terminal costs a wake-up per
+ * quarter megabyte, not per read. The writer turns events into JSON lines
+ * (printable ASCII copied in 16-byte steps, UTF-8 checked, split sequences
+ * carried to the next event) gathered in one buffer per recording, enforces
+ * the file and directory limits line by line, and writes the buffer with one
+ * write(2); a failed write is cut off again, so a file always holds whole
+ * lines. Finished recordings come back to the loop on a list its timer
+ * reads: it logs them and frees them.
  *
  * Ownership: a recording belongs to the loop from recording_start() to
  * recording_end(), then to the writer, then (on the done list) to the loop
@@ -26,6 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <cjson/cJSON.h>
 
 #include "log.h"
@@ -40,8 +49,18 @@
  * disk still lets the file say what it lost and how the session ended.
  */
 #define FILE_RESERVE 512
-/* Disk space preallocated ahead at a time, beyond the reserve. */
-#define PREALLOC_STEP (64u << 10)
+/*
+ * Disk space preallocated ahead at a time, beyond the reserve (fewer
+ * fallocate calls; the rest is given back when the file is closed). When the
+ * disk has less, only what the line needs is asked for.
+ */
+#define PREALLOC_STEP (1u << 20)
+/* The writer's line buffer: lines of one recording written with one write(2). */
+#define OUT_CAP (1u << 20)
+/* Queued bytes that wake a writer waiting for a batch (at most a quarter of the queue). */
+#define WAKE_BYTES (256u << 10)
+/* How long the writer lets a batch gather once the queue holds something, in ns. */
+#define BATCH_NS (10 * 1000000ll)
 /* How often the loop looks for finished recordings and new drops, in us. */
 #define TICK_US (500 * LWS_US_PER_MS)
 /* Shortest time between two directory scans for --record-max-dir, in ns. */
@@ -115,7 +134,8 @@ struct recorder {
 	unsigned char *ring;       /* queue_bytes */
 	size_t cap, head, tail;    /* loop writes at head, writer reads at tail */
 	size_t used;               /* bytes between tail and head, skips included */
-	int writer_waiting;
+	size_t wake_bytes;         /* used at which a batching writer is woken */
+	enum { WRITER_BUSY, WRITER_IDLE, WRITER_BATCHING } writer_waiting;
 	int stop;
 	struct recording *ending, **ending_tail; /* ended by the loop, not yet by the writer */
 	struct recording *done;    /* closed by the writer, for the loop to log and free */
@@ -128,8 +148,11 @@ struct recorder {
 	struct recording *open;    /* open recordings (for pruning) */
 	uint64_t dir_bytes;
 	uint64_t last_prune_ns;
-	char *line;                /* one JSON line */
-	size_t line_cap;
+	char *out;                 /* whole lines of out_r not yet written, then the line being made */
+	size_t out_len, out_cap;
+	struct recording *out_r;   /* whose lines out holds */
+	uint64_t out_payload;      /* event bytes in those lines (dropped if the write fails) */
+	uint64_t out_marked;       /* drops told by "m" lines among them (told again if so) */
 
 	/* Both: totals, relaxed atomics read by the metrics. */
 	_Atomic uint64_t started, written, queued;
@@ -225,10 +248,12 @@ static int ring_put(struct recorder *rec, struct recording *r, uint32_t kind, ui
 	return 0;
 }
 
+/* An idle writer is woken at once; one letting a batch gather, once it is big enough. */
 static void wake_writer(struct recorder *rec)
 {
-	if (rec->writer_waiting) {
-		rec->writer_waiting = 0;
+	if (rec->writer_waiting == WRITER_IDLE ||
+	    (rec->writer_waiting == WRITER_BATCHING && rec->used >= rec->wake_bytes)) {
+		rec->writer_waiting = WRITER_BUSY;
 		pthread_cond_signal(&rec->cond);
 	}
 }
@@ -391,7 +416,7 @@ void recording_end(struct recording *r, const char *status)
 	r->next = NULL;
 	*rec->ending_tail = r;
 	rec->ending_tail = &r->next;
-	rec->writer_waiting = 0;
+	rec->writer_waiting = WRITER_BUSY;
 	pthread_cond_signal(&rec->cond);
 	pthread_mutex_unlock(&rec->mu);
 	rec->nactive--;
@@ -404,20 +429,6 @@ static void drop(struct recording *r, enum record_drop why, uint64_t n)
 	r->dropped[why] += n;
 	r->unmarked += n;
 	atomic_fetch_add_explicit(&r->rec->dropped[why], n, memory_order_relaxed);
-}
-
-static int line_reserve(struct recorder *rec, size_t need)
-{
-	char *nl;
-
-	if (rec->line_cap >= need)
-		return 0;
-	nl = realloc(rec->line, need);
-	if (nl == NULL)
-		return -1;
-	rec->line = nl;
-	rec->line_cap = need;
-	return 0;
 }
 
 /* Length of the valid UTF-8 sequence at p (avail bytes), 0 if invalid, -1 if cut short. */
@@ -447,6 +458,34 @@ static int utf8_seq(const unsigned char *p, size_t avail)
 			return 0;
 	}
 	return n;
+}
+
+/*
+ * Length of the run at s of bytes a JSON string keeps as they are: 0x20 to
+ * 0x7f but '"' and '\\'. Terminal output is mostly such runs.
+ */
+static size_t plain_run(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+#if defined(__SSE2__)
+	const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
+		      backslash = _mm_set1_epi8('\\');
+
+	/* A signed compare: bytes from 0x80 up are negative, so "below 0x20" too. */
+	for (; i + 16 <= len; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i special = _mm_or_si128(_mm_cmplt_epi8(v, space),
+					       _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+							    _mm_cmpeq_epi8(v, backslash)));
+		unsigned int mask = (unsigned int)_mm_movemask_epi8(special);
+
+		if (mask != 0)
+			return i + (size_t)__builtin_ctz(mask);
+	}
+#endif
+	while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
 }
 
 /*
@@ -493,13 +532,11 @@ static size_t json_text(char *dst, const unsigned char *src, size_t len, unsigne
 		int n;
 
 		/* Most output is printable ASCII: copy such runs whole. */
-		for (run = i; run < len && src[run] >= 0x20 && src[run] < 0x80 && src[run] != '"' &&
-			      src[run] != '\\'; run++)
-			;
-		if (run > i) {
-			memcpy(dst + o, src + i, run - i);
-			o += run - i;
-			i = run;
+		run = plain_run(src + i, len - i);
+		if (run > 0) {
+			memcpy(dst + o, src + i, run);
+			o += run;
+			i += run;
 			continue;
 		}
 		if (c < 0x80) {
@@ -551,7 +588,7 @@ static void prune(struct recorder *rec, uint64_t need)
 		uint64_t size;
 	} *files = NULL, *nf;
 	size_t n = 0, cap = 0, i;
-	uint64_t total = 0;
+	uint64_t total = rec->out_len; /* lines of an open file not written yet */
 	struct dirent *de;
 	struct recording *o;
 	struct stat st;
@@ -600,38 +637,108 @@ static void prune(struct recorder *rec, uint64_t need)
 	rec->dir_bytes = total;
 }
 
-/* Writes one whole line or nothing: a partial write is cut off again. 0 or -1. */
-static int write_line(struct recording *r, const char *line, size_t len)
+/*
+ * Writes the buffered lines with one write(2). When that fails, the file is
+ * cut back to where they began (a file holds whole lines), their event bytes
+ * count as dropped, and the drops their markers told are to be told again.
+ */
+static void flush(struct recorder *rec)
 {
-	struct recorder *rec = r->rec;
-	size_t off = 0;
+	struct recording *r = rec->out_r;
+	size_t len = rec->out_len, off = 0;
+	uint64_t base;
 	ssize_t w;
 
-	while (off < len) {
-		w = write(r->fd, line + off, len - off);
+	rec->out_r = NULL;
+	rec->out_len = 0;
+	while (r != NULL && off < len) {
+		w = write(r->fd, rec->out + off, len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			r->errno_last = w < 0 ? errno : ENOSPC;
-			if (off > 0 && ftruncate(r->fd, (off_t)r->size) == 0)
-				lseek(r->fd, (off_t)r->size, SEEK_SET);
-			else if (off > 0)
-				r->size += off; /* cannot cut it: the file has a torn line */
-			return -1;
+			break;
 		}
 		off += (size_t)w;
 	}
-	r->size += len;
-	rec->dir_bytes += len;
-	atomic_fetch_add_explicit(&rec->written, len, memory_order_relaxed);
+	if (r != NULL && off == len) {
+		atomic_fetch_add_explicit(&rec->written, len, memory_order_relaxed);
+	} else if (r != NULL) {
+		base = r->size - len;
+		r->size = base;
+		rec->dir_bytes -= len;
+		if (off > 0 && ftruncate(r->fd, (off_t)base) == 0) {
+			/* The cut gave back what was preallocated past it: keep the markers' room. */
+			r->allocated = base;
+			if (!r->no_prealloc &&
+			    fallocate(r->fd, FALLOC_FL_KEEP_SIZE, (off_t)base, FILE_RESERVE) == 0)
+				r->allocated = base + FILE_RESERVE;
+		} else if (off > 0) {
+			r->size += off; /* cannot cut it: the file has a torn line */
+			rec->dir_bytes += off;
+		}
+		drop(r, RECORD_DROP_DISK, rec->out_payload);
+		r->unmarked += rec->out_marked;
+	}
+	rec->out_payload = 0;
+	rec->out_marked = 0;
+}
+
+/*
+ * Room for a line of up to need bytes at the end of the buffer, which then
+ * holds r's lines (another recording's are written first). NULL: no memory.
+ */
+static char *batch_room(struct recording *r, size_t need)
+{
+	struct recorder *rec = r->rec;
+	size_t cap;
+	char *nb;
+
+	if (rec->out_r != r || rec->out_cap - rec->out_len < need)
+		flush(rec);
+	if (rec->out_cap - rec->out_len < need) {
+		cap = need > OUT_CAP ? need : OUT_CAP;
+		nb = realloc(rec->out, cap);
+		if (nb == NULL)
+			return NULL;
+		rec->out = nb;
+		rec->out_cap = cap;
+	}
+	rec->out_r = r;
+	return rec->out + rec->out_len;
+}
+
+/*
+ * Preallocates the file up to at least need bytes (a step more when the
+ * disk has it), so that the markers' room is on disk. 0, or -1 (errno_last).
+ */
+static int preallocate(struct recording *r, uint64_t need)
+{
+	uint64_t want = need + PREALLOC_STEP;
+
+	while (fallocate(r->fd, FALLOC_FL_KEEP_SIZE, (off_t)r->size, (off_t)(want - r->size)) != 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EOPNOTSUPP || errno == ENOSYS) {
+			r->no_prealloc = 1;
+			return 0;
+		}
+		if (errno != ENOSPC || want == need) {
+			r->errno_last = errno;
+			return -1;
+		}
+		want = need;
+	}
+	r->allocated = want;
 	return 0;
 }
 
 /*
- * Checks the limits for a line of len bytes (reserve: keep room for the end
- * markers), writes it, and counts it as dropped (payload bytes) otherwise.
+ * Takes the len bytes batch_room() gave room for into the file's lines if
+ * the limits allow (reserve: keep room for the end markers), or counts
+ * payload (event bytes) as dropped. 0 or -1.
  */
-static int emit(struct recording *r, const char *line, size_t len, uint64_t payload, int reserve)
+static int emit(struct recording *r, size_t len, uint64_t payload, int reserve)
 {
 	struct recorder *rec = r->rec;
 	uint64_t room = reserve ? FILE_RESERVE : 0;
@@ -641,19 +748,10 @@ static int emit(struct recording *r, const char *line, size_t len, uint64_t payl
 		return -1;
 	}
 	/* Never write into the room preallocated for the markers; grow it first. */
-	if (reserve && !r->no_prealloc && r->size + len + FILE_RESERVE > r->allocated) {
-		uint64_t want = r->size + len + FILE_RESERVE + PREALLOC_STEP;
-
-		if (fallocate(r->fd, FALLOC_FL_KEEP_SIZE, (off_t)r->size,
-			      (off_t)(want - r->size)) == 0) {
-			r->allocated = want;
-		} else if (errno == EOPNOTSUPP || errno == ENOSYS) {
-			r->no_prealloc = 1;
-		} else {
-			r->errno_last = errno;
-			drop(r, RECORD_DROP_DISK, payload);
-			return -1;
-		}
+	if (reserve && !r->no_prealloc && r->size + len + FILE_RESERVE > r->allocated &&
+	    preallocate(r, r->size + len + FILE_RESERVE) != 0) {
+		drop(r, RECORD_DROP_DISK, payload);
+		return -1;
 	}
 	if (reserve && rec->cfg.max_dir != 0 && rec->dir_bytes + len > rec->cfg.max_dir) {
 		if (now_ns() - rec->last_prune_ns >= PRUNE_EVERY_NS || rec->last_prune_ns == 0)
@@ -663,10 +761,10 @@ static int emit(struct recording *r, const char *line, size_t len, uint64_t payl
 			return -1;
 		}
 	}
-	if (write_line(r, line, len) != 0) {
-		drop(r, RECORD_DROP_DISK, payload);
-		return -1;
-	}
+	rec->out_len += len;
+	rec->out_payload += payload;
+	r->size += len;
+	rec->dir_bytes += len;
 	return 0;
 }
 
@@ -678,13 +776,16 @@ static double seconds(const struct recording *r, uint64_t t)
 /* An "m" line; reserve 0 for the end markers that use the room kept for them. */
 static int marker(struct recording *r, uint64_t t, const char *text, int reserve)
 {
-	char line[512];
-	size_t n = (size_t)snprintf(line, sizeof(line), "[%.6f, \"m\", \"", seconds(r, t));
+	size_t tlen = strlen(text), n;
+	char *line = batch_room(r, 6 * tlen + 64);
 
-	n += json_text(line + n, (const unsigned char *)text, strlen(text), (unsigned char[4]){ 0 },
+	if (line == NULL)
+		return -1;
+	n = (size_t)snprintf(line, 64, "[%.6f, \"m\", \"", seconds(r, t));
+	n += json_text(line + n, (const unsigned char *)text, tlen, (unsigned char[4]){ 0 },
 		       &(size_t){ 0 });
-	n += (size_t)snprintf(line + n, sizeof(line) - n, "\"]\n");
-	return emit(r, line, n, 0, reserve);
+	memcpy(line + n, "\"]\n", 3);
+	return emit(r, n + 3, 0, reserve);
 }
 
 /* Tells in the file what was dropped since the last such marker, if it can. */
@@ -703,8 +804,10 @@ static void mark_drops(struct recording *r, uint64_t t, int reserve)
 					      text[n - 1] != '(' ? ", " : "", drop_words[i]);
 	if (n < sizeof(text))
 		snprintf(text + n, sizeof(text) - n, ")");
-	if (marker(r, t, text, reserve) == 0)
+	if (marker(r, t, text, reserve) == 0) {
+		r->rec->out_marked += r->unmarked;
 		r->unmarked = 0;
+	}
 }
 
 static void close_file(struct recording *r)
@@ -713,6 +816,8 @@ static void close_file(struct recording *r)
 
 	if (r->fd < 0)
 		return;
+	if (rec->out_r == r)
+		flush(rec);
 	close(r->fd);
 	r->fd = -1;
 	if (r->wprev != NULL)
@@ -756,27 +861,27 @@ static void open_file(struct recording *r)
 		rec->open->wprev = r;
 	rec->open = r;
 	hlen = strlen(r->header);
-	line = malloc(hlen + 2);
+	line = batch_room(r, hlen + 1);
 	if (line != NULL) {
 		memcpy(line, r->header, hlen);
 		line[hlen] = '\n';
 	}
-	if (line == NULL || emit(r, line, hlen + 1, 0, 1) != 0) {
+	if (line == NULL || emit(r, hlen + 1, 0, 1) != 0) {
 		/* Without its header the file is no asciicast: remove it. */
 		close_file(r);
 		unlinkat(rec->dirfd, r->name, 0);
 		r->failed = 1;
 	}
-	free(line);
 }
 
-/* One queued event into its file. */
-static void write_event(struct recorder *rec, const struct event *ev)
+/* One queued event into its file's lines. */
+static void write_event(const struct event *ev)
 {
 	struct recording *r = ev->r;
 	const unsigned char *data = (const unsigned char *)(ev + 1);
 	size_t n, len, stream;
 	uint64_t count;
+	char *line;
 
 	if (ev->len == 0 && ev->kind != EV_DROPPED)
 		return;
@@ -797,32 +902,32 @@ static void write_event(struct recorder *rec, const struct event *ev)
 		return;
 	}
 	mark_drops(r, ev->t_ns, 1);
-	if (line_reserve(rec, (size_t)ev->len * 6 + 64) != 0) {
+	line = batch_room(r, (size_t)ev->len * 6 + 64);
+	if (line == NULL) {
 		drop(r, RECORD_DROP_QUEUE, ev->len);
 		return;
 	}
-	n = (size_t)snprintf(rec->line, rec->line_cap, "[%.6f, \"%c\", \"", seconds(r, ev->t_ns),
-			     (char)ev->kind);
+	n = (size_t)snprintf(line, 64, "[%.6f, \"%c\", \"", seconds(r, ev->t_ns), (char)ev->kind);
 	if (ev->kind == EV_RESIZE) {
-		memcpy(rec->line + n, data, ev->len);
+		memcpy(line + n, data, ev->len);
 		n += ev->len;
 	} else {
 		stream = ev->kind == EV_STDERR;
-		len = json_text(rec->line + n, data, ev->len, r->carry[stream], &r->ncarry[stream]);
+		len = json_text(line + n, data, ev->len, r->carry[stream], &r->ncarry[stream]);
 		if (len == 0)
 			return; /* all of it is the start of a UTF-8 sequence, carried */
 		n += len;
 	}
-	memcpy(rec->line + n, "\"]\n", 3);
+	memcpy(line + n, "\"]\n", 3);
 	n += 3;
-	if (emit(r, rec->line, n, ev->len, 1) != 0 && !r->limited &&
+	if (emit(r, n, ev->len, 1) != 0 && !r->limited &&
 	    r->dropped[RECORD_DROP_FILE_LIMIT] > 0) {
 		r->limited = 1;
 		marker(r, ev->t_ns, "recording stopped: --record-max-file reached", 0);
 	}
 }
 
-/* The end: what was dropped, the status, and the file closed. */
+/* The end: what was dropped, the status, the file trimmed, synced and closed. */
 static void finish(struct recording *r)
 {
 	uint64_t t = now_ns();
@@ -836,12 +941,46 @@ static void finish(struct recording *r)
 		mark_drops(r, t, 0);
 		snprintf(text, sizeof(text), "%s", r->status);
 		marker(r, t, text, 0);
+		if (r->rec->out_r == r)
+			flush(r->rec);
+		/* A truncate to its own size gives back the space preallocated past the end. */
+		if (r->fd >= 0 && r->allocated > r->size && ftruncate(r->fd, (off_t)r->size) != 0 &&
+		    r->errno_last == 0)
+			r->errno_last = errno;
 		if (r->fd >= 0 && fsync(r->fd) != 0 && r->errno_last == 0)
 			r->errno_last = errno;
 	} else {
 		r->dropped[RECORD_DROP_QUEUE] += r->loop_unreported;
 	}
 	close_file(r);
+}
+
+/*
+ * Waits for work; with events queued but fewer than a batch, lets them
+ * gather for up to BATCH_NS (an end or the stop cuts that short). mu held.
+ */
+static void writer_wait(struct recorder *rec)
+{
+	struct timespec until;
+
+	while (rec->used == 0 && rec->ending == NULL && !rec->stop) {
+		rec->writer_waiting = WRITER_IDLE;
+		pthread_cond_wait(&rec->cond, &rec->mu);
+	}
+	if (rec->used < rec->wake_bytes && rec->ending == NULL && !rec->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += BATCH_NS;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		while (rec->used < rec->wake_bytes && rec->ending == NULL && !rec->stop) {
+			rec->writer_waiting = WRITER_BATCHING;
+			if (pthread_cond_timedwait(&rec->cond, &rec->mu, &until) != 0)
+				break;
+		}
+	}
+	rec->writer_waiting = WRITER_BUSY;
 }
 
 static void *writer_main(void *arg)
@@ -852,10 +991,7 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&rec->mu);
 	for (;;) {
-		while (rec->used == 0 && rec->ending == NULL && !rec->stop) {
-			rec->writer_waiting = 1;
-			pthread_cond_wait(&rec->cond, &rec->mu);
-		}
+		writer_wait(rec);
 		if (rec->used == 0 && rec->ending == NULL && rec->stop)
 			break;
 		/* Take what is there now; the loop adds only behind head. */
@@ -875,7 +1011,7 @@ static void *writer_main(void *arg)
 				step = rec->cap - tail; /* the skip before a wrap */
 				tail = 0;
 			} else {
-				write_event(rec, ev);
+				write_event(ev);
 				step = sizeof(struct event) + pad8(ev->len);
 				tail += step;
 				if (tail == rec->cap)
@@ -883,10 +1019,11 @@ static void *writer_main(void *arg)
 			}
 			done += step;
 		}
-			for (r = ending; r != NULL; r = next) {
+		for (r = ending; r != NULL; r = next) {
 			next = r->next;
 			finish(r);
 		}
+		flush(rec);
 
 		pthread_mutex_lock(&rec->mu);
 		rec->tail = tail;
@@ -1054,6 +1191,7 @@ struct recorder *recorder_new(struct lws_context *ctx, const struct record_confi
 			      char *err, size_t errlen)
 {
 	struct recorder *rec;
+	pthread_condattr_t cattr;
 	sigset_t all, old;
 	int rc;
 
@@ -1080,8 +1218,13 @@ struct recorder *recorder_new(struct lws_context *ctx, const struct record_confi
 	if (rec->dirfd < 0)
 		goto fail;
 	rec->dir_bytes = dir_size(rec->dirfd);
+	rec->wake_bytes = rec->cap / 4 < WAKE_BYTES ? rec->cap / 4 : WAKE_BYTES;
 	pthread_mutex_init(&rec->mu, NULL);
-	pthread_cond_init(&rec->cond, NULL);
+	/* The batch timer's clock: wall-clock steps must not stretch or cut it. */
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&rec->cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	/* The writer must never take a signal: they are the loop's (signalfd). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1138,7 +1281,7 @@ void recorder_free(struct recorder *rec)
 	pthread_mutex_destroy(&rec->mu);
 	pthread_cond_destroy(&rec->cond);
 	close(rec->dirfd);
-	free(rec->line);
+	free(rec->out);
 	free(rec->ring);
 	free(rec->dir);
 	free(rec);

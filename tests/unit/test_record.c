@@ -3,7 +3,9 @@
  * record.c) with its real writer thread, in a scratch directory: the header,
  * every event kind, exact output across split and invalid UTF-8 and control
  * bytes, the end marker, file modes, --record-max-file and --record-max-dir,
- * and a refused directory. Every line is parsed back with cJSON.
+ * a long stream of mixed text fed in odd chunks (the 16-byte scan's every
+ * boundary), disk space given back at the end, and a refused directory.
+ * Every line is parsed back with cJSON.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -282,6 +284,96 @@ static void test_input_and_group(void)
 	free(text);
 }
 
+/*
+ * 300 KB of terminal-like output (printable runs of every length, quotes,
+ * backslashes, control bytes, DEL, 2- to 4-byte UTF-8) in chunks of 1 to
+ * 4099 bytes: the file holds exactly the stream, in whole lines, and gives
+ * back the disk space it preallocated once closed.
+ */
+static void test_long_stream(void)
+{
+	static const char *const pieces[] = {
+		"\"", "\\", "\r\n", "\x1b[0m", "\x7f", "\x01", "\t", "\xc3\xa9",
+		"\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x1f", "~ ",
+	};
+	struct record_config cfg = { .group = (gid_t)-1 };
+	struct recorder *rec;
+	struct recording *r;
+	char dir[256], name[256], err[256], path[600];
+	size_t len, total = 0, off, i, run, cap = 300000, got = 0;
+	unsigned int seed = 12345;
+	char *text, *in, *line, *save = NULL;
+	const char *piece;
+	struct stat st;
+	int first = 1, bad = 0, lines = 0;
+
+	in = malloc(cap + 64);
+	while (in != NULL && total < cap) {
+		seed = seed * 1103515245u + 12345u;
+		run = (seed >> 16) % 48;
+		for (i = 0; i < run; i++)
+			in[total + i] = (char)('a' + (total + i) % 26);
+		total += run;
+		seed = seed * 1103515245u + 12345u;
+		piece = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+		len = strlen(piece);
+		memcpy(in + total, piece, len);
+		total += len;
+	}
+	make_dir(dir, sizeof(dir), "long");
+	cfg.dir = dir;
+	rec = recorder_new(NULL, &cfg, err, sizeof(err));
+	if (!ok(in != NULL && rec != NULL, "recorder for a long stream"))
+		return;
+	r = recording_start(rec, &info);
+	for (off = 0; off < total; off += len) {
+		seed = seed * 1103515245u + 12345u;
+		len = 1 + (seed >> 16) % 4099;
+		if (len > total - off)
+			len = total - off;
+		recording_output(r, in + off, len);
+	}
+	recording_end(r, "exit 0");
+	recorder_free(rec);
+	text = only_file(dir, name, sizeof(name), &len);
+	if (!ok(text != NULL, "one file")) {
+		free(in);
+		return;
+	}
+	/* Every "o" line parsed and joined: the stream exactly. */
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		cJSON *j = cJSON_Parse(line);
+		const cJSON *code, *data;
+
+		lines++;
+		if (j == NULL) {
+			bad++;
+			continue;
+		}
+		code = cJSON_GetArrayItem(j, 1);
+		data = cJSON_GetArrayItem(j, 2);
+		if (!first && cJSON_IsString(code) && strcmp(code->valuestring, "o") == 0 &&
+		    cJSON_IsString(data)) {
+			size_t dl = strlen(data->valuestring);
+
+			if (got + dl <= total && memcmp(in + got, data->valuestring, dl) == 0)
+				got += dl;
+			else
+				bad++;
+		}
+		first = 0;
+		cJSON_Delete(j);
+	}
+	printf("# %zu bytes in %d lines\n", total, lines);
+	ok(bad == 0 && got == total, "a long stream of mixed text recorded exactly");
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ok(stat(path, &st) == 0 && (uint64_t)st.st_blocks * 512 <= ((uint64_t)st.st_size | 4095) + 4097,
+	   "no disk space preallocated past the end of a closed recording");
+	printf("# %lld bytes, %lld allocated\n", (long long)st.st_size, (long long)st.st_blocks * 512);
+	free(text);
+	free(in);
+}
+
 static void test_file_limit(void)
 {
 	struct record_config cfg = { .group = (gid_t)-1, .max_file = 4096 };
@@ -491,6 +583,7 @@ int main(void)
 		return 1;
 	test_session();
 	test_input_and_group();
+	test_long_stream();
 	test_file_limit();
 	test_dir_limit();
 	test_queue_full();
