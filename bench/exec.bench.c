@@ -11,8 +11,13 @@
  *                             milliseconds from start to status, one a line
  *   new PORT N START_JSON     N times a new connection and one command:
  *                             "HELLO_MS STATUS_MS" a line (hello: the floor)
- *   spawn 0 N PROGRAM         the reference: N times fork, exec PROGRAM, wait,
+ *   spawn 0 N PROGRAM [ARG..] the reference: N times fork, exec PROGRAM, wait,
  *                             here without ptyd: milliseconds, one a line
+ *   warm 0 N SHELL            the design figure of a shell started ahead: N
+ *                             times SHELL /dev/fd/3 is started on a pipe and
+ *                             left to initialise (30 ms); then the script
+ *                             "true" is written, the pipe closed, the shell
+ *                             waited for: milliseconds from the write, a line
  *
  * Built by the .py with cc into a scratch dir.
  */
@@ -243,7 +248,34 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	port = atoi(argv[2]);
-	if (strcmp(argv[1], "spawn") == 0 && argc == 5) {
+	if (strcmp(argv[1], "warm") == 0 && argc == 5) {
+		count = atoi(argv[3]);
+		for (i = 0; i < count; i++) {
+			int p[2], st;
+			pid_t pid;
+			if (pipe(p) != 0)
+				die("pipe");
+			pid = fork();
+			if (pid == 0) {
+				if (dup2(p[0], 3) != 3)
+					_exit(126);
+				close(p[1]);
+				execl(argv[4], argv[4], "/dev/fd/3", (char *)NULL);
+				_exit(127);
+			}
+			close(p[0]);
+			usleep(30000);
+			t0 = now();
+			if (write(p[1], "true\n", 5) != 5)
+				die("write");
+			close(p[1]);
+			if (pid < 0 || waitpid(pid, &st, 0) != pid)
+				die("warm");
+			printf("%.3f\n", (now() - t0) * 1e3);
+		}
+		return 0;
+	}
+	if (strcmp(argv[1], "spawn") == 0 && argc >= 5) {
 		count = atoi(argv[3]);
 		for (i = 0; i < count; i++) {
 			pid_t pid;
@@ -251,7 +283,7 @@ int main(int argc, char **argv)
 			t0 = now();
 			pid = fork();
 			if (pid == 0) {
-				execl(argv[4], argv[4], (char *)NULL);
+				execv(argv[4], argv + 4);
 				_exit(127);
 			}
 			if (pid < 0 || waitpid(pid, &st, 0) != pid)

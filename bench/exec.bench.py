@@ -4,8 +4,11 @@ their references measured in the same run with the same C client
 (bench/exec.bench.c): a command on an open connection against a plain
 fork/exec/wait of the same program, a command on a new connection against
 the connection's own floor (handshake to hello), 100 MB through stdout
-against the same bytes through a terminal, and what shell start-up costs
-with Debian's default rc files (/etc/skel) on each path.
+against the same bytes through a terminal, what shell start-up costs
+with Debian's default rc files (/etc/skel) on each path, and a shell string
+on an open connection beside bash -c true without ptyd and beside the
+design figure of a shell started ahead (its script written to a pipe it
+waits on): what a pre-started shell would leave of the shell's cost.
 Everything binds to 127.0.0.1; every process started here is stopped.
 """
 import json
@@ -65,12 +68,15 @@ def main():
     try:
         port = srv.port
         spawn = client(bin_path, "spawn", 0, N, "/bin/true")
+        spawn_sh = client(bin_path, "spawn", 0, N // 2, "/bin/bash", "-c", "true")
+        warm = client(bin_path, "warm", 0, N // 4, "/bin/bash")
         lat = client(bin_path, "lat", port, N, json.dumps({"argv": ["/bin/true"]}))
         new = client(bin_path, "new", port, N // 2, json.dumps({"argv": ["/bin/true"]}))
         env = {"HOME": skel}
         bare = client(bin_path, "lat", port, N // 2, json.dumps(
             {"argv": ["/bin/bash", "--norc", "--noprofile", "-c", "true"], "env": env}))
         sh_c = client(bin_path, "lat", port, N // 2, json.dumps({"shell": "true", "env": env}))
+        sh_plain = client(bin_path, "lat", port, N // 2, json.dumps({"shell": "true", "stdin": False}))
         login = client(bin_path, "lat", port, N // 2, json.dumps(
             {"shell": "true", "login": True, "env": env}))
         inter = client(bin_path, "lat", port, N // 4, json.dumps(
@@ -121,6 +127,11 @@ def main():
         None)
     row("interactive login bash in a PTY, skel rc", f"{median_ms(inter):.2f} ms",
         "(a terminal's shell)", None)
+    m_sh = median_ms(sh_plain)
+    row("exec shell 'true', open connection: median", f"{m_sh:.2f} ms", "< 3 ms", m_sh < 3)
+    row("  bash -c true, fork+exec+wait, no ptyd", f"{median_ms(spawn_sh):.2f} ms", "(reference)", None)
+    row("  design: bash started ahead, script on pipe", f"{median_ms(warm):.2f} ms",
+        "(a warm shell)", None)
 
 
 if __name__ == "__main__":
