@@ -11,6 +11,9 @@
  *                             milliseconds from start to status, one a line
  *   new PORT N START_JSON     N times a new connection and one command:
  *                             "HELLO_MS STATUS_MS" a line (hello: the floor)
+ *   ping PORT N               one connection, N sessions requests (channel
+ *                             33) one after the other: the round trip of a
+ *                             message through ptyd with no process, ms a line
  *   spawn 0 N PROGRAM [ARG..] the reference: N times fork, exec PROGRAM, wait,
  *                             here without ptyd: milliseconds, one a line
  *   warm 0 N SHELL            the design figure of a shell started ahead: N
@@ -313,6 +316,25 @@ int main(int argc, char **argv)
 		t0 = now();
 		out = exec_run(c, 1, start);
 		printf("%llu %.6f\n", out, now() - t0);
+		ws_close(c);
+		return 0;
+	}
+	if (strcmp(argv[1], "ping") == 0 && argc == 4) {
+		unsigned char req[5] = { 33, 0, 0, 0, 0 };
+		count = atoi(argv[3]);
+		c = ws_connect(port, "webshell-exec.v1");
+		exec_hello(c);
+		for (i = 0; i < count; i++) {
+			req[4] = (unsigned char)(i + 1);
+			t0 = now();
+			send_frame(c, req, sizeof(req));
+			do
+				op = read_frame(c, &n);
+			while (op >= 0 && !(op == 2 && n >= 5 && payload[0] == 33));
+			if (op < 0)
+				die("ping");
+			printf("%.3f\n", (now() - t0) * 1e3);
+		}
 		ws_close(c);
 		return 0;
 	}

@@ -70,6 +70,7 @@ def main():
         spawn = client(bin_path, "spawn", 0, N, "/bin/true")
         spawn_sh = client(bin_path, "spawn", 0, N // 2, "/bin/bash", "-c", "true")
         warm = client(bin_path, "warm", 0, N // 4, "/bin/bash")
+        ping = client(bin_path, "ping", port, N)
         lat = client(bin_path, "lat", port, N, json.dumps({"argv": ["/bin/true"]}))
         new = client(bin_path, "new", port, N // 2, json.dumps({"argv": ["/bin/true"]}))
         env = {"HOME": skel}
@@ -101,6 +102,7 @@ def main():
           f"load average {load:.1f} on {os.cpu_count()} cores)")
     print(f"| {'measure':<44} | {'measured':>22} | {'target / reference':>22} | {'':<6} |")
     print(f"|{'-' * 46}|{'-' * 24}|{'-' * 24}|{'-' * 8}|")
+    row("a message's round trip, no process (sessions)", f"{median_ms(ping):.3f} ms", "(ptyd's floor)", None)
     ref = median_ms(spawn)
     row("fork+exec+wait of true, no ptyd (ref.)", f"{ref:.2f} ms", "(reference)", None)
     m = median_ms(lat)

@@ -22,6 +22,8 @@ import { WEB_DIR, startBrowser, startStack } from '../tests/browser/stack.mjs';
 const RUNS = Number(process.argv[2] || 100);
 // WEBSHELL_BENCH_ONLY=exec: the exec figures only (no 100 MB, prompt or resume runs).
 const ONLY = process.env.WEBSHELL_BENCH_ONLY || '';
+// The pause between new connections in the rows past Chromium's throttle (WEBSHELL_BENCH_GAP_MS).
+const GAP_MS = Number(process.env.WEBSHELL_BENCH_GAP_MS || 15);
 const WARMUP = 10;
 const BIG = 100 * 1000 * 1000;
 
@@ -45,14 +47,25 @@ const measure = {
   // A new connection each time: token, handshake, exec channel (or the sentinel method), `true`;
   // gapMs between connections (0: back to back; Chromium holds a new WebSocket to the same
   // address and port until 10 ms after the previous one's handshake, RFC 6455 4.1 throttling).
-  exec: async ([n, warmup, gapMs = 0]) => {
+  // viaConnect: connect() (which waits for the hello), exec, close: what execCommand did before
+  // it pipelined its start behind the upgrade.
+  exec: async ([n, warmup, gapMs = 0, viaConnect = false]) => {
     const opts = { privateKey: globalThis.pair.privateKey };
     const times = [];
     let method = null;
+    const once = async () => {
+      if (!viaConnect) return WebShell.execCommand('true', opts);
+      const conn = await WebShell.connect(opts);
+      try {
+        return await conn.exec('true', { timeoutMs: 30000 });
+      } finally {
+        conn.close();
+      }
+    };
     for (let i = 0; i < n + warmup; i++) {
       if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
       const t0 = performance.now();
-      const r = await WebShell.execCommand('true', opts);
+      const r = await once();
       if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode}`);
       method = r.method;
       if (i >= warmup) times.push(performance.now() - t0);
@@ -94,6 +107,51 @@ const measure = {
       }
     }
     return { times, parts };
+  },
+  // New connections 15 ms apart (past Chromium's throttle), the kinds in turn so load changes hit
+  // all alike: the floor (token, 101, first frame), execCommand('true') (its start pipelined
+  // behind the upgrade), and connect() + exec('true') + close() (waits for the hello first, as
+  // execCommand did before).
+  gapmix: async ([n, warmup, gapMs]) => {
+    const opts = { privateKey: globalThis.pair.privateKey };
+    const url = WebShell.resolveUrl('', { base: location.href });
+    const out = { floor: [], token: [], open: [], frame: [], exec: [], connect: [] };
+    const pause = () => new Promise((r) => setTimeout(r, gapMs));
+    for (let i = 0; i < n + warmup; i++) {
+      await pause();
+      const t0 = performance.now();
+      const token = await WebShell.createJwt(opts.privateKey, { audience: location.hostname });
+      const t1 = performance.now();
+      const ws = new WebSocket(url, ['webshell-exec.v1', 'tty', `webshell.bearer.${token}`]);
+      ws.binaryType = 'arraybuffer';
+      let t2 = 0;
+      await new Promise((resolve, reject) => {
+        ws.onerror = () => reject(new Error('floor WebSocket failed'));
+        ws.onopen = () => { t2 = performance.now(); };
+        ws.onmessage = () => resolve();
+      });
+      const t3 = performance.now();
+      ws.close();
+      await pause();
+      const t4 = performance.now();
+      const r = await WebShell.execCommand('true', opts);
+      const t5 = performance.now();
+      await pause();
+      const t6 = performance.now();
+      const conn = await WebShell.connect(opts);
+      const r2 = await conn.exec('true', { timeoutMs: 30000 });
+      conn.close();
+      const t7 = performance.now();
+      if (r.exitCode !== 0 || r2.exitCode !== 0) throw new Error('true failed');
+      if (i < warmup) continue;
+      out.floor.push(t3 - t0);
+      out.token.push(t1 - t0);
+      out.open.push(t2 - t1);
+      out.frame.push(t3 - t2);
+      out.exec.push(t5 - t4);
+      out.connect.push(t7 - t6);
+    }
+    return out;
   },
   // On one open connection, each kind in turn (so load changes hit all alike): the shell
   // string 'true' (the account's shell with -c), argv ['true'] (no shell), argv
@@ -287,9 +345,8 @@ async function main() {
     const floorDirect = await run('floor', RUNS, WARMUP, direct);
     // The same with 15 ms between connections: what Chromium's throttle leaves out.
     const half = Math.max(20, Math.floor(RUNS / 2));
-    const execGap = await run('exec', half, 5, 15);
-    const floorGap = await run('floor', half, 5, null, 15);
-    const floorDirectGap = await run('floor', half, 5, direct, 15);
+    const gap = await run('gapmix', half, 5, GAP_MS);
+    const floorDirectGap = await run('floor', half, 5, direct, GAP_MS);
     const logFrom = ptydLog().length;
     const mix = await run('mix', RUNS, WARMUP);
     const mixLog = ptydLog().slice(logFrom);
@@ -324,8 +381,9 @@ async function main() {
       ['  floor: token + handshake + first frame, median', ms(f.median), '-', null],
       ['  floor parts: token signed / 101 received / first frame', `${ms2(med(floor.parts.token))} / ${ms2(med(floor.parts.open))} / ${ms2(med(floor.parts.frame))}`, '-', null],
       ['  floor straight to ptyd (no Caddy, no verifier): token / 101 / first frame', `${ms2(med(floorDirect.parts.token))} / ${ms2(med(floorDirect.parts.open))} / ${ms2(med(floorDirect.parts.frame))}`, '-', null],
-      ["  15 ms apart (no Chromium throttle): execCommand('true') / floor", `${ms(med(execGap.times))} / ${ms(med(floorGap.times))}`, `floor + 3 ms = ${ms(med(floorGap.times) + 3)}`, channel ? med(execGap.times) <= med(floorGap.times) + 3 : false],
-      ['  15 ms apart, floor parts: token / 101 / first frame; straight to ptyd: 101 / first frame', `${ms2(med(floorGap.parts.token))} / ${ms2(med(floorGap.parts.open))} / ${ms2(med(floorGap.parts.frame))}; ${ms2(med(floorDirectGap.parts.open))} / ${ms2(med(floorDirectGap.parts.frame))}`, '-', null],
+      [`  ${GAP_MS} ms apart (no Chromium throttle): execCommand('true') / floor`, `${ms(med(gap.exec))} / ${ms(med(gap.floor))}`, `floor + 3 ms = ${ms(med(gap.floor) + 3)}`, channel ? med(gap.exec) <= med(gap.floor) + 3 : false],
+      [`  ${GAP_MS} ms apart: connect() + exec('true') + close() (waits for the hello, as before pipelining)`, ms(med(gap.connect)), '(reference)', null],
+      [`  ${GAP_MS} ms apart, floor parts: token / 101 / first frame; straight to ptyd: 101 / first frame`, `${ms2(med(gap.token))} / ${ms2(med(gap.open))} / ${ms2(med(gap.frame))}; ${ms2(med(floorDirectGap.parts.open))} / ${ms2(med(floorDirectGap.parts.frame))}`, '-', null],
       [`exec('true') on an open connection (${mix.method}), median`, ms(o.median), '< 3 ms', o.median < 3],
       ['  in the page: call to start sent + start to status event + status event to result', inPage(k.shell), '-', null],
       ['  the child alone (the shell running `true`), spawn to reap (ptyd audit)', ms2(child.shell), '-', null],
