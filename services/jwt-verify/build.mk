@@ -2,7 +2,7 @@
 JWT_VERIFY_PURE_SRCS := services/jwt-verify/jwt.c services/jwt-verify/keys.c \
 	services/jwt-verify/replay.c services/jwt-verify/json_strict.c services/jwt-verify/subproto.c
 JWT_VERIFY_SRCS := $(JWT_VERIFY_PURE_SRCS) services/jwt-verify/http.c \
-	services/jwt-verify/verify_metrics.c \
+	services/jwt-verify/verify_metrics.c services/jwt-verify/logbatch.c \
 	services/jwt-verify/main.c $(COMMON_SRCS)
 
 SERVICES += jwt-verify

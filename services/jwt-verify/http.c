@@ -120,8 +120,11 @@ static enum token_found uri_token(const char *uri, size_t len, char *dst, size_t
 				continue;
 			}
 			n = pct_decode(dst, cap, p + 6, (size_t)(amp - p - 6));
-			if (n < 0)
+			if (n < 0) {
+				/* What was decoded before the bad escape is no more than its source. */
+				explicit_bzero(dst, (size_t)(amp - p - 6) < cap ? (size_t)(amp - p - 6) : cap);
 				return TOKEN_BAD_ENCODING;
+			}
 			*dlen = (size_t)n;
 		}
 	}
@@ -133,44 +136,62 @@ static enum token_found own_query_token(struct lws *wsi, char *dst, size_t cap, 
 {
 	enum token_found found = TOKEN_NONE;
 	char frag[HDR_MAX + 1];
+	size_t used = 0;
 	int i, n;
 
 	for (i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS,
 					       i)) >= 0; i++) {
+		if ((size_t)n + 1 > used)
+			used = (size_t)n + 1;
 		if (strncmp(frag, "token", 5) != 0 || (frag[5] != '=' && frag[5] != '\0'))
 			continue;
-		if (found != TOKEN_NONE)
-			return TOKEN_AMBIGUOUS;
+		if (found != TOKEN_NONE) {
+			found = TOKEN_AMBIGUOUS;
+			break;
+		}
 		found = TOKEN_FOUND;
 		*dlen = frag[5] == '=' ? (size_t)n - 6 : 0;
-		if (*dlen >= cap)
-			return TOKEN_BAD_ENCODING;
+		if (*dlen >= cap) {
+			found = TOKEN_BAD_ENCODING;
+			break;
+		}
 		memcpy(dst, frag[5] == '=' ? frag + 6 : "", *dlen);
 		dst[*dlen] = '\0';
 	}
+	/* Only what was copied: wiping all 16 KiB cost more than the rest of the request. */
+	explicit_bzero(frag, used < sizeof(frag) ? used : sizeof(frag));
 	return found;
 }
 
 /* Authorization: Bearer TOKEN (scheme case-insensitive, RFC 6750 section 2.1). */
 static enum token_found bearer_token(struct lws *wsi, char *dst, size_t cap, size_t *dlen)
 {
+	enum token_found found = TOKEN_FOUND;
 	char auth[HDR_MAX + 1];
 	const char *v;
 	int n;
 
 	n = lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
-	if (n <= 0 || strncasecmp(auth, "Bearer ", 7) != 0)
+	if (n <= 0)
 		return TOKEN_NONE;
+	if (strncasecmp(auth, "Bearer ", 7) != 0) {
+		found = TOKEN_NONE;
+		goto out;
+	}
 	for (v = auth + 7; *v == ' '; v++)
 		;
 	*dlen = strlen(v);
 	while (*dlen > 0 && v[*dlen - 1] == ' ')
 		(*dlen)--;
-	if (*dlen >= cap)
-		return TOKEN_BAD_ENCODING;
+	if (*dlen >= cap) {
+		found = TOKEN_BAD_ENCODING;
+		goto out;
+	}
 	memcpy(dst, v, *dlen);
 	dst[*dlen] = '\0';
-	return TOKEN_FOUND;
+out:
+	explicit_bzero(auth, (size_t)n);
+	return found;
 }
 
 /*
@@ -234,6 +255,9 @@ static enum token_found find_token(struct lws *wsi, char *dst, size_t cap, size_
 	size_t blen = 0, slen = 0;
 	int n;
 
+	/* Each copy is wiped after, as far as it was written (lengths from 0 up). */
+	bearer[0] = sub[0] = '\0';
+
 	*reason = NULL;
 	n = lws_hdr_custom_copy(wsi, xfu, sizeof(xfu), xfu_name, (int)sizeof(xfu_name) - 1);
 	/*
@@ -267,9 +291,9 @@ static enum token_found find_token(struct lws *wsi, char *dst, size_t cap, size_
 		memcpy(dst, sub, slen + 1);
 		*dlen = slen;
 	}
-	explicit_bzero(xfu, sizeof(xfu));
-	explicit_bzero(bearer, sizeof(bearer));
-	explicit_bzero(sub, sizeof(sub));
+	explicit_bzero(xfu, n > 0 ? (size_t)n : 0);
+	explicit_bzero(bearer, blen < sizeof(bearer) ? blen + 1 : sizeof(bearer));
+	explicit_bzero(sub, slen < sizeof(sub) ? slen + 1 : sizeof(sub));
 	switch (f) {
 	case TOKEN_NONE: *reason = "token missing"; break;
 	case TOKEN_AMBIGUOUS: *reason = "more than one token parameter"; break;

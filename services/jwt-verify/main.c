@@ -21,6 +21,7 @@
 #include "keys.h"
 #include "fdlimit.h"
 #include "log.h"
+#include "logbatch.h"
 #include "metrics_http.h"
 #include "replay.h"
 #include "verify_metrics.h"
@@ -355,9 +356,15 @@ int main(int argc, char **argv)
 	log_info("listening on %s%s%s", o.listen_arg, o.single_use ? ", single-use" : "",
 		 o.audience ? ", audience required" : "");
 
-	while (!svc.stop)
-		if (lws_service(ctx, 0) < 0)
+	/* Each turn's lines (a decision per request) leave in one write. */
+	logbatch_start();
+	while (!svc.stop) {
+		rc = lws_service(ctx, 0);
+		logbatch_flush();
+		if (rc < 0)
 			break;
+	}
+	logbatch_stop();
 	/* Only a signal ends the loop cleanly; lws_service() failing is an error. */
 	rc = svc.stop ? 0 : 1;
 	log_info("stopping%s", rc ? " (event loop failed)" : "");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -204,9 +205,38 @@ static void test_reqid(void)
 	   !reqid_valid("a\nbcdefghij", 11), "request ids: short ones, spaces, ';' and newlines are not");
 }
 
+/* Ids come from a pool of random bytes: none repeats across refills, nor in a forked child. */
+static void test_reqid_pool(void)
+{
+	static char ids[300][REQID_LEN + 1];
+	char child[REQID_LEN + 1] = "", next[REQID_LEN + 1];
+	int i, j, dup = 0, fds[2], status;
+	pid_t pid;
+
+	for (i = 0; i < 300; i++) {
+		reqid_new(ids[i]);
+		for (j = 0; j < i; j++)
+			dup |= strcmp(ids[i], ids[j]) == 0;
+	}
+	ok(!dup, "request ids: 300 in a row, all different (the pool refills)");
+	if (pipe(fds) != 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		reqid_new(child);
+		_exit(write(fds[1], child, REQID_LEN) == REQID_LEN ? 0 : 1);
+	}
+	close(fds[1]);
+	reqid_new(next);
+	ok(pid > 0 && read(fds[0], child, REQID_LEN) == REQID_LEN && waitpid(pid, &status, 0) == pid &&
+	   strcmp(child, next) != 0, "request ids: a forked child does not make its parent's next id");
+	close(fds[0]);
+}
+
 int main(void)
 {
 	test_reqid();
+	test_reqid_pool();
 	test_version();
 	test_xff();
 	test_json_escape();
