@@ -16,11 +16,11 @@
  *                             message through ptyd with no process, ms a line
  *   spawn 0 N PROGRAM [ARG..] the reference: N times fork, exec PROGRAM, wait,
  *                             here without ptyd: milliseconds, one a line
- *   warm 0 N SHELL            the design figure of a shell started ahead: N
- *                             times SHELL /dev/fd/3 is started on a pipe and
- *                             left to initialise (30 ms); then the script
- *                             "true" is written, the pipe closed, the shell
- *                             waited for: milliseconds from the write, a line
+ *   warm 0 N BASH             the design figure of a shell started ahead: N
+ *                             times BASH -c WARM_BOOT is started with a pipe
+ *                             on fd 3 and left to initialise (30 ms); then
+ *                             the script "true" is written, the pipe closed,
+ *                             the shell waited for: ms from the write, a line
  *
  * Built by the .py with cc into a scratch dir.
  */
@@ -44,6 +44,11 @@ struct conn {
 };
 
 static unsigned char payload[1 << 21];
+
+/* What a pre-started bash would run: its script from fd 3, then as -c runs it
+ * ($0, $-, LINENO, BASH_EXECUTION_STRING and SECONDS as with -c). */
+static const char WARM_BOOT[] = "IFS= read -r -d '' BASH_EXECUTION_STRING <&3; exec 3<&-; "
+				"SECONDS=0; eval \"$BASH_EXECUTION_STRING\"";
 
 static void die(const char *what)
 {
@@ -263,7 +268,7 @@ int main(int argc, char **argv)
 				if (dup2(p[0], 3) != 3)
 					_exit(126);
 				close(p[1]);
-				execl(argv[4], argv[4], "/dev/fd/3", (char *)NULL);
+				execl(argv[4], argv[4], "-c", WARM_BOOT, (char *)NULL);
 				_exit(127);
 			}
 			close(p[0]);
