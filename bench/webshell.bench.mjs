@@ -11,7 +11,8 @@
 // byte, and connect-to-prompt. All timings are taken inside the page (performance.now()), and
 // Playwright's network domain is never enabled (no route, no network events), so it copies no
 // WebSocket frame. Prints a table of medians beside the targets.
-// Usage: node bench/webshell.bench.mjs [RUNS]   (WEBSHELL_BENCH_ONLY=exec: the exec rows only)
+// Usage: node bench/webshell.bench.mjs [RUNS]   (WEBSHELL_BENCH_ONLY=exec: the exec rows only;
+// WEBSHELL_BENCH_TLS=1: over https/wss with Caddy's `tls internal`)
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -24,6 +25,8 @@ const RUNS = Number(process.argv[2] || 100);
 const ONLY = process.env.WEBSHELL_BENCH_ONLY || '';
 // The pause between new connections in the rows past Chromium's throttle (WEBSHELL_BENCH_GAP_MS).
 const GAP_MS = Number(process.env.WEBSHELL_BENCH_GAP_MS || 15);
+// WEBSHELL_BENCH_TLS=1: the page and /ws over https/wss (Caddy's `tls internal`), as deployed.
+const TLS = process.env.WEBSHELL_BENCH_TLS === '1';
 const WARMUP = 10;
 const BIG = 100 * 1000 * 1000;
 
@@ -323,7 +326,7 @@ async function main() {
   symlinkSync(join(WEB_DIR, 'vendor'), join(site, 'vendor'));
   cpSync('/etc/skel', home, { recursive: true });
   // ptyd sets HOME from the account: env points the login shell at the /etc/skel copy.
-  const stack = await startStack(join(work, 'stack'), { webRoot: site, shell: ['/usr/bin/env', `HOME=${home}`, '/bin/bash', '-l'] });
+  const stack = await startStack(join(work, 'stack'), { tls: TLS, webRoot: site, shell: ['/usr/bin/env', `HOME=${home}`, '/bin/bash', '-l'] });
   let proxy = null;
   try {
     const context = await startBrowser(stack);
@@ -351,7 +354,7 @@ async function main() {
     const mix = await run('mix', RUNS, WARMUP);
     const mixLog = ptydLog().slice(logFrom);
     const mixDirect = await run('mix', half, 5, direct);
-    const full = !ONLY;
+    const full = !ONLY && !TLS; // over TLS: the exec rows only (the resume proxy speaks plain ws)
     const out = full ? await run('stdout', BIG) : null;
     const term = full ? await run('terminal', BIG) : null;
     const prompt = full ? summary((await run('prompt', Math.max(20, Math.floor(RUNS / 4)), 5)).times) : null;
@@ -405,7 +408,7 @@ async function main() {
       );
     }
     const load = loadavg().map((x) => x.toFixed(2)).join(' ');
-    console.log(`webshell: Chromium -> Caddy -> jwt-verify + ptyd on loopback; ${e.n} runs each; timings in the page; load average ${load} on ${cpus().length} cores`);
+    console.log(`webshell: Chromium -> Caddy${TLS ? ' (TLS)' : ''} -> jwt-verify + ptyd on loopback; ${e.n} runs each; timings in the page; load average ${load} on ${cpus().length} cores`);
     console.log('| figure | measured | target | met |');
     console.log('| --- | --- | --- | --- |');
     for (const [name, got, target, met] of rows) {
