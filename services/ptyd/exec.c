@@ -100,6 +100,11 @@ struct exec_cmd {
 	unsigned long long unacked;  /* output sent, not yet acknowledged by the client */
 	int timed_out, cancelled;
 	int by_operator;             /* ended by an administrator (ptyd --end) */
+	int warm;                    /* a shell started ahead, waiting for a script (not a command yet) */
+	int warm_used;               /* this command ran in a shell started ahead */
+	int script_fd;               /* warm: the write end of the pipe its script comes on; -1 */
+	struct proto_size size;      /* of its PTY (the recording's) */
+	char shell[256];             /* the shell that runs a script (the recording's) */
 	int kill_pending;            /* sul_kill armed */
 	int draining;                /* main process gone: streams held by escapees are cut */
 	int status_ready, status_sent;
@@ -148,6 +153,10 @@ struct exec_conn {
 	char close_reason[124];
 	int peer_code;
 	lws_usec_t t_start;
+	struct exec_cmd *warm;       /* a shell started ahead for this connection's next script, or NULL */
+	int warm_off;                /* none is started (not bash, or it failed once) */
+	unsigned long warm_seq;      /* names their cgroups */
+	lws_sorted_usec_list_t sul_warm;
 	char user[PROTO_USER_MAX + 1];
 	char peer[PTYD_PEER_MAX];
 	char request_id[PTYD_REQUEST_ID_MAX + 1];
@@ -159,6 +168,7 @@ static void conn_maybe_free(struct exec_conn *c);
 static void sul_timeout_cb(lws_sorted_usec_list_t *sul);
 static void sul_kill_cb(lws_sorted_usec_list_t *sul);
 static void sul_drain_cb(lws_sorted_usec_list_t *sul);
+static void warm_schedule(struct exec_conn *c);
 
 static const struct exec_config *cfg_of(const struct exec_conn *c)
 {
@@ -220,6 +230,7 @@ static void cmd_audit(const struct exec_cmd *x)
 		{ "timed_out", x->timed_out ? "yes" : NULL },
 		{ "cancelled", x->cancelled ? "yes" : NULL },
 		{ "ended_by", x->by_operator ? "operator" : NULL },
+		{ "warm", x->warm_used ? "yes" : NULL },
 		{ "duration", dur },
 		{ "bytes_in", bin },
 		{ "bytes_out", bout },
@@ -968,8 +979,36 @@ static int script_memfd(const struct execproto_start *st)
 	return fd;
 }
 
-/* Spawns x for st. 0, or -1 with why (for the client). */
-static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, char *why, size_t cap)
+/* Watches a started command's output and starts its recording. 0, or -1 with why. */
+static int cmd_attach(struct exec_cmd *x, char *why, size_t cap)
+{
+	struct exec_conn *c = x->c;
+	char connid[24];
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		if (x->out[k].fd >= 0 && watch_fd(x, k, x->out[k].fd) != 0) {
+			cmd_kill_all(x);
+			snprintf(why, cap, "cannot watch the command's output");
+			return -1;
+		}
+	}
+	snprintf(connid, sizeof(connid), "%lu", c->id);
+	x->rec = recording_start(c->srv->recorder, &(struct recording_info){
+		.kind = "exec", .user = c->user, .session = connid, .peer = c->peer,
+		.request_id = c->request_id[0] ? c->request_id : NULL, .title = x->account,
+		.command = x->text[0] ? x->text : x->sha256, .term = c->srv->cfg.term,
+		.shell = x->shell, .command_id = x->id, .columns = x->size.cols, .rows = x->size.rows });
+	return 0;
+}
+
+/*
+ * Spawns x for st (fd3: a descriptor the child gets as fd 3, or -1). A shell
+ * started ahead (x->warm) is not watched or recorded until a script comes.
+ * 0, or -1 with why (for the client).
+ */
+static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, int fd3, char *why,
+		     size_t cap)
 {
 	struct exec_conn *c = x->c;
 	const struct ptyd_config *cfg = &c->srv->cfg;
@@ -979,8 +1018,8 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, char 
 	struct child_plan plan;
 	struct spawn_req req;
 	struct spawn_io io;
-	char **envp, connid[24];
-	int scriptfd = -1, k;
+	char **envp;
+	int scriptfd = -1;
 	uint64_t t0;
 
 	/* The account, environment and directory a terminal of this identity gets. */
@@ -990,7 +1029,15 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, char 
 	}
 	snprintf(x->account, sizeof(x->account), "%s", plan.who->name);
 	shell = plan.who->shell;
+	if (x->warm) {
+		base = shell != NULL ? strrchr(shell, '/') : NULL;
+		if (shell == NULL || strcmp(base != NULL ? base + 1 : shell, "bash") != 0) {
+			snprintf(why, cap, "the account's shell is not bash");
+			return -1;
+		}
+	}
 	memset(&req, 0, sizeof(req));
+	req.fd3 = fd3;
 	if (st->argv != NULL) {
 		req.path = st->argv[0];
 		req.argv = st->argv;
@@ -1042,7 +1089,10 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, char 
 	req.cols = st->pty.cols;
 	req.rows = st->pty.rows;
 	req.stdin_null = !st->stdin_open;
-	snprintf(cgname, sizeof(cgname), "x%lu.%u", c->id, x->id);
+	if (x->warm)
+		snprintf(cgname, sizeof(cgname), "x%lu.w%lu", c->id, ++c->warm_seq);
+	else
+		snprintf(cgname, sizeof(cgname), "x%lu.%u", c->id, x->id);
 	x->cg = contain_new(cgname);
 	if (x->cg == NULL && contain_active())
 		log_warn("exec: command %u: no cgroup: contained by process group only", x->id);
@@ -1078,20 +1128,107 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, char 
 		if (asprintf(&x->error, "%s", why) < 0)
 			x->error = NULL;
 	}
-	for (k = 0; k < 2; k++) {
-		if (x->out[k].fd >= 0 && watch_fd(x, k, x->out[k].fd) != 0) {
-			cmd_kill_all(x);
-			snprintf(why, cap, "cannot watch the command's output");
-			return -1;
-		}
+	snprintf(x->shell, sizeof(x->shell), "%s", shell != NULL ? shell : "");
+	x->size = st->pty;
+	if (x->warm)
+		return 0;
+	return cmd_attach(x, why, cap);
+}
+
+/* ---- shells started ahead (--exec-warm-shell) ---------------------------------- */
+
+/* Scripts up to this size go to a shell started ahead (one write a pipe always takes). */
+#define WARM_SCRIPT_MAX 4096
+/*
+ * What a shell started ahead runs: it waits for its script on fd 3, then runs
+ * it as `bash -c SCRIPT` would: the same $0, $-, LINENO, exit status and
+ * BASH_EXECUTION_STRING, SECONDS from 0 (a syntax error's message lacks the
+ * "-c: line N:" part).
+ */
+static const char warm_boot[] = "IFS= read -r -d '' BASH_EXECUTION_STRING <&3; exec 3<&-; "
+				"SECONDS=0; eval \"$BASH_EXECUTION_STRING\"";
+
+/* A start the shell started ahead can run: a plain script with nothing of its own. */
+static int warm_fits(const struct exec_conn *c, const struct execproto_start *st)
+{
+	return c->warm != NULL && !c->warm->exited && c->warm->error == NULL && st->shell != NULL &&
+	       !st->login && st->nenv == 0 && st->cwd == NULL && !st->has_pty && !st->stdin_open &&
+	       st->shell_len <= WARM_SCRIPT_MAX;
+}
+
+/* Starts the connection's shell ahead of its next script (lws calls it, off any request). */
+static void sul_warm_cb(lws_sorted_usec_list_t *sul)
+{
+	struct exec_conn *c = lws_container_of(sul, struct exec_conn, sul_warm);
+	struct execproto_start st;
+	struct exec_cmd *x;
+	char why[160];
+	int p[2];
+
+	if (c->ws == NULL || c->warm != NULL || c->warm_off || c->close_code != 0 ||
+	    c->srv->stopping || c->srv->destroying)
+		return;
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return;
+	x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		close(p[0]);
+		close(p[1]);
+		return;
 	}
-	snprintf(connid, sizeof(connid), "%lu", c->id);
-	x->rec = recording_start(c->srv->recorder, &(struct recording_info){
-		.kind = "exec", .user = c->user, .session = connid, .peer = c->peer,
-		.request_id = c->request_id[0] ? c->request_id : NULL, .title = x->account,
-		.command = x->text[0] ? x->text : x->sha256, .term = cfg->term, .shell = shell,
-		.command_id = x->id, .columns = st->pty.cols, .rows = st->pty.rows });
-	return 0;
+	x->c = c;
+	x->warm = 1;
+	x->in_fd = x->out[0].fd = x->out[1].fd = -1;
+	x->script_fd = p[1];
+	x->next = c->cmds;
+	c->cmds = x;
+	memset(&st, 0, sizeof(st));
+	st.shell = (char *)warm_boot;
+	st.shell_len = sizeof(warm_boot) - 1;
+	if (cmd_spawn(x, &st, p[0], why, sizeof(why)) != 0 || x->error != NULL) {
+		/* Not bash, or it cannot start: this connection starts its shells cold. */
+		c->warm_off = 1;
+		log_debug("exec: conn %lu: no shell started ahead: %s", c->id, why);
+		close(p[0]);
+		if (x->pid <= 0)
+			cmd_free(x);
+		return; /* else it is freed once reaped */
+	}
+	close(p[0]);
+	c->warm = x;
+}
+
+/*
+ * After each command: a shell is started ahead once the connection has been
+ * quiet for EXEC_WARM_DELAY_US, so a connection that closes after its one
+ * command (execCommand) or sends the next at once never pays for a shell it
+ * does not use; commands that come with pauses between them find one ready.
+ */
+static void warm_schedule(struct exec_conn *c)
+{
+	if (cfg_of(c)->warm_shell && c->ws != NULL && c->warm == NULL && !c->warm_off &&
+	    !c->srv->stopping && !c->srv->destroying)
+		lws_sul_schedule(c->srv->ctx, 0, &c->sul_warm, sul_warm_cb, EXEC_WARM_DELAY_US);
+}
+
+/* Gives x, a shell started ahead, its script: from now on it is the command. */
+static int warm_feed(struct exec_cmd *x, const struct execproto_start *st, char *why, size_t cap)
+{
+	ssize_t n;
+
+	x->t_start = lws_now_usecs();
+	do
+		n = write(x->script_fd, st->shell, st->shell_len);
+	while (n < 0 && errno == EINTR);
+	close(x->script_fd);
+	x->script_fd = -1;
+	if (n != (ssize_t)st->shell_len) {
+		/* It died waiting (the pipe has no reader): the command cannot run. */
+		cmd_kill_all(x);
+		snprintf(why, cap, "cannot start: the shell started ahead is gone");
+		return -1;
+	}
+	return cmd_attach(x, why, cap);
 }
 
 static void start_command(struct exec_conn *c, uint32_t id, const char *json, size_t len)
@@ -1101,7 +1238,7 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 	struct exec_cmd *x;
 	char why[256];
 	long long timeout_ms;
-	int rc, cut;
+	int rc, cut, warm = 0;
 
 	rc = execproto_parse_start(json, len, &st, why, sizeof(why));
 	if (rc == -1) {
@@ -1130,14 +1267,26 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 		refuse_start(c, id, why);
 		goto out;
 	}
-	x = calloc(1, sizeof(*x));
-	if (x == NULL) {
-		refuse_start(c, id, "out of memory");
-		goto out;
+	lws_sul_cancel(&c->sul_warm); /* busy: started again after this one, if quiet then */
+	if (warm_fits(c, &st)) {
+		/* Already in c->cmds, already running: it only needs its script. */
+		x = c->warm;
+		c->warm = NULL;
+		x->warm = 0;
+		x->warm_used = 1;
+		warm = 1;
+	} else {
+		x = calloc(1, sizeof(*x));
+		if (x == NULL) {
+			refuse_start(c, id, "out of memory");
+			goto out;
+		}
+		x->c = c;
+		x->in_fd = x->out[0].fd = x->out[1].fd = x->script_fd = -1;
+		x->next = c->cmds;
+		c->cmds = x;
 	}
-	x->c = c;
 	x->id = id;
-	x->in_fd = x->out[0].fd = x->out[1].fd = -1;
 	x->wall_start = x->wall_input = time(NULL);
 	{
 		unsigned char raw[PROTO_ID_BYTES];
@@ -1149,11 +1298,10 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 	x->cmdlen = st.command_len;
 	execproto_sha256_hex(st.command, st.command_len, x->sha256);
 	execproto_command_text(&st, EXEC_AUDIT_TEXT_MAX, x->text, sizeof(x->text), &cut);
-	x->next = c->cmds;
-	c->cmds = x;
 	c->ncmds++;
 	c->started++;
-	if (cmd_spawn(x, &st, why, sizeof(why)) != 0) {
+	if (warm ? warm_feed(x, &st, why, sizeof(why)) != 0 :
+	    cmd_spawn(x, &st, -1, why, sizeof(why)) != 0) {
 		/* Never started (or cannot be watched): an error status, once reaped. */
 		free(x->error);
 		x->error = strdup(why);
@@ -1459,9 +1607,16 @@ static void cmd_free(struct exec_cmd *x)
 	struct exec_cmd **pp;
 	int destroying = c->srv->destroying, k;
 
-	cmd_audit(x);
-	ptyd_audit_exec_end(x->rec, x->error == NULL && x->pgid > 0, x->exited, x->wstatus,
-			    x->timed_out, x->cancelled);
+	if (!x->warm) {
+		cmd_audit(x);
+		ptyd_audit_exec_end(x->rec, x->error == NULL && x->pgid > 0, x->exited, x->wstatus,
+				    x->timed_out, x->cancelled);
+		c->ncmds--;
+	}
+	if (c->warm == x)
+		c->warm = NULL;
+	if (x->script_fd >= 0)
+		close(x->script_fd);
 	ready_remove(x);
 	for (pp = &c->cmds; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == x) {
@@ -1469,7 +1624,6 @@ static void cmd_free(struct exec_cmd *x)
 			break;
 		}
 	}
-	c->ncmds--;
 	lws_sul_cancel(&x->sul_timeout);
 	lws_sul_cancel(&x->sul_kill);
 	lws_sul_cancel(&x->sul_drain);
@@ -1486,6 +1640,8 @@ static void cmd_free(struct exec_cmd *x)
 	free(x->in);
 	free(x->error);
 	free(x);
+	/* The next script finds a shell started ahead (off this one's path: next loop turn). */
+	warm_schedule(c);
 	conn_maybe_free(c);
 }
 
@@ -1497,6 +1653,7 @@ static void conn_maybe_free(struct exec_conn *c)
 
 	if (c->ws != NULL || c->cmds != NULL || c->busy)
 		return;
+	lws_sul_cancel(&c->sul_warm);
 	snprintf(dur, sizeof(dur), "%.3f", (double)(lws_now_usecs() - c->t_start) / LWS_USEC_PER_SEC);
 	snprintf(started, sizeof(started), "%lu", c->started);
 	snprintf(refused, sizeof(refused), "%lu", c->refused);
@@ -1530,6 +1687,7 @@ void exec_conn_gone(struct exec_conn *c)
 	c->ws = NULL;
 	c->srv->nclients--;
 	c->ready_head = c->ready_tail = NULL;
+	lws_sul_cancel(&c->sul_warm);
 	while ((f = c->ctrl_head) != NULL) {
 		c->ctrl_head = f->next;
 		free(f);
@@ -1566,6 +1724,14 @@ int exec_reaped(struct ptyd *srv, pid_t pid, int wstatus)
 				break;
 	if (x == NULL)
 		return 0;
+	if (x->warm) {
+		/* A shell started ahead ended unused (killed, or its connection went). */
+		x->exited = 1;
+		x->pid = 0;
+		cmd_kill_all(x);
+		cmd_free(x);
+		return 1;
+	}
 	x->exited = 1;
 	x->wstatus = wstatus;
 	x->t_end = lws_now_usecs();
@@ -1622,8 +1788,8 @@ void exec_list(struct ptyd *srv, exec_visit_fn fn, void *ctx)
 
 	for (c = srv->exec_conns; c != NULL; c = c->next) {
 		for (x = c->cmds; x != NULL; x = x->next) {
-			if (x->error != NULL && x->pgid == 0)
-				continue; /* refused: it never ran */
+			if ((x->error != NULL && x->pgid == 0) || x->warm)
+				continue; /* refused: it never ran; or not a command yet */
 			memset(&in, 0, sizeof(in));
 			in.id = x->admin_id;
 			in.state = cmd_state(x);
@@ -1659,7 +1825,7 @@ static struct exec_cmd *cmd_match(struct ptyd *srv, const char *prefix, int *n)
 		return NULL;
 	for (c = srv->exec_conns; c != NULL; c = c->next) {
 		for (x = c->cmds; x != NULL; x = x->next) {
-			if (x->exited || x->pid <= 0)
+			if (x->exited || x->pid <= 0 || x->warm)
 				continue;
 			if (sodium_memcmp(x->admin_id, prefix, len) == 0) {
 				found = x;

@@ -30,6 +30,9 @@ enum exec_audit_text {
 /* After the main process exits: how long output may still trickle in from
  * descendants that escaped the kill (no cgroup), in us. */
 #define EXEC_DRAIN_US (LWS_USEC_PER_SEC / 2)
+/* --exec-warm-shell: how long a connection is quiet after a command before a
+ * shell is started ahead for its next script, in us. */
+#define EXEC_WARM_DELAY_US (5 * LWS_US_PER_MS)
 
 struct exec_config {
 	int disabled;               /* --no-exec */
@@ -39,6 +42,7 @@ struct exec_config {
 	long long max_command;      /* largest start message, bytes */
 	long long window;           /* flow control window per command and direction */
 	enum exec_audit_text audit_text;
+	int warm_shell;             /* --exec-warm-shell: a bash started ahead per connection */
 };
 
 struct ptyd;

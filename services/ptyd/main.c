@@ -41,7 +41,7 @@ static const char usage_text[] =
 	"            [--session-memory-max BYTES] [--session-cpu-weight N] [--check]\n"
 	"            [--no-exec] [--exec-max-commands N] [--exec-max-per-user N]\n"
 	"            [--exec-timeout SECONDS] [--exec-max-command BYTES]\n"
-	"            [--exec-audit-text none|truncated]\n"
+	"            [--exec-audit-text none|truncated] [--exec-warm-shell]\n"
 	"            [--record DIR [--record-input] [--record-group GROUP]\n"
 	"             [--record-max-file BYTES] [--record-max-dir BYTES]]\n"
 	"            [--metrics ADDR:PORT | --metrics unix:PATH] [--metrics-allow-remote]\n"
@@ -106,6 +106,8 @@ static const char usage_text[] =
 	"  --exec-max-command BYTES largest start message (default 4194304)\n"
 	"  --exec-audit-text MODE   truncated (default: the command's first 200 bytes in\n"
 	"                           its audit line) or none (its SHA-256 and length only)\n"
+	"  --exec-warm-shell        keep a bash started ahead per exec connection for its\n"
+	"                           next plain script (README: exec channel)\n"
 	"  --record DIR             record every session into DIR as asciicast v2 files\n"
 	"                           (made 0700, or 0750 with --record-group)\n"
 	"  --record-input           record typed input too (passwords included)\n"
@@ -147,7 +149,7 @@ enum {
 	OPT_TERM, OPT_CWD, OPT_PING, OPT_INDEX, OPT_ALLOW_ROOT, OPT_VERSION, OPT_DETACH,
 	OPT_REPLAY_BUFFER, OPT_REPLAY_TOTAL, OPT_LOG_FORMAT,
 	OPT_NO_EXEC, OPT_EXEC_MAX_COMMANDS, OPT_EXEC_MAX_PER_USER, OPT_EXEC_TIMEOUT,
-	OPT_EXEC_MAX_COMMAND, OPT_EXEC_AUDIT_TEXT,
+	OPT_EXEC_MAX_COMMAND, OPT_EXEC_AUDIT_TEXT, OPT_EXEC_WARM_SHELL,
 	OPT_USER, OPT_ACCOUNTS, OPT_ALLOW_SYSTEM, OPT_NO_NEW_PRIVS, OPT_CGROUP, OPT_NO_CGROUP,
 	OPT_PIDS_MAX, OPT_MEMORY_MAX, OPT_CPU_WEIGHT, OPT_CHECK,
 	OPT_ADMIN_SOCKET, OPT_ADMIN_GROUP, OPT_LIST, OPT_JSON, OPT_END,
@@ -186,6 +188,7 @@ static const struct option long_opts[] = {
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-session", required_argument, NULL, OPT_MAX_SESSION },
 	{ "no-exec", no_argument, NULL, OPT_NO_EXEC },
+	{ "exec-warm-shell", no_argument, NULL, OPT_EXEC_WARM_SHELL },
 	{ "no-cgroup", no_argument, NULL, OPT_NO_CGROUP },
 	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
@@ -373,6 +376,9 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			break;
 		case OPT_NO_EXEC:
 			cfg->exec.disabled = 1;
+			break;
+		case OPT_EXEC_WARM_SHELL:
+			cfg->exec.warm_shell = 1;
 			break;
 		case OPT_METRICS:
 			cfg->metrics_arg = optarg;

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+# sanitize: yes
+# tests/exec/warm.test.py: ptyd --exec-warm-shell, a bash started ahead for an
+# exec connection's next plain script, against the real ptyd and bash: the
+# script runs in it with the same stdout, stderr and status as `bash -c` gives
+# ($0, $-, LINENO, SECONDS, BASH_EXECUTION_STRING, identity, directory), only
+# plain scripts take it (not argv, env, cwd, stdin, pty), it is never
+# listed as a command, a shell that dies waiting is replaced and costs the
+# command nothing, and a closed connection or a stopped ptyd leaves none.
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from execlib import ExecClient, Server  # noqa: E402
+from ptylib import PTYD, WORK, wait_until  # noqa: E402
+from tap import Tap  # noqa: E402
+
+t = Tap()
+SCRIPT = ('echo "0=$0 flags=$- line=$LINENO s=$SECONDS x=[$BASH_EXECUTION_STRING]"; '
+          'echo "$WEBSHELL_USER $PWD $#"; echo to-stderr >&2; exit 3')
+
+
+def warm_shells(ptyd_pid):
+    """Pids of the shells started ahead: children of ptyd running the bootstrap."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if int(fields[1]) == ptyd_pid and fields[0] != "Z" and b"BASH_EXECUTION_STRING" in cmd:
+            out.append(int(d))
+    return out
+
+
+def audit_lines(srv, at_least=0):
+    """The exec_end lines so far (each is written just after its status is sent)."""
+    wait_until(lambda: len(re.findall(r"exec_end .*", srv.text())) >= at_least, 5)
+    return re.findall(r"exec_end .*", srv.text())
+
+
+async def test_warm():
+    sock = os.path.join(WORK, f"warm-{os.getpid()}.sock")
+    srv = Server(["--exec-warm-shell", "--admin-socket", sock])
+    try:
+        c = await ExecClient.connect(srv, headers={"X-Webshell-User": "wendy"})
+        r1 = await c.run({"shell": SCRIPT, "stdin": False})
+        t.ok(wait_until(lambda: len(warm_shells(srv.pid)) == 1, 5),
+             "after a command and a quiet moment, one shell waits for the next script",
+             warm_shells(srv.pid))
+        first = warm_shells(srv.pid)
+        p = subprocess.run([PTYD, "--admin-socket", sock, "--list", "--json"], capture_output=True,
+                           text=True, timeout=20)
+        t.ok(p.returncode == 0 and [r for r in json.loads(p.stdout) if r["kind"] == "exec"] == [],
+             "a shell started ahead is not a command: ptyd --list shows none", p.stdout + p.stderr)
+        r2 = await c.run({"shell": SCRIPT, "stdin": False})
+        lines = audit_lines(srv, 2)
+        t.ok(len(lines) == 2 and "warm=yes" not in lines[0] and "warm=yes" in lines[1],
+             "the first script ran cold, the second in the shell started ahead (audit warm=yes)", lines)
+        t.ok(first and not os.path.exists(f"/proc/{first[0]}") or
+             wait_until(lambda: first[0] not in warm_shells(srv.pid), 5),
+             "that shell was used up")
+        t.ok((r2.stdout, r2.stderr, r2.code, r2.status.get("signal")) ==
+             (r1.stdout, r1.stderr, r1.code, r1.status.get("signal")) and r1.code == 3 and
+             r1.stdout.startswith(b"0=bash flags=hBc line=1 s=0 x=[echo ") and
+             r1.stdout.endswith(f"wendy {os.path.expanduser('~')} 0\n".encode()) and
+             r1.stderr == b"to-stderr\n",
+             "the same stdout, stderr and status as bash -c: $0, $-, LINENO, SECONDS, "
+             "BASH_EXECUTION_STRING, identity, directory", (r1.stdout, r2.stdout, r1.stderr, r2.stderr))
+        assert wait_until(lambda: len(warm_shells(srv.pid)) == 1, 5)
+        warm = warm_shells(srv.pid)[0]
+        others = [
+            ({"argv": ["true"], "stdin": False}, "argv"),
+            ({"shell": "true", "env": {"A": "1"}, "stdin": False}, "env"),
+            ({"shell": "true", "cwd": "/tmp", "stdin": False}, "cwd"),
+            ({"shell": "cat"}, "stdin"),
+            ({"shell": "true", "pty": {"columns": 80, "rows": 24}, "stdin": False}, "pty"),
+        ]
+        before = len(audit_lines(srv))
+        for req, _ in others:
+            if req.get("shell") == "cat":
+                r = await c.run(req, stdin=b"")
+            else:
+                r = await c.run(req)
+            assert r.code == 0, (req, r.status)
+        new = audit_lines(srv, before + len(others))[before:]
+        t.ok(len(new) == len(others) and not any("warm=yes" in ln for ln in new) and
+             warm_shells(srv.pid) == [warm],
+             "argv, env, cwd, stdin and pty commands start cold; the waiting shell stays", new)
+        os.kill(warm, 9)
+        t.ok(wait_until(lambda: warm not in warm_shells(srv.pid), 5), "a waiting shell killed from outside")
+        r = await c.run({"shell": "echo after", "stdin": False})
+        t.ok(r.code == 0 and r.stdout == b"after\n" and r.stderr == b"",
+             "the next script runs unharmed (cold, or in the shell started in its place)", r.status)
+        t.ok(wait_until(lambda: len(warm_shells(srv.pid)) == 1 and warm not in warm_shells(srv.pid), 5),
+             "and another shell waits for the one after", warm_shells(srv.pid))
+        n = len(audit_lines(srv))
+        r = await c.run({"shell": "sleep 0.2; echo slept", "stdin": False, "timeoutMs": 5000})
+        t.ok(r.code == 0 and r.stdout == b"slept\n" and "warm=yes" in audit_lines(srv, n + 1)[-1],
+             "a script with a time limit runs warm too")
+        await asyncio.sleep(0.1)
+        await c.close()
+        t.ok(wait_until(lambda: warm_shells(srv.pid) == [], 5),
+             "a closed connection leaves no shell behind", warm_shells(srv.pid))
+        c = await ExecClient.connect(srv)
+        await c.run({"shell": "true", "stdin": False})
+        t.ok(wait_until(lambda: len(warm_shells(srv.pid)) == 1, 5), "a new connection warms one again")
+        left = warm_shells(srv.pid)
+    finally:
+        code, _ = srv.stop()
+    t.eq(code, 0, "ptyd stops cleanly with a shell waiting")
+    t.ok(wait_until(lambda: not any(os.path.exists(f"/proc/{p}") for p in left), 5),
+         "and that shell is gone", left)
+
+
+async def test_off():
+    srv = Server([])
+    try:
+        c = await ExecClient.connect(srv)
+        await c.run({"shell": "true", "stdin": False})
+        time.sleep(0.3)
+        t.eq(warm_shells(srv.pid), [], "without --exec-warm-shell no shell is started ahead")
+        await c.close()
+    finally:
+        srv.stop()
+
+
+async def main():
+    await test_warm()
+    await test_off()
+
+
+asyncio.run(main())
+t.done()
