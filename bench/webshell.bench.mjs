@@ -6,7 +6,8 @@
 // '-c', 'true']) (the shell's own start-up) and a sessions() round trip (no process: the
 // transport's floor), each split in the page (before the start frame, start to status, status
 // to result) and beside the child's own spawn-to-reap time from ptyd's exec_end lines, also
-// straight to ptyd (Caddy's share); 100 MB of stdout beside a
+// straight to ptyd (Caddy's share), and with pauses between commands against ptyd as is and
+// ptyd --exec-warm-shell (a shell started ahead); 100 MB of stdout beside a
 // terminal connection's throughput, the time from the network coming back to the first replayed
 // byte, and connect-to-prompt. All timings are taken inside the page (performance.now()), and
 // Playwright's network domain is never enabled (no route, no network events), so it copies no
@@ -18,7 +19,8 @@ import { createHash } from 'node:crypto';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProxy } from '../tests/browser/proxy.mjs';
-import { WEB_DIR, startBrowser, startStack } from '../tests/browser/stack.mjs';
+import { BUILD, WEB_DIR, startBrowser, startStack } from '../tests/browser/stack.mjs';
+import { freePort, startServer } from '../tests/webshell-js/helpers.mjs';
 
 const RUNS = Number(process.argv[2] || 100);
 // WEBSHELL_BENCH_ONLY=exec: the exec figures only (no 100 MB, prompt or resume runs).
@@ -155,6 +157,23 @@ const measure = {
       out.connect.push(t7 - t6);
     }
     return out;
+  },
+  // exec('true') on one open connection with pauses between commands (a program that runs a
+  // command now and then), against each url: ptyd as is and ptyd --exec-warm-shell.
+  paused: async ([n, warmup, pauseMs, urls]) => {
+    const conns = await Promise.all(urls.map((url) => WebShell.connect({ url, token: () => 'direct.no.token' })));
+    const times = urls.map(() => []);
+    for (let i = 0; i < n + warmup; i++) {
+      for (let k = 0; k < conns.length; k++) {
+        await new Promise((r) => setTimeout(r, pauseMs));
+        const t0 = performance.now();
+        const r = await conns[k].exec('true');
+        if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode}`);
+        if (i >= warmup) times[k].push(performance.now() - t0);
+      }
+    }
+    for (const c of conns) c.close();
+    return times;
   },
   // On one open connection, each kind in turn (so load changes hit all alike): the shell
   // string 'true' (the account's shell with -c), argv ['true'] (no shell), argv
@@ -354,6 +373,16 @@ async function main() {
     const mix = await run('mix', RUNS, WARMUP);
     const mixLog = ptydLog().slice(logFrom);
     const mixDirect = await run('mix', half, 5, direct);
+    // A second ptyd with --exec-warm-shell, straight from the page like the direct rows.
+    const warmPort = await freePort();
+    const warmPtyd = await startServer(join(BUILD, 'ptyd'), ['--listen', `127.0.0.1:${warmPort}`, '--allow-root',
+      '--cwd', stack.home, '--exec-warm-shell', '--', '/bin/bash'], warmPort);
+    let paused;
+    try {
+      paused = await run('paused', half, 5, 30, [direct, `ws://127.0.0.1:${warmPort}/ws`]);
+    } finally {
+      await warmPtyd.stop();
+    }
     const full = !ONLY && !TLS; // over TLS: the exec rows only (the resume proxy speaks plain ws)
     const out = full ? await run('stdout', BIG) : null;
     const term = full ? await run('terminal', BIG) : null;
@@ -396,6 +425,7 @@ async function main() {
       ['  the child alone (bash -c true), spawn to reap', ms2(child.bash), '-', null],
       ['sessions() round trip (same path, no process), median', ms2(med(k.sessions.times)), '(transport floor)', null],
       ['  in the page: call to sent + sent to answer event + event to result', inPage(k.sessions), '-', null],
+      ["exec('true') 30 ms apart, straight to ptyd / ptyd --exec-warm-shell, median", `${ms2(med(paused[0]))} / ${ms2(med(paused[1]))}`, '< 3 ms', med(paused[1]) < 3],
       ["straight to ptyd (no Caddy): exec('true') / exec(['true']) / sessions()", `${ms2(med(kd.shell.times))} / ${ms2(med(kd.argv.times))} / ${ms2(med(kd.sessions.times))}`, '(reference)', null],
     ];
     if (full) {
