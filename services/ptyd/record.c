@@ -1,10 +1,11 @@
 /*
  * record.c: asciicast v2 recordings through one bounded queue and a writer
  * thread (see record.h for why a thread). The event loop only copies bytes
- * into the queue under a mutex, and wakes the writer only when it sleeps
- * idle or the queue holds a batch's worth (WAKE_BYTES): otherwise the writer
- * takes what came within BATCH_NS, so a fast terminal costs a wake-up per
- * quarter megabyte, not per read. The writer turns events into JSON lines
+ * into the queue under a mutex. It wakes the writer once the queue holds a
+ * batch's worth (WAKE_BYTES); an idle writer's first event is handed over by
+ * a loop timer BATCH_NS later (not in the path of the keystroke's echo), and
+ * a busy writer lets the next batch gather as long, so a fast terminal costs
+ * a wake-up per quarter megabyte, not per read. The writer turns events into JSON lines
  * (printable ASCII copied in 16-byte steps, UTF-8 checked, split sequences
  * carried to the next event) gathered in one buffer per recording, enforces
  * the file and directory limits line by line, and writes the buffer with one
@@ -59,7 +60,7 @@
 #define OUT_CAP (1u << 20)
 /* Queued bytes that wake a writer waiting for a batch (at most a quarter of the queue). */
 #define WAKE_BYTES (256u << 10)
-/* How long the writer lets a batch gather once the queue holds something, in ns. */
+/* How long a batch may gather once the queue holds something, in ns. */
 #define BATCH_NS (10 * 1000000ll)
 /* How often the loop looks for finished recordings and new drops, in us. */
 #define TICK_US (500 * LWS_US_PER_MS)
@@ -126,6 +127,7 @@ struct recorder {
 	int dirfd;
 	struct lws_context *ctx;
 	lws_sorted_usec_list_t sul;
+	lws_sorted_usec_list_t sul_wake; /* hands an idle writer its first events */
 	pthread_t thread;
 	int thread_started;
 
@@ -248,14 +250,37 @@ static int ring_put(struct recorder *rec, struct recording *r, uint32_t kind, ui
 	return 0;
 }
 
-/* An idle writer is woken at once; one letting a batch gather, once it is big enough. */
+static void signal_writer(struct recorder *rec)
+{
+	rec->writer_waiting = WRITER_BUSY;
+	pthread_cond_signal(&rec->cond);
+}
+
+/* The loop's timer: an idle writer gets what was queued since (mu not held). */
+static void wake_idle(lws_sorted_usec_list_t *sul)
+{
+	struct recorder *rec = lws_container_of(sul, struct recorder, sul_wake);
+
+	pthread_mutex_lock(&rec->mu);
+	if (rec->writer_waiting == WRITER_IDLE && rec->used > 0)
+		signal_writer(rec);
+	pthread_mutex_unlock(&rec->mu);
+}
+
+/*
+ * A writer waiting with a batch's worth queued is woken now; an idle one by
+ * the timer (at once without a loop, as in the unit tests). mu held.
+ */
 static void wake_writer(struct recorder *rec)
 {
-	if (rec->writer_waiting == WRITER_IDLE ||
-	    (rec->writer_waiting == WRITER_BATCHING && rec->used >= rec->wake_bytes)) {
-		rec->writer_waiting = WRITER_BUSY;
-		pthread_cond_signal(&rec->cond);
-	}
+	if (rec->writer_waiting == WRITER_BUSY)
+		return;
+	if (rec->used >= rec->wake_bytes)
+		signal_writer(rec);
+	else if (rec->writer_waiting == WRITER_IDLE && rec->ctx == NULL)
+		signal_writer(rec);
+	else if (rec->writer_waiting == WRITER_IDLE && lws_dll2_is_detached(&rec->sul_wake.list))
+		lws_sul_schedule(rec->ctx, 0, &rec->sul_wake, wake_idle, BATCH_NS / 1000);
 }
 
 /* Queues one event of the loop's, or counts it as dropped. */
@@ -956,18 +981,21 @@ static void finish(struct recording *r)
 }
 
 /*
- * Waits for work; with events queued but fewer than a batch, lets them
- * gather for up to BATCH_NS (an end or the stop cuts that short). mu held.
+ * Waits for work. Idle, until the loop hands events over; with events
+ * queued but fewer than a batch, lets them gather for up to BATCH_NS. An
+ * end or the stop cuts either short. mu held.
  */
 static void writer_wait(struct recorder *rec)
 {
 	struct timespec until;
 
-	while (rec->used == 0 && rec->ending == NULL && !rec->stop) {
-		rec->writer_waiting = WRITER_IDLE;
-		pthread_cond_wait(&rec->cond, &rec->mu);
-	}
-	if (rec->used < rec->wake_bytes && rec->ending == NULL && !rec->stop) {
+	if (rec->used == 0) {
+		while ((rec->used == 0 || rec->writer_waiting == WRITER_IDLE) && rec->ending == NULL &&
+		       !rec->stop) {
+			rec->writer_waiting = WRITER_IDLE;
+			pthread_cond_wait(&rec->cond, &rec->mu);
+		}
+	} else if (rec->used < rec->wake_bytes && rec->ending == NULL && !rec->stop) {
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += BATCH_NS;
 		if (until.tv_nsec >= 1000000000) {
@@ -1262,6 +1290,7 @@ void recorder_loop_gone(struct recorder *rec)
 	if (rec == NULL || rec->ctx == NULL)
 		return;
 	lws_sul_cancel(&rec->sul);
+	lws_sul_cancel(&rec->sul_wake);
 	rec->ctx = NULL;
 }
 
