@@ -7,8 +7,9 @@
  *   tty PORT                  a terminal: output bytes until the close frame
  *   out PORT SCRIPT           exec {"shell":SCRIPT}: stdout bytes (each frame
  *                             acknowledged) until the status
- *   lat PORT N START_JSON     one connection, N commands one after the other:
- *                             milliseconds from start to status, one a line
+ *   lat PORT N START_JSON [PAUSE_MS]
+ *                             one connection, N commands one after the other
+ *                             (PAUSE_MS apart): ms from start to status, a line
  *   new PORT N START_JSON     N times a new connection and one command:
  *                             "HELLO_MS STATUS_MS" a line (hello: the floor)
  *   ping PORT N               one connection, N sessions requests (channel
@@ -343,12 +344,16 @@ int main(int argc, char **argv)
 		ws_close(c);
 		return 0;
 	}
-	if ((strcmp(argv[1], "lat") == 0 || strcmp(argv[1], "new") == 0) && argc == 5) {
+	if ((strcmp(argv[1], "lat") == 0 && (argc == 5 || argc == 6)) ||
+	    (strcmp(argv[1], "new") == 0 && argc == 5)) {
 		count = atoi(argv[3]);
 		if (argv[1][0] == 'l') {
+			int pause_ms = argc == 6 ? atoi(argv[5]) : 0;
 			c = ws_connect(port, "webshell-exec.v1");
 			exec_hello(c);
 			for (i = 0; i < count; i++) {
+				if (pause_ms > 0)
+					usleep((useconds_t)pause_ms * 1000);
 				t0 = now();
 				exec_run(c, (uint32_t)i + 1, argv[4]);
 				printf("%.3f\n", (now() - t0) * 1e3);

@@ -11,6 +11,7 @@ design figure of a shell started ahead (its script written to a pipe it
 waits on): what a pre-started shell would leave of the shell's cost.
 Everything binds to 127.0.0.1; every process started here is stopped.
 """
+import hashlib
 import json
 import os
 import re
@@ -70,14 +71,15 @@ def main():
         spawn = client(bin_path, "spawn", 0, N, "/bin/true")
         spawn_sh = client(bin_path, "spawn", 0, N // 2, "/bin/bash", "-c", "true")
         warm = client(bin_path, "warm", 0, N // 4, "/bin/bash")
-        ping = client(bin_path, "ping", port, N)
         lat = client(bin_path, "lat", port, N, json.dumps({"argv": ["/bin/true"]}))
+        ping = client(bin_path, "ping", port, N)
         new = client(bin_path, "new", port, N // 2, json.dumps({"argv": ["/bin/true"]}))
         env = {"HOME": skel}
         bare = client(bin_path, "lat", port, N // 2, json.dumps(
             {"argv": ["/bin/bash", "--norc", "--noprofile", "-c", "true"], "env": env}))
         sh_c = client(bin_path, "lat", port, N // 2, json.dumps({"shell": "true", "env": env}))
         sh_plain = client(bin_path, "lat", port, N // 2, json.dumps({"shell": "true", "stdin": False}))
+        sh_paused = client(bin_path, "lat", port, N // 4, json.dumps({"shell": "true", "stdin": False}), 30)
         login = client(bin_path, "lat", port, N // 2, json.dumps(
             {"shell": "true", "login": True, "env": env}))
         inter = client(bin_path, "lat", port, N // 4, json.dumps(
@@ -91,10 +93,18 @@ def main():
             out_runs.append((int(b), float(s)))
         # The lat run is the first exec connection: its audit lines say how long
         # each child lived (spawn to reap); the rest of a round trip is ptyd's.
+        sha = hashlib.sha256(b"/bin/true\0").hexdigest()
         lived = [float(d) * 1e3 for d in
-                 re.findall(r"exec_end conn=1 .*? duration=([0-9.]+)", srv.text())]
+                 re.findall(rf"exec_end conn=1 .*? sha256={sha} .*? duration=([0-9.]+)", srv.text())]
     finally:
         srv.stop()
+    # The same script 30 ms apart against ptyd --exec-warm-shell (a shell started ahead).
+    warm_srv = Server(["--exec-warm-shell"], command=producer_tty)
+    try:
+        sh_warm = client(bin_path, "lat", warm_srv.port, N // 4,
+                         json.dumps({"shell": "true", "stdin": False}), 30)
+    finally:
+        warm_srv.stop()
         shutil.rmtree(SCRATCH, ignore_errors=True)
 
     load = os.getloadavg()[0]
@@ -102,7 +112,7 @@ def main():
           f"load average {load:.1f} on {os.cpu_count()} cores)")
     print(f"| {'measure':<44} | {'measured':>22} | {'target / reference':>22} | {'':<6} |")
     print(f"|{'-' * 46}|{'-' * 24}|{'-' * 24}|{'-' * 8}|")
-    row("a message's round trip, no process (sessions)", f"{median_ms(ping):.3f} ms", "(ptyd's floor)", None)
+    row("message round trip, no process (sessions)", f"{median_ms(ping):.3f} ms", "(ptyd's floor)", None)
     ref = median_ms(spawn)
     row("fork+exec+wait of true, no ptyd (ref.)", f"{ref:.2f} ms", "(reference)", None)
     m = median_ms(lat)
@@ -134,6 +144,9 @@ def main():
     row("  bash -c true, fork+exec+wait, no ptyd", f"{median_ms(spawn_sh):.2f} ms", "(reference)", None)
     row("  design: bash started ahead, script on pipe", f"{median_ms(warm):.2f} ms",
         "(a warm shell)", None)
+    m_p, m_w = median_ms(sh_paused), median_ms(sh_warm)
+    row("exec shell 'true', 30 ms apart: median", f"{m_p:.2f} ms", "(reference)", None)
+    row("  the same, ptyd --exec-warm-shell", f"{m_w:.2f} ms", "< 3 ms", m_w < 3)
 
 
 if __name__ == "__main__":
