@@ -1,20 +1,31 @@
 /*
- * bench/ptyd.bench.c: the throughput client of bench/ptyd.bench.py, in C so
- * the client is not what gets measured on a 2-core machine. It opens one
- * ttyd-protocol session on 127.0.0.1:PORT, waits for the prompt, types
- * COMMAND, counts output bytes until the close frame, and prints
- * "BYTES SECONDS CLOSECODE". Built by the .py with cc into a scratch dir.
- * INIT replaces ttyd's init message (e.g. one asking for a resumable session).
+ * bench/ptyd.bench.c: the client of bench/ptyd.bench.py, in C so the client
+ * is not what gets measured on a 2-core machine. It speaks ttyd's protocol
+ * (so it measures ptyd and ttyd alike) on 127.0.0.1:PORT:
  *
- * usage: ptyd-bench-client PORT COMMAND [INIT]
+ *   PORT COMMAND [INIT]          one session: waits for the prompt, types
+ *                                COMMAND, counts output bytes until the close
+ *                                frame (or EOF: ttyd may close without one) and
+ *                                prints "BYTES SECONDS CLOSECODE" (1006: none)
+ *   --echo N GAP_US PORT [INIT]  one session: N keys (x, then DEL), each
+ *                                GAP_US after the last echo, timed from the
+ *                                send to its echo; prints "MEDIAN_MS P99_MS"
+ *   --echo N GAP_US pty          the same keys to bash on a bare PTY (no
+ *                                server): the floor of the figure above
+ *
+ * INIT replaces ttyd's init message (e.g. one asking for a resumable session).
+ * Built by the .py with cc into a scratch dir.
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,44 +68,53 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int main(int argc, char **argv)
+#define DEFAULT_INIT "{\"AuthToken\":\"\",\"columns\":80,\"rows\":24}"
+
+/* A WebSocket on 127.0.0.1:port with subprotocol tty, past the 101. */
+static int ws_connect(const char *port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	const char *init = "{\"AuthToken\":\"\",\"columns\":80,\"rows\":24}";
-	unsigned long long out = 0;
-	unsigned char hdr[10], last[2] = { 0, 0 };
-	size_t hlen = 0, need = 2, rem = 0, len, i;
-	int fd, one = 1, prompt = 0, in_payload_start = 0, opcode = 0, code = 0;
-	double t0 = 0;
-	char *cmd;
-	ssize_t n;
+	char req[512], ans[4096];
+	size_t len;
+	int fd, one = 1;
 
-	if (argc != 3 && argc != 4) {
-		fprintf(stderr, "usage: %s PORT COMMAND [INIT]\n", argv[0]);
-		return 2;
-	}
-	if (argc == 4)
-		init = argv[3];
-	sa.sin_port = htons((unsigned short)atoi(argv[1]));
+	sa.sin_port = htons((unsigned short)atoi(port));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		die("connect");
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	len = (size_t)snprintf((char *)buf, sizeof(buf),
+	len = (size_t)snprintf(req, sizeof(req),
 			       "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
 			       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 			       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: tty\r\n\r\n");
-	if (write(fd, buf, len) != (ssize_t)len)
+	if (write(fd, req, len) != (ssize_t)len)
 		die("write");
 	/* The 101 answer: read byte by byte up to the blank line (frames follow later). */
-	for (len = 0; len < 4 || memcmp(buf + len - 4, "\r\n\r\n", 4) != 0; len++)
-		if (len >= 4096 || read(fd, buf + len, 1) != 1)
+	for (len = 0; len < 4 || memcmp(ans + len - 4, "\r\n\r\n", 4) != 0; len++)
+		if (len >= sizeof(ans) || read(fd, ans + len, 1) != 1)
 			die("handshake");
-	if (memcmp(buf, "HTTP/1.1 101", 12) != 0) {
+	if (memcmp(ans, "HTTP/1.1 101", 12) != 0) {
 		fprintf(stderr, "handshake refused\n");
-		return 1;
+		exit(1);
 	}
+	return fd;
+}
+
+static int throughput(int argc, char **argv)
+{
+	const char *init = DEFAULT_INIT;
+	unsigned long long out = 0;
+	unsigned char hdr[10], last[2] = { 0, 0 };
+	size_t hlen = 0, need = 2, rem = 0, len, i;
+	int fd, prompt = 0, in_payload_start = 0, opcode = 0, code = 0;
+	double t0 = 0;
+	char *cmd;
+	ssize_t n;
+
+	if (argc == 4)
+		init = argv[3];
+	fd = ws_connect(argv[1]);
 	send_frame(fd, init, strlen(init));
 	if (asprintf(&cmd, "0%s; exit\r", argv[2]) < 0)
 		die("asprintf");
@@ -150,6 +170,197 @@ int main(int argc, char **argv)
 			in_payload_start = 1;
 		}
 	}
-	fprintf(stderr, "connection closed without a close frame after %llu bytes\n", out);
-	return 1;
+	if (!prompt) {
+		fprintf(stderr, "connection closed before the prompt\n");
+		return 1;
+	}
+	/* ttyd 1.7.7 drops the connection after the last output, without a close frame. */
+	printf("%llu %.6f 1006\n", out, now() - t0);
+	return 0;
+}
+
+/*
+ * Where echoes come from: a WebSocket's output frames ('0' messages), or a
+ * bare PTY master. read_output() appends what arrives next to out.
+ */
+struct source {
+	int fd;
+	int ws;                     /* 1: WebSocket frames, 0: raw PTY bytes */
+	unsigned char in[1 << 16];  /* WebSocket bytes not yet parsed */
+	size_t have;
+};
+
+/* Waits for more output; returns its length in out (0 for a non-output frame). */
+static size_t read_output(struct source *src, unsigned char *out, size_t cap)
+{
+	size_t h, len, n;
+	ssize_t r;
+
+	if (!src->ws) {
+		r = read(src->fd, out, cap);
+		if (r <= 0)
+			die("read pty");
+		return (size_t)r;
+	}
+	for (;;) {
+		if (src->have >= 2) {
+			len = src->in[1] & 127;
+			h = len == 126 ? 4 : len == 127 ? 10 : 2;
+			if (src->have >= h) {
+				if (h == 4)
+					len = ((size_t)src->in[2] << 8) | src->in[3];
+				else if (h == 10)
+					for (len = 0, n = 2; n < 10; n++)
+						len = (len << 8) | src->in[n];
+				if (len + h > sizeof(src->in)) {
+					fprintf(stderr, "frame too big for the echo client\n");
+					exit(1);
+				}
+				if (src->have >= h + len) {
+					int op = src->in[0] & 15;
+					n = 0;
+					if (op == 8) {
+						fprintf(stderr, "connection closed\n");
+						exit(1);
+					}
+					if (op == 2 && len > 0 && src->in[h] == '0') {
+						n = len - 1 < cap ? len - 1 : cap;
+						memcpy(out, src->in + h + 1, n);
+					}
+					memmove(src->in, src->in + h + len, src->have - h - len);
+					src->have -= h + len;
+					return n;
+				}
+			}
+		}
+		r = read(src->fd, src->in + src->have, sizeof(src->in) - src->have);
+		if (r <= 0)
+			die("read socket");
+		src->have += (size_t)r;
+	}
+}
+
+/* Reads output until it holds byte want (the echo) or a prompt ending "# "/"$ ". */
+static void wait_for(struct source *src, int want)
+{
+	unsigned char out[4096];
+	size_t n, i;
+	int last = 0;
+
+	for (;;) {
+		n = read_output(src, out, sizeof(out));
+		for (i = 0; i < n; i++) {
+			if (want >= 0 && out[i] == want)
+				return;
+			if (want < 0 && out[i] == ' ' && (last == '#' || last == '$') && i == n - 1)
+				return;
+			last = out[i];
+		}
+	}
+}
+
+static void send_key(struct source *src, unsigned char key)
+{
+	unsigned char frame[8] = { 0x82, 0x80 | 2, 0, 0, 0, 0, '0', key };
+
+	if (!src->ws) {
+		if (write(src->fd, &key, 1) != 1)
+			die("write pty");
+	} else if (write(src->fd, frame, sizeof(frame)) != (ssize_t)sizeof(frame)) {
+		die("write socket");
+	}
+}
+
+/* bash on a fresh PTY of its own: the master, and its pid in *pid. */
+static int bare_pty(pid_t *pid)
+{
+	char *const argv[] = { "/bin/bash", "--norc", "--noprofile", NULL };
+	int master = posix_openpt(O_RDWR | O_NOCTTY), slave;
+	const char *name;
+
+	if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
+	    (name = ptsname(master)) == NULL)
+		die("pty");
+	*pid = fork();
+	if (*pid < 0)
+		die("fork");
+	if (*pid == 0) {
+		setsid();
+		slave = open(name, O_RDWR);
+		if (slave < 0)
+			_exit(127);
+		dup2(slave, 0);
+		dup2(slave, 1);
+		dup2(slave, 2);
+		if (slave > 2)
+			close(slave);
+		close(master);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return master;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int echo(int argc, char **argv)
+{
+	static struct source src;
+	struct timespec gap;
+	long n = atol(argv[2]), gap_us = atol(argv[3]), i;
+	double *ms, t0;
+	pid_t pid = 0;
+
+	if (n <= 0 || gap_us < 0 || (ms = calloc((size_t)n, sizeof(*ms))) == NULL) {
+		fprintf(stderr, "--echo: N > 0 and GAP_US >= 0\n");
+		return 2;
+	}
+	gap.tv_sec = gap_us / 1000000;
+	gap.tv_nsec = (gap_us % 1000000) * 1000;
+	if (strcmp(argv[4], "pty") == 0) {
+		src.fd = bare_pty(&pid);
+	} else {
+		const char *init = argc > 5 ? argv[5] : DEFAULT_INIT;
+
+		src.fd = ws_connect(argv[4]);
+		src.ws = 1;
+		send_frame(src.fd, init, strlen(init));
+	}
+	wait_for(&src, -1);
+	for (i = 0; i < n; i++) {
+		unsigned char key = i % 2 == 0 ? 'x' : 0x7f;
+
+		if (gap_us > 0)
+			nanosleep(&gap, NULL);
+		t0 = now();
+		send_key(&src, key);
+		/* readline echoes x as x and erases it with a backspace first. */
+		wait_for(&src, key == 'x' ? 'x' : '\b');
+		ms[i] = (now() - t0) * 1000;
+	}
+	qsort(ms, (size_t)n, sizeof(*ms), cmp_double);
+	printf("%.4f %.4f\n", ms[n / 2], ms[(size_t)((double)n * 0.99)]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	free(ms);
+	close(src.fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 5 && argc <= 6 && strcmp(argv[1], "--echo") == 0)
+		return echo(argc, argv);
+	if (argc == 3 || argc == 4)
+		return throughput(argc, argv);
+	fprintf(stderr, "usage: %s PORT COMMAND [INIT]\n"
+		"       %s --echo N GAP_US PORT|pty [INIT]\n", argv[0], argv[0]);
+	return 2;
 }

@@ -1,20 +1,22 @@
 #!/usr/bin/python3
 """bench/ptyd.bench.py: ptyd's figures beside their targets and ttyd's.
 
-Measures, with a minimal synchronous WebSocket client on raw sockets (so the
-client is not what gets measured): output throughput of 200 MB of shell output
-against a plain PTY read loop in the same run, with the replay buffer of a
-resumable session and without; keystroke echo round trip through bash's
-readline, back to back and at a human pace (a key every 2 ms) beside bash on
-a bare PTY; connect to first output, ptyd memory per idle session and per
-detached session with a full replay buffer, its thread count, and 1,000
-concurrent sessions all answering. Everything binds to 127.0.0.1; every
-process started here is stopped.
+Measures, with one C client (bench/ptyd.bench.c, so the client is not what
+gets measured): output throughput of 200 MB of shell output against a plain
+PTY read loop in the same run, with the replay buffer of a resumable session
+and without; keystroke echo round trip through bash's readline, back to back
+and at a human pace (a key every 2 ms) beside the same keys to bash on a bare
+PTY, the targets taking turns; connect to first output beside the same bash
+started on a plain PTY (bash's own start-up is most of it: ptyd is judged on
+its share); memory per idle session and per detached session with a full
+replay buffer, thread count, and 1,000 concurrent sessions all answering.
+With TTYD=/path/to/ttyd (built outside this repository) ttyd is measured the
+same way in the same run; without it the ttyd column quotes the issue.
+Everything binds to 127.0.0.1; every process started here is stopped.
 """
 import base64
 import os
 import pty
-import select
 import signal
 import socket
 import statistics
@@ -29,6 +31,7 @@ os.environ.setdefault("WS_BUILD", os.path.join(ROOT, "build"))
 os.environ["WS_WORK"] = tempfile.mkdtemp(prefix="ptyd-bench-")
 sys.path.insert(0, os.path.join(ROOT, "tests", "ptyd"))
 from ptylib import Server, children, rss_kb  # noqa: E402
+from tap import free_port, wait_port  # noqa: E402
 
 BYTES = int(os.environ.get("PTYD_BENCH_BYTES", 200_000_000))
 RUNS = int(os.environ.get("PTYD_BENCH_RUNS", 3))
@@ -173,24 +176,40 @@ def plain_pty_rate():
     return total / dt / 1e6, total
 
 
+_client = []
+
+
 def build_client():
-    """Compiles the C throughput client (bench/ptyd.bench.c); None if that fails."""
-    exe = os.path.join(os.environ["WS_WORK"], "ptyd-bench-client")
-    src = os.path.join(ROOT, "bench", "ptyd.bench.c")
-    r = subprocess.run(["cc", "-O2", "-o", exe, src], capture_output=True)
-    return exe if r.returncode == 0 else None
+    """Compiles the C client (bench/ptyd.bench.c) once; its path, or None if that fails."""
+    if not _client:
+        exe = os.path.join(os.environ["WS_WORK"], "ptyd-bench-client")
+        src = os.path.join(ROOT, "bench", "ptyd.bench.c")
+        r = subprocess.run(["cc", "-O2", "-o", exe, src], capture_output=True)
+        _client.append(exe if r.returncode == 0 else None)
+    return _client[0]
 
 
 RESUMABLE_INIT = '{"AuthToken":"","columns":80,"rows":24,"webshell":{"session":"new"}}'
+# The terminal type ptyd and ttyd give their shells: the bare-PTY bash gets it too,
+# so that readline echoes the same bytes everywhere.
+CLIENT_ENV = dict(os.environ, TERM="xterm-256color")
+
+
+def run_client(args, timeout=300):
+    client = build_client()
+    if client is None:
+        raise RuntimeError("cannot build bench/ptyd.bench.c")
+    r = subprocess.run([client] + [str(a) for a in args], capture_output=True, timeout=timeout,
+                       env=CLIENT_ENV)
+    if r.returncode != 0:
+        raise RuntimeError(f"bench client {args[:4]}: {r.stderr.decode()}")
+    return r.stdout.split()
 
 
 def ptyd_rate(srv, client=None, init=None):
+    """(MB/s, bytes, close code) of PRODUCER's output through srv (ptyd or ttyd)."""
     if client:
-        r = subprocess.run([client, str(srv.port), PRODUCER] + ([init] if init else []),
-                           capture_output=True, timeout=300)
-        if r.returncode != 0:
-            raise RuntimeError(f"bench client: {r.stderr.decode()}")
-        got, secs, code = r.stdout.split()
+        got, secs, code = run_client([srv.port, PRODUCER] + ([init] if init else []))
         return int(got) / float(secs) / 1e6, int(got), int(code).to_bytes(2, "big")
     c = session(srv.port)
     c.send(f"0{PRODUCER}; exit\r".encode())
@@ -201,60 +220,59 @@ def ptyd_rate(srv, client=None, init=None):
     return total / dt / 1e6, total, close
 
 
+def echo(target, n, gap_us):
+    """(median, p99) ms of n keys (x, then DEL) each gap_us after the last echo,
+    typed by the C client into target: a server's port, or "pty" (bash on a bare PTY)."""
+    med, p99 = run_client(["--echo", n, gap_us, target])
+    return float(med), float(p99)
+
+
 def echo_rtt(srv, n=2000):
-    c = session(srv.port)
-    samples = []
-    for i in range(n):
-        key, want = (b"x", b"x") if i % 2 == 0 else (b"\x7f", b"\b")
-        t0 = time.perf_counter()
-        c.send(b"0" + key)
-        c.until_output(lambda o: want in o)
-        samples.append((time.perf_counter() - t0) * 1000)
-    c.close()
-    samples.sort()
-    return samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+    """Echo round trip with keys sent back to back: (p50, p99) ms."""
+    return echo(srv.port, n, 0)
 
 
-def paced_echo(send, wait, n=1000, gap=0.002):
-    """Median echo of one key typed every `gap` seconds (x then backspace)."""
-    samples = []
-    for i in range(n):
-        key, want = (b"x", b"x") if i % 2 == 0 else (b"\x7f", b"\b")
-        time.sleep(gap)
-        t0 = time.perf_counter()
-        send(key)
-        wait(want)
-        samples.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(samples)
+def paced_rounds(targets, rounds=3, n=1000, gap_us=2000):
+    """Medians of echo at a human pace (a key every 2 ms), the targets taking
+    turns round by round so that the machine's load changes reach them all
+    alike; per target, the median of its rounds' medians (ms)."""
+    got = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, target in targets.items():
+            got[name].append(echo(target, n, gap_us)[0])
+    return {name: statistics.median(v) for name, v in got.items()}
 
 
-def bare_pty_paced_echo(n=1000):
-    """The same bash on a bare PTY, the same keys at the same pace: the floor."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(SHELL[0], SHELL)
-    buf = b""
-    while not buf.rstrip().endswith((b"#", b"$")):
-        buf += os.read(fd, 4096)
+class Ttyd:
+    """ttyd (TTYD=/path/to/ttyd, built outside this repository) serving the same
+    shell on a free loopback port, writable, as ptyd serves it."""
 
-    def wait(want):
-        got = b""
-        while want not in got:
-            got += os.read(fd, 4096)
-    try:
-        return paced_echo(lambda k: os.write(fd, k), wait, n)
-    finally:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(fd)
+    def __init__(self, exe):
+        self.port = free_port()
+        self.log = open(os.path.join(os.environ["WS_WORK"], f"ttyd-{self.port}.log"), "wb")
+        self.proc = subprocess.Popen([exe, "-W", "-i", "127.0.0.1", "-p", str(self.port)] + SHELL,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        if not wait_port(self.port, 10):
+            self.stop()
+            raise RuntimeError(f"ttyd ({exe}) did not listen")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(8)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
 
 
-def ptyd_paced_echo(srv, n=1000):
-    c = session(srv.port)
-    try:
-        return paced_echo(lambda k: c.send(b"0" + k), lambda w: c.until_output(lambda o: w in o), n)
-    finally:
-        c.close()
+def ttyd_version(exe):
+    r = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    # "ttyd version 1.7.7-unknown": the version without the build suffix
+    return r.stdout.split()[-1].split("-")[0] if r.returncode == 0 and r.stdout.split() else "?"
 
 
 def detached_memory(n=100, ring=256 * 1024):
@@ -323,8 +341,10 @@ def first_output(srv, n=50):
     return statistics.median(times)
 
 
-def idle_memory(n=300):
-    srv = Server([], command=SHELL)
+def idle_memory(n=300, start=lambda: Server([], command=SHELL)):
+    """RSS per idle session (bytes), thread count and RSS (kB) before them, of
+    the server start() starts (ptyd by default)."""
+    srv = start()
     try:
         session(srv.port).close()  # warm-up: first-use allocations are not per session
         time.sleep(0.3)
@@ -372,65 +392,105 @@ def thousand(n=1000):
 
 
 def row(name, value, target, ttyd, good):
-    print(f"| {name:<34} | {value:>14} | {target:>16} | {ttyd:>11} | {'yes' if good else 'NO':>4} |")
+    print(f"| {name:<36} | {value:>15} | {target:>17} | {ttyd:>15} | {'yes' if good else 'NO':>4} |")
 
 
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    # The machine is shared: alternate plain and ptyd runs, keep the best of each.
+    ttyd_exe = os.environ.get("TTYD")
+    if build_client() is None:
+        raise SystemExit("cannot build bench/ptyd.bench.c")
+    # The machine is shared: alternate plain, ptyd (and ttyd) runs, keep the best of each.
     srv = Server([], command=SHELL)
+    tt = Ttyd(ttyd_exe) if ttyd_exe else None
     plain, rate, got, close, rate_on = 0, 0, 0, b"", 0
-    client = build_client()
+    t_rate, t_got, t_close = 0, 0, b""
+    loads = []
     try:
         for _ in range(RUNS):
             plain = max(plain, plain_pty_rate()[0])
-            r, g, cl = ptyd_rate(srv, client)
+            r, g, cl = ptyd_rate(srv, True)
             if r > rate:
                 rate, got, close = r, g, cl
-            if client:
-                rate_on = max(rate_on, ptyd_rate(srv, client, RESUMABLE_INIT)[0])
+            rate_on = max(rate_on, ptyd_rate(srv, True, RESUMABLE_INIT)[0])
+            if tt:
+                r, g, cl = ptyd_rate(tt, True)
+                if r > t_rate:
+                    t_rate, t_got, t_close = r, g, cl
+        loads.append(os.getloadavg()[0])
         p50, p99 = echo_rtt(srv)
-        bare_paced = bare_pty_paced_echo()
-        paced = ptyd_paced_echo(srv)
+        t_p50, t_p99 = echo_rtt(tt) if tt else (None, None)
+        targets = {"bare": "pty", "ptyd": srv.port}
+        if tt:
+            targets["ttyd"] = tt.port
+        paced = paced_rounds(targets)
+        loads.append(os.getloadavg()[0])
         first = first_output(srv)
+        t_first = first_output(tt) if tt else None
         plain_first = plain_first_output()
     finally:
         srv.stop()
+        if tt:
+            tt.stop()
     detached = detached_memory()
     per_session, threads, base = idle_memory()
+    t_mem = idle_memory(start=lambda: Ttyd(ttyd_exe)) if tt else None
     ok, took, kids, rss = thousand()
+    loads.append(os.getloadavg()[0])
 
-    with open("/proc/loadavg") as f:
-        load = f.read().split()[0]
-    print(f"ptyd benchmark ({BYTES / 1e6:.0f} MB of `{PRODUCER}`, best of {RUNS}, "
-          f"{'C' if client else 'Python'} client; load average {load}; the ttyd column is quoted, "
-          f"not measured here: ttyd 1.7.7 figures from the issue, taken with a Node client)\n")
-    print(f"| {'measure':<34} | {'ptyd':>14} | {'target':>16} | {'ttyd quoted':>11} | {'met':>4} |")
-    print(f"|{'-' * 36}|{'-' * 16}|{'-' * 18}|{'-' * 13}|{'-' * 6}|")
-    row("plain PTY read loop", f"{plain:.1f} MB/s", "(reference)", "78 MB/s", True)
-    row("output throughput", f"{rate:.1f} MB/s", f">= {max(65, 0.85 * plain):.1f} MB/s", "45-50 MB/s",
+    add = paced["ptyd"] - paced["bare"]
+    t_add = paced["ttyd"] - paced["bare"] if tt else None
+    if tt:
+        ref = f"ttyd {ttyd_version(ttyd_exe)}"
+        head = (f"the ttyd column is ttyd {ttyd_version(ttyd_exe)} ({ttyd_exe}) measured in this "
+                f"run with the same clients")
+        T = {"plain": "-", "rate": f"{t_rate:.1f} MB/s", "share": f"{100 * t_rate / plain:.0f} %",
+             "bytes": f"{t_got / 1e6:.1f} MB " + ("no close" if t_close[:2] == b"\x03\xee" else t_close[:2].hex()), "p50": f"{t_p50:.3f} ms",
+             "p99": f"{t_p99:.3f} ms", "paced": f"{paced['ttyd']:.3f} ms", "bare": "(same)",
+             "add": f"{t_add:.3f} ms", "first": f"{t_first:.2f} ms",
+             "share1": f"{t_first - plain_first:.2f} ms",
+             "mem": f"{t_mem[0] / 1024:.2f} KB", "threads": f"{t_mem[1]}"}
+    else:
+        ref = "ttyd quoted"
+        head = ("the ttyd column is quoted, not measured here: ttyd 1.7.7 figures from the issue "
+                "(set TTYD=/path/to/ttyd to measure it beside ptyd)")
+        T = {"plain": "78 MB/s", "rate": "45-50 MB/s", "share": "~60 %", "bytes": "lost tail",
+             "p50": "0.46 ms", "p99": "~2 ms", "paced": "-", "bare": "0.11-0.20 ms",
+             "add": "0.09-0.125 ms", "first": "7 ms", "share1": "-", "mem": "~8 KB",
+             "threads": "1 + 1/session"}
+    add_target = t_add if tt else 0.09
+    print(f"ptyd benchmark ({BYTES / 1e6:.0f} MB of `{PRODUCER}`, best of {RUNS}; C client; load "
+          f"average {' / '.join(f'{x:.2f}' for x in loads)} after throughput / echo / memory; "
+          f"{head})\n")
+    print(f"| {'measure':<36} | {'ptyd':>15} | {'target':>17} | {ref:>15} | {'met':>4} |")
+    print(f"|{'-' * 38}|{'-' * 17}|{'-' * 19}|{'-' * 17}|{'-' * 6}|")
+    row("plain PTY read loop", f"{plain:.1f} MB/s", "(reference)", T["plain"], True)
+    row("output throughput", f"{rate:.1f} MB/s", f">= {max(65, 0.85 * plain):.1f} MB/s", T["rate"],
         rate >= 65 and rate >= 0.85 * plain and got >= BYTES)
-    row("  share of the plain PTY rate", f"{100 * rate / plain:.0f} %", ">= 85 %", "~60 %",
+    row("  share of the plain PTY rate", f"{100 * rate / plain:.0f} %", ">= 85 %", T["share"],
         rate >= 0.85 * plain)
-    row("  all bytes, then close", f"{got / 1e6:.1f} MB {close[:2].hex()}", "200 MB, 03e8", "lost tail",
+    if tt:
+        row("  ptyd / ttyd", f"{rate / t_rate:.2f}x", ">= 1.55x", "1x", rate >= 1.55 * t_rate)
+    row("  all bytes, then close", f"{got / 1e6:.1f} MB {close[:2].hex()}", "200 MB, 03e8", T["bytes"],
         got >= BYTES and close[:2] == b"\x03\xe8")
     row("  with the replay buffer (resumable)", f"{rate_on:.1f} MB/s", f">= {0.95 * rate:.1f} MB/s", "-",
         rate_on >= 0.95 * rate and rate_on >= 0.85 * plain)
     row("  buffer's cost", f"{100 * (1 - rate_on / rate):.1f} %", "< 5 %", "-", rate_on >= 0.95 * rate)
-    row("keystroke echo round trip p50", f"{p50:.3f} ms", "< 0.4 ms", "0.46 ms", p50 < 0.4)
-    row("keystroke echo round trip p99", f"{p99:.3f} ms", "< 1 ms", "~2 ms", p99 < 1)
-    row("echo, a key every 2 ms (median)", f"{paced:.3f} ms", "-", "-", True)
-    row("  bash on a bare PTY, same keys", f"{bare_paced:.3f} ms", "(reference)", "0.11-0.20 ms", True)
-    row("  ptyd's addition", f"{paced - bare_paced:.3f} ms", "< 0.09 ms", "0.09-0.125 ms",
-        paced - bare_paced < 0.09)
-    row("connect to first output (median)", f"{first:.2f} ms", "< 5 ms", "7 ms", first < 5)
-    row("  same bash on a plain PTY", f"{plain_first:.2f} ms", "(reference)", "-", True)
-    row("  ptyd's own share", f"{first - plain_first:.2f} ms", "-", "-", True)
-    row("memory per idle session", f"{per_session / 1024:.2f} KB", "<= 4 KB", "~8 KB", per_session <= 4096)
-    row("  ptyd RSS before sessions", f"{base} kB", "-", "-", True)
+    row("keystroke echo, back to back, p50", f"{p50:.3f} ms", "< 0.4 ms", T["p50"], p50 < 0.4)
+    row("keystroke echo, back to back, p99", f"{p99:.3f} ms", "< 1 ms", T["p99"], p99 < 1)
+    row("echo, a key every 2 ms (median)", f"{paced['ptyd']:.3f} ms", "-", T["paced"], True)
+    row("  bash on a bare PTY, same keys", f"{paced['bare']:.3f} ms", "(reference)", T["bare"], True)
+    row("  ptyd's addition", f"{add:.3f} ms", f"< {add_target:.3f} ms", T["add"], add < add_target)
+    row("connect to first output (median)", f"{first:.2f} ms", "-", T["first"], True)
+    row("  same bash on a plain PTY", f"{plain_first:.2f} ms", "(reference)", "(same)", True)
+    row("  ptyd's own share", f"{first - plain_first:.2f} ms", "< 1 ms", T["share1"],
+        first - plain_first < 1)
+    row("memory per idle session", f"{per_session / 1024:.2f} KB", "<= 4 KB", T["mem"],
+        per_session <= 4096)
+    row("  ptyd RSS before sessions", f"{base} kB", "-", f"{t_mem[2]} kB" if tt else "-", True)
     row("detached session, full 256 KiB buffer", f"+{detached / 1024:.2f} KB", "buffer + <= 8 KB", "-",
         detached <= 8192)
-    row("threads (300 sessions)", f"{threads}", "1 (no per session)", "1 + 1/session", threads == 1)
+    row("threads (300 sessions)", f"{threads}", "1 (no per session)", T["threads"], threads == 1)
     row("1,000 concurrent sessions answering", f"{ok}/1000 {took:.1f}s", "1000/1000", "-", ok == 1000)
     row("  shells / ptyd RSS at 1,000", f"{kids} / {rss / 1024:.1f} MB", "1000", "-", kids == 1000)
 
