@@ -124,8 +124,12 @@ struct ptyd {
 /* While stopping: leave the loop once no session and no connection is left. */
 static inline void ptyd_check_done(struct ptyd *srv)
 {
-	if (srv->stopping && srv->sessions == NULL && srv->nclients == 0 && srv->exec_conns == NULL)
+	if (srv->stopping && srv->sessions == NULL && srv->nclients == 0 && srv->exec_conns == NULL) {
+		/* Called from a timer, the loop would sleep in poll() until the shutdown deadline. */
+		if (!srv->done && !srv->destroying)
+			lws_cancel_service(srv->ctx);
 		srv->done = 1;
+	}
 }
 
 /* ws.c: the libwebsockets protocols (HTTP, tty, PTY watchers, signals). */
