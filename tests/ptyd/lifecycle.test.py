@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 # sanitize: yes
 # tests/ptyd/lifecycle.test.py: ptyd cleans up after every session (close
-# frame, dropped TCP, shells that ignore SIGHUP, 1,000 fast cycles), holds
-# 200 concurrent sessions, keeps memory flat behind a stalled client, runs the
-# child with a clean environment and the identity of its user, and shuts down
-# on SIGTERM. The real binary, real bash, a real WebSocket client on loopback.
+# frame, dropped TCP, shells that ignore SIGHUP), keeps memory flat behind a
+# stalled client, runs the child with a clean environment and the identity of
+# its user, and shuts down on SIGTERM as soon as its sessions are gone. The
+# real binary, real bash, a real WebSocket client on loopback. Under load
+# (1,000 cycles, 200 sessions at once): lifecycle-load.test.py (slow tier).
 import asyncio
 import os
 import pwd
-import random
 import re
 import signal
 import sys
@@ -16,29 +16,13 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptylib import (Client, Server, children, fd_count, proc_state, rss_kb,  # noqa: E402
-                    run, session_members, wait_until)
+from ptylib import (Client, Server, children, descendants_ok, fd_count, proc_state,  # noqa: E402
+                    rss_kb, run, session_members, wait_until)
 from tap import Tap  # noqa: E402
 
 import websockets  # noqa: E402
 
 t = Tap()
-
-
-def descendants_ok(srv, base_fds):
-    """(ok, detail): no child processes of ptyd left and its fd count back to base."""
-    def clean():
-        return not children(srv.pid) and fd_count(srv.pid) == base_fds
-    # The kill sweeps of 200 ended sessions walk /proc: slow under ASan on a loaded machine.
-    ok = wait_until(clean, 30)
-    kids = children(srv.pid)
-    fds = []
-    for fd in sorted(os.listdir(f"/proc/{srv.pid}/fd"), key=int)[3:]:
-        try:
-            fds.append(os.readlink(f"/proc/{srv.pid}/fd/{fd}"))
-        except OSError:
-            pass
-    return bool(ok), f"children={[(k, proc_state(k)) for k in kids]} fds={fd_count(srv.pid)}/{base_fds} {fds}"
 
 
 def comm(pid):
@@ -110,72 +94,6 @@ async def test_client_gone(srv, base_fds):
          members)
     ok, detail = descendants_ok(srv, base_fds)
     t.ok(ok, "no zombies, no leaked shells, no leaked fds afterwards", detail)
-
-
-async def one_cycle(srv, i, rng):
-    """A connect-and-close cycle in one of several shapes."""
-    c = await Client.connect(srv)
-    shape = i % 4
-    if shape == 0:
-        await c.close()                  # before init
-        return True
-    await c.init()
-    if shape == 1:
-        await c.close()                  # right after init: the SIGHUP may hit bash mid-start
-        return True
-    ok = await c.until_re(rb"[#$] $", 10) is not None
-    if shape == 2:
-        await asyncio.sleep(rng.random() * 0.01)
-        await c.drop()                   # dropped TCP
-    else:
-        await c.input("exit\r")
-        code, reason = await c.until_closed(10)
-        ok = ok and code == 1000 and reason == "exit 0"
-    return ok
-
-
-async def test_cycles(srv, base_fds, total=1000, parallel=16):
-    rng = random.Random(7)
-    sem = asyncio.Semaphore(parallel)
-    results = []
-
-    async def guarded(i):
-        async with sem:
-            try:
-                results.append(await one_cycle(srv, i, rng))
-            except Exception as e:  # noqa: BLE001
-                results.append(repr(e))
-
-    t0 = time.monotonic()
-    await asyncio.gather(*(guarded(i) for i in range(total)))
-    took = time.monotonic() - t0
-    bad = [r for r in results if r is not True]
-    t.ok(not bad, f"{total} connect-and-close cycles all behaved ({took:.1f}s)", bad[:5])
-    ok, detail = descendants_ok(srv, base_fds)
-    t.ok(ok, f"after {total} cycles: no process and no fd left behind", detail)
-    ends = len(re.findall(r"session_end ", srv.text()))
-    starts = len(re.findall(r"session_start ", srv.text()))
-    # A connection closed before its init message never started a session.
-    t.ok(starts >= total * 3 // 4 and wait_until(
-        lambda: len(re.findall(r"session_end ", srv.text())) == starts, 5),
-        "every session logged its end", f"starts={starts} ends={ends}")
-
-
-async def test_concurrent(srv, base_fds, n=200):
-    clients = []
-    try:
-        for _ in range(n):
-            clients.append(await Client.connect(srv))
-        await asyncio.gather(*(c.ready() for c in clients))
-        outs = await asyncio.gather(*(c.run(f"echo A$(({i}*3))Z", 30) for i, c in enumerate(clients)))
-        good = sum(1 for i, o in enumerate(outs) if o is not None and f"A{i * 3}Z" in o)
-        t.eq(good, n, f"{n} concurrent sessions all answer their own command")
-        kids = len(children(srv.pid))
-        t.eq(kids, n, f"{n} concurrent sessions: one shell each")
-    finally:
-        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
-    ok, detail = descendants_ok(srv, base_fds)
-    t.ok(ok, f"after {n} concurrent sessions: nothing left behind", detail)
 
 
 async def test_stalled(srv):
@@ -314,8 +232,6 @@ async def main():
         await asyncio.sleep(0.1)
         base = fd_count(srv.pid)
         await test_client_gone(srv, base)
-        await test_cycles(srv, base)
-        await test_concurrent(srv, base)
         await test_stalled(srv)
     finally:
         rc, took = srv.stop()
