@@ -85,13 +85,14 @@ deps-demo:
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
+# JOBS=N: suites run N at a time (tests/run.sh -j; default: the number of CPUs).
 test-run: all $(PROGRAMS) $(ASAN_PROGRAMS)
-	@BUILD=$(BUILD) tests/run.sh $(T)
+	@BUILD=$(BUILD) tests/run.sh $(if $(JOBS),-j $(JOBS)) $(T)
 
 # The fast tier: unit, service and protocol suites; no Chromium, debootstrap,
-# fuzzing or apt (tests/run.sh --fast says which suites are slow).
+# fuzzing, apt or load sweeps (tests/run.sh --help says which suites are slow).
 check: all $(PROGRAMS) $(ASAN_PROGRAMS)
-	@BUILD=$(BUILD) tests/run.sh --fast $(T)
+	@BUILD=$(BUILD) tests/run.sh --fast $(if $(JOBS),-j $(JOBS)) $(T)
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-run

@@ -5,6 +5,7 @@
 // a broken file gets an error naming its line. Also parseCast() on its own, in node.
 /*
 # tier: slow (Chromium; make check leaves it out)
+# serial: yes (Chromium's timing: tests/run.sh runs it alone)
 */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -27,7 +27,7 @@ from tap import Tap  # noqa: E402
 
 t = Tap()
 WORK = os.environ.get("WS_WORK", "/tmp")
-TAG = str(os.getpid() % 100000)
+TAG = f"{os.getpid() % 100000:05d}"  # fixed width: no tag is a prefix of another
 ACCT_A = f"wsca{TAG}"      # the shell accounts
 ACCT_B = f"wscb{TAG}"
 ACCT_SVC = f"wscs{TAG}"    # ptyd's own service account (ambient capabilities)

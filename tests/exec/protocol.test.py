@@ -26,6 +26,9 @@ from tap import Tap  # noqa: E402
 import websockets  # noqa: E402
 
 t = Tap()
+# The seconds of the sleeps two tests find in /proc: this run's own (another suite may sleep too).
+MARK_CANCEL = f"8{os.getpid():07d}"
+MARK_CLOSE = f"9{os.getpid():07d}"
 
 
 def procs_with(token):
@@ -210,17 +213,17 @@ async def test_parallel(srv):
 async def test_cancel_timeout(srv):
     c = await ExecClient.connect(srv)
     keep = await c.start({"shell": "sleep 1; echo survived"})
-    cid = await c.start({"shell": "trap '' TERM; sleep 987651 & sleep 987652; echo never"})
+    cid = await c.start({"shell": f"trap '' TERM; sleep {MARK_CANCEL}1 & sleep {MARK_CANCEL}2; echo never"})
     await asyncio.sleep(0.3)
-    t.ok(len(procs_with("98765")) >= 2, "the command and its background job run")
+    t.ok(len(procs_with(MARK_CANCEL)) >= 2, "the command and its background job run")
     t0 = time.monotonic()
     await c.send(CANCEL, cid)
     r = await c.wait(cid, 10)
     took = time.monotonic() - t0
     t.ok(r.status["cancelled"] and r.status["signal"] == "KILL" and 1.5 < took < 5,
          "cancel: TERM (ignored), KILL after the 2 s grace; status says cancelled", (r.status, took))
-    t.ok(wait_until(lambda: not procs_with("98765"), 3), "cancel leaves no process behind",
-         procs_with("98765"))
+    t.ok(wait_until(lambda: not procs_with(MARK_CANCEL), 3), "cancel leaves no process behind",
+         procs_with(MARK_CANCEL))
     r2 = await c.wait(keep, 10)
     t.ok(r2.code == 0 and r2.stdout == b"survived\n", "the other command was not touched", r2.status)
     cid = await c.start({"shell": "sleep 30"})
@@ -356,14 +359,14 @@ async def test_bad_frames(srv):
 
 async def test_close_kills(srv):
     c = await ExecClient.connect(srv)
-    await c.start({"shell": "sleep 876541 & sleep 876542"})
-    await c.start({"shell": "trap '' TERM HUP; sleep 876543"})
+    await c.start({"shell": f"sleep {MARK_CLOSE}3 & sleep {MARK_CLOSE}4"})
+    await c.start({"shell": f"trap '' TERM HUP; sleep {MARK_CLOSE}5"})
     await asyncio.sleep(0.3)
-    t.ok(len(procs_with("87654")) >= 3, "commands run")
+    t.ok(len(procs_with(MARK_CLOSE)) >= 3, "commands run")
     c.ws.transport.abort()
     await asyncio.sleep(0.1)  # the loop closes the socket
-    t.ok(wait_until(lambda: not procs_with("87654"), 5),
-         "a connection lost: its commands are killed (TERM, then KILL), nothing left", procs_with("87654"))
+    t.ok(wait_until(lambda: not procs_with(MARK_CLOSE), 5),
+         "a connection lost: its commands are killed (TERM, then KILL), nothing left", procs_with(MARK_CLOSE))
     t.ok(wait_until(lambda: not [p for p in children(srv.pid) if open(f"/proc/{p}/stat").read().split()[2] == "Z"], 3),
          "and reaped: no zombie children of ptyd")
 

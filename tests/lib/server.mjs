@@ -29,16 +29,34 @@ export async function waitUntil(cond, { ms = 10000, step = 25, what = 'condition
   }
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+function tryPort(port) {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+    s.on('error', () => resolve(null));
+    s.listen(port, '127.0.0.1', () => {
+      const got = s.address().port;
+      s.close(() => resolve(got));
     });
   });
+}
+
+const handedOut = new Set();
+
+/**
+ * A TCP port on 127.0.0.1 that nothing is bound to right now and that this process has not
+ * handed out before. Under tests/run.sh it comes from $WS_PORTS ("LO-HI"), the running suite's
+ * own range below the kernel's ephemeral ports (as tests/lib/server.py's free_port).
+ */
+export async function freePort() {
+  const [lo, hi] = (process.env.WS_PORTS || '').split('-').map(Number);
+  for (let i = 0; i < 500; i++) {
+    const port = await tryPort(hi ? lo + Math.floor(Math.random() * (hi - lo + 1)) : 0);
+    if (port && !handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port in ${process.env.WS_PORTS || 'the ephemeral range'}`);
 }
 
 /** Whether something accepts a connection now: { port, host } or { path } (unix socket). */

@@ -14,6 +14,7 @@ log line, a socket, a file) until a deadline: never a fixed sleep. Output goes
 to a log file in $WS_WORK (s.log_path). A Server is also a context manager.
 """
 import os
+import random
 import re
 import signal
 import socket
@@ -36,11 +37,26 @@ def wait_until(cond, timeout=10.0, step=0.02):
         time.sleep(step)
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing is bound to right now and that this
+    process has not handed out before. Under tests/run.sh it comes from $WS_PORTS
+    ("LO-HI"), the running suite's own range below the kernel's ephemeral ports:
+    no other suite and no client socket's automatic port takes it meanwhile."""
+    lo, _, hi = os.environ.get("WS_PORTS", "").partition("-")
+    for _ in range(500):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", random.randint(int(lo), int(hi)) if hi else 0))
+            except OSError:
+                continue
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise ServerError(f"no free port in {os.environ.get('WS_PORTS', 'the ephemeral range')}")
 
 
 def tcp_open(port, host="127.0.0.1"):

@@ -16,9 +16,11 @@ source "${WS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/scripts/
 SERVER_PIDS=()
 SERVER_PID=""
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+# free_port: a TCP port on 127.0.0.1 that nothing is bound to right now, from
+# the suite's own range $WS_PORTS under tests/run.sh (tests/lib/server.py's free_port).
 free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	/usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); from server import free_port; print(free_port())' \
+		"$(dirname "${BASH_SOURCE[0]}")"
 }
 
 # wait_port PORT [SECONDS] [PID]: until something accepts on 127.0.0.1:PORT.
