@@ -85,7 +85,7 @@ deps-demo:
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
-# JOBS=N: suites run N at a time (tests/run.sh -j; default: the number of CPUs).
+# JOBS=N: suites run N at a time (tests/run.sh -j; default: twice the number of CPUs).
 test-run: all $(PROGRAMS) $(ASAN_PROGRAMS)
 	@BUILD=$(BUILD) tests/run.sh $(if $(JOBS),-j $(JOBS)) $(T)
 

@@ -3,8 +3,9 @@
 # Summary: runs every test suite of web-shell and ends with one line
 # "N passed, N failed, N skipped" counting the test cases of all suites.
 # --fast (make check) runs only the fast tier: it leaves out the slow suites.
-# -j N (or JOBS=N) runs N suites at a time (default: the number of CPUs,
-# nproc); -j 1 runs them one after another.
+# -j N (or JOBS=N) runs N suites at a time (default: twice the number of
+# CPUs: most suites wait on timers, processes and sockets, not on a CPU);
+# -j 1 runs them one after another.
 #
 # Suites:
 #   - C unit tests: every executable in $BUILD/tests/, run twice: as built, and
@@ -65,7 +66,7 @@ total_skip=0
 failed_suites=()
 
 usage() {
-	sed -n '2,42s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,43s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 slug_of() {
@@ -302,7 +303,7 @@ main() {
 		esac
 		shift
 	done
-	[[ -n $JOBS ]] || JOBS=$(nproc)
+	[[ -n $JOBS ]] || JOBS=$((2 * $(nproc)))
 	if ! [[ $JOBS =~ ^[1-9][0-9]*$ ]]; then
 		printf 'tests/run.sh: -j/JOBS: not a number of suites at a time: %s\n' "$JOBS" >&2
 		exit 2
