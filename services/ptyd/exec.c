@@ -1211,24 +1211,25 @@ static void warm_schedule(struct exec_conn *c)
 		lws_sul_schedule(c->srv->ctx, 0, &c->sul_warm, sul_warm_cb, EXEC_WARM_DELAY_US);
 }
 
-/* Gives x, a shell started ahead, its script: from now on it is the command. */
-static int warm_feed(struct exec_cmd *x, const struct execproto_start *st, char *why, size_t cap)
+/*
+ * Gives the connection's shell started ahead its script: 0, and it is the
+ * command from now on; -1 when it died waiting (not reaped yet: the pipe has
+ * no reader), then it is left to be reaped and freed, and the script starts
+ * cold.
+ */
+static int warm_feed(struct exec_cmd *x, const struct execproto_start *st)
 {
 	ssize_t n;
 
-	x->t_start = lws_now_usecs();
 	do
 		n = write(x->script_fd, st->shell, st->shell_len);
 	while (n < 0 && errno == EINTR);
 	close(x->script_fd);
 	x->script_fd = -1;
-	if (n != (ssize_t)st->shell_len) {
-		/* It died waiting (the pipe has no reader): the command cannot run. */
-		cmd_kill_all(x);
-		snprintf(why, cap, "cannot start: the shell started ahead is gone");
-		return -1;
-	}
-	return cmd_attach(x, why, cap);
+	if (n == (ssize_t)st->shell_len)
+		return 0;
+	cmd_kill_all(x);
+	return -1;
 }
 
 static void start_command(struct exec_conn *c, uint32_t id, const char *json, size_t len)
@@ -1268,14 +1269,21 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 		goto out;
 	}
 	lws_sul_cancel(&c->sul_warm); /* busy: started again after this one, if quiet then */
+	x = NULL;
 	if (warm_fits(c, &st)) {
 		/* Already in c->cmds, already running: it only needs its script. */
 		x = c->warm;
 		c->warm = NULL;
-		x->warm = 0;
-		x->warm_used = 1;
-		warm = 1;
-	} else {
+		if (warm_feed(x, &st) == 0) {
+			x->warm = 0;
+			x->warm_used = 1;
+			x->t_start = lws_now_usecs();
+			warm = 1;
+		} else {
+			x = NULL;
+		}
+	}
+	if (x == NULL) {
 		x = calloc(1, sizeof(*x));
 		if (x == NULL) {
 			refuse_start(c, id, "out of memory");
@@ -1300,7 +1308,7 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 	execproto_command_text(&st, EXEC_AUDIT_TEXT_MAX, x->text, sizeof(x->text), &cut);
 	c->ncmds++;
 	c->started++;
-	if (warm ? warm_feed(x, &st, why, sizeof(why)) != 0 :
+	if (warm ? cmd_attach(x, why, sizeof(why)) != 0 :
 	    cmd_spawn(x, &st, -1, why, sizeof(why)) != 0) {
 		/* Never started (or cannot be watched): an error status, once reaped. */
 		free(x->error);

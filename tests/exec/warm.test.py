@@ -105,6 +105,21 @@ async def test_warm():
              "the next script runs unharmed (cold, or in the shell started in its place)", r.status)
         t.ok(wait_until(lambda: len(warm_shells(srv.pid)) == 1 and warm not in warm_shells(srv.pid), 5),
              "and another shell waits for the one after", warm_shells(srv.pid))
+        # The race: the waiting shell dies, and the next script comes before ptyd has reaped it
+        # (ptyd is stopped meanwhile): the script runs all the same.
+        assert wait_until(lambda: len(warm_shells(srv.pid)) == 1, 5)
+        dead = warm_shells(srv.pid)[0]
+        os.kill(srv.pid, 19)  # SIGSTOP
+        try:
+            os.kill(dead, 9)
+            cid = await c.start({"shell": "echo raced", "stdin": False})
+            await asyncio.sleep(0.2)
+        finally:
+            os.kill(srv.pid, 18)  # SIGCONT
+        r = await c.wait(cid, 10)
+        t.ok(r.code == 0 and r.stdout == b"raced\n",
+             "a script that comes while its waiting shell lies dead, not yet reaped, still runs", r.status)
+        assert wait_until(lambda: len(warm_shells(srv.pid)) == 1, 5)
         n = len(audit_lines(srv))
         r = await c.run({"shell": "sleep 0.2; echo slept", "stdin": False, "timeoutMs": 5000})
         t.ok(r.code == 0 and r.stdout == b"slept\n" and "warm=yes" in audit_lines(srv, n + 1)[-1],
