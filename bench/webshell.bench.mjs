@@ -160,20 +160,28 @@ const measure = {
   },
   // exec('true') on one open connection with pauses between commands (a program that runs a
   // command now and then), against each url: ptyd as is and ptyd --exec-warm-shell.
+  // Also execCommand('true') (a new connection each time) the same way.
   paused: async ([n, warmup, pauseMs, urls]) => {
-    const conns = await Promise.all(urls.map((url) => WebShell.connect({ url, token: () => 'direct.no.token' })));
+    const opts = { token: () => 'direct.no.token' };
+    const conns = await Promise.all(urls.map((url) => WebShell.connect({ url, ...opts })));
     const times = urls.map(() => []);
+    const fresh = urls.map(() => []);
     for (let i = 0; i < n + warmup; i++) {
       for (let k = 0; k < conns.length; k++) {
         await new Promise((r) => setTimeout(r, pauseMs));
-        const t0 = performance.now();
+        let t0 = performance.now();
         const r = await conns[k].exec('true');
         if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode}`);
         if (i >= warmup) times[k].push(performance.now() - t0);
+        await new Promise((res) => setTimeout(res, pauseMs));
+        t0 = performance.now();
+        const r2 = await WebShell.execCommand('true', { url: urls[k], ...opts });
+        if (r2.exitCode !== 0) throw new Error(`true exited ${r2.exitCode}`);
+        if (i >= warmup) fresh[k].push(performance.now() - t0);
       }
     }
     for (const c of conns) c.close();
-    return times;
+    return { times, fresh };
   },
   // On one open connection, each kind in turn (so load changes hit all alike): the shell
   // string 'true' (the account's shell with -c), argv ['true'] (no shell), argv
@@ -425,7 +433,8 @@ async function main() {
       ['  the child alone (bash -c true), spawn to reap', ms2(child.bash), '-', null],
       ['sessions() round trip (same path, no process), median', ms2(med(k.sessions.times)), '(transport floor)', null],
       ['  in the page: call to sent + sent to answer event + event to result', inPage(k.sessions), '-', null],
-      ["exec('true') 30 ms apart, straight to ptyd / ptyd --exec-warm-shell, median", `${ms2(med(paused[0]))} / ${ms2(med(paused[1]))}`, '< 3 ms', med(paused[1]) < 3],
+      ["exec('true') 30 ms apart, straight to ptyd / ptyd --exec-warm-shell, median", `${ms2(med(paused.times[0]))} / ${ms2(med(paused.times[1]))}`, '< 3 ms', med(paused.times[1]) < 3],
+      ["execCommand('true') 30 ms apart, straight to ptyd / ptyd --exec-warm-shell, median", `${ms2(med(paused.fresh[0]))} / ${ms2(med(paused.fresh[1]))}`, '(new connections)', null],
       ["straight to ptyd (no Caddy): exec('true') / exec(['true']) / sessions()", `${ms2(med(kd.shell.times))} / ${ms2(med(kd.argv.times))} / ${ms2(med(kd.sessions.times))}`, '(reference)', null],
     ];
     if (full) {

@@ -154,6 +154,10 @@ struct exec_conn {
 	int peer_code;
 	lws_usec_t t_start;
 	struct exec_cmd *warm;       /* a shell started ahead for this connection's next script, or NULL */
+	int pool;                    /* not a connection: holds its identity's shell started ahead
+				      * for the identity's next connection, until EXEC_WARM_IDLE_US */
+	int warm_plain;              /* ran a script a shell started ahead could have run */
+	lws_sorted_usec_list_t sul_expire;
 	int warm_off;                /* none is started (not bash, or it failed once) */
 	unsigned long warm_seq;      /* names their cgroups */
 	lws_sorted_usec_list_t sul_warm;
@@ -1148,26 +1152,21 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, int f
 static const char warm_boot[] = "IFS= read -r -d '' BASH_EXECUTION_STRING <&3; exec 3<&-; "
 				"SECONDS=0; eval \"$BASH_EXECUTION_STRING\"";
 
-/* A start the shell started ahead can run: a plain script with nothing of its own. */
-static int warm_fits(const struct exec_conn *c, const struct execproto_start *st)
+/* A start a shell started ahead can run: a plain script with nothing of its own. */
+static int warm_fits(const struct execproto_start *st)
 {
-	return c->warm != NULL && !c->warm->exited && c->warm->error == NULL && st->shell != NULL &&
-	       !st->login && st->nenv == 0 && st->cwd == NULL && !st->has_pty && !st->stdin_open &&
-	       st->shell_len <= WARM_SCRIPT_MAX;
+	return st->shell != NULL && !st->login && st->nenv == 0 && st->cwd == NULL && !st->has_pty &&
+	       !st->stdin_open && st->shell_len <= WARM_SCRIPT_MAX;
 }
 
-/* Starts the connection's shell ahead of its next script (lws calls it, off any request). */
-static void sul_warm_cb(lws_sorted_usec_list_t *sul)
+/* Starts c's shell ahead of its next script (c->warm once it runs). */
+static void warm_start(struct exec_conn *c)
 {
-	struct exec_conn *c = lws_container_of(sul, struct exec_conn, sul_warm);
 	struct execproto_start st;
 	struct exec_cmd *x;
 	char why[160];
 	int p[2];
 
-	if (c->ws == NULL || c->warm != NULL || c->warm_off || c->close_code != 0 ||
-	    c->srv->stopping || c->srv->destroying)
-		return;
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return;
 	x = calloc(1, sizeof(*x));
@@ -1196,6 +1195,97 @@ static void sul_warm_cb(lws_sorted_usec_list_t *sul)
 	}
 	close(p[0]);
 	c->warm = x;
+}
+
+/* Starts the connection's shell ahead of its next script (lws calls it, off any request). */
+static void sul_warm_cb(lws_sorted_usec_list_t *sul)
+{
+	struct exec_conn *c = lws_container_of(sul, struct exec_conn, sul_warm);
+
+	if (c->ws == NULL || c->warm != NULL || c->warm_off || c->close_code != 0 ||
+	    c->srv->stopping || c->srv->destroying)
+		return;
+	warm_start(c);
+}
+
+/* The pool of an identity (its shell started ahead for its next connection), or NULL. */
+static struct exec_conn *pool_find(struct ptyd *srv, const char *user)
+{
+	struct exec_conn *p;
+
+	for (p = srv->exec_conns; p != NULL; p = p->next)
+		if (p->pool && strcmp(p->user, user) == 0)
+			return p;
+	return NULL;
+}
+
+/* Unused for EXEC_WARM_IDLE_US: the pool's shell is ended (the pool goes once it is reaped). */
+static void sul_expire_cb(lws_sorted_usec_list_t *sul)
+{
+	struct exec_conn *p = lws_container_of(sul, struct exec_conn, sul_expire);
+
+	if (p->warm != NULL)
+		cmd_kill_all(p->warm);
+}
+
+/*
+ * A connection that ran plain scripts is gone: its identity's next connection
+ * (the next execCommand, most often) finds a shell started ahead, made now,
+ * when nothing of the gone connection's waits for it. At most one per
+ * identity and EXEC_WARM_POOLS in all, each ended after EXEC_WARM_IDLE_US.
+ */
+static void pool_refill(struct exec_conn *gone)
+{
+	struct ptyd *srv = gone->srv;
+	struct exec_conn *p;
+	long n = 0;
+
+	if (!cfg_of(gone)->warm_shell || !gone->warm_plain || gone->warm_off || srv->stopping ||
+	    srv->destroying || pool_find(srv, gone->user) != NULL)
+		return;
+	for (p = srv->exec_conns; p != NULL; p = p->next)
+		n += p->pool;
+	if (n >= EXEC_WARM_POOLS || (p = calloc(1, sizeof(*p))) == NULL)
+		return;
+	p->srv = srv;
+	p->pool = 1;
+	p->id = ++srv->exec_next_id;
+	p->t_start = lws_now_usecs();
+	snprintf(p->user, sizeof(p->user), "%s", gone->user);
+	snprintf(p->peer, sizeof(p->peer), "-");
+	p->next = srv->exec_conns;
+	if (srv->exec_conns != NULL)
+		srv->exec_conns->prev = p;
+	srv->exec_conns = p;
+	p->busy = 1;
+	warm_start(p);
+	p->busy = 0;
+	if (p->warm != NULL)
+		lws_sul_schedule(srv->ctx, 0, &p->sul_expire, sul_expire_cb, EXEC_WARM_IDLE_US);
+	conn_maybe_free(p); /* freed now when no shell could be started */
+}
+
+/* The shell waiting in the identity's pool, moved to c (NULL: none). */
+static struct exec_cmd *pool_take(struct exec_conn *c)
+{
+	struct exec_conn *p = pool_find(c->srv, c->user);
+	struct exec_cmd *x, **pp;
+
+	if (p == NULL || (x = p->warm) == NULL || x->exited)
+		return NULL;
+	p->warm = NULL;
+	for (pp = &p->cmds; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	x->c = c;
+	x->next = c->cmds;
+	c->cmds = x;
+	lws_sul_cancel(&p->sul_expire);
+	conn_maybe_free(p);
+	return x;
 }
 
 /*
@@ -1270,10 +1360,18 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 	}
 	lws_sul_cancel(&c->sul_warm); /* busy: started again after this one, if quiet then */
 	x = NULL;
-	if (warm_fits(c, &st)) {
-		/* Already in c->cmds, already running: it only needs its script. */
-		x = c->warm;
-		c->warm = NULL;
+	if (warm_fits(&st) && cfg_of(c)->warm_shell) {
+		c->warm_plain = 1;
+		/* Already in c->cmds (or moved there from its identity's pool), already running: it
+		 * only needs its script. */
+		if (c->warm != NULL && !c->warm->exited && c->warm->error == NULL) {
+			x = c->warm;
+			c->warm = NULL;
+		} else {
+			x = pool_take(c);
+		}
+	}
+	if (x != NULL) {
 		if (warm_feed(x, &st) == 0) {
 			x->warm = 0;
 			x->warm_used = 1;
@@ -1662,6 +1760,9 @@ static void conn_maybe_free(struct exec_conn *c)
 	if (c->ws != NULL || c->cmds != NULL || c->busy)
 		return;
 	lws_sul_cancel(&c->sul_warm);
+	lws_sul_cancel(&c->sul_expire);
+	if (c->pool)
+		goto unlink; /* not a connection: nothing to log */
 	snprintf(dur, sizeof(dur), "%.3f", (double)(lws_now_usecs() - c->t_start) / LWS_USEC_PER_SEC);
 	snprintf(started, sizeof(started), "%lu", c->started);
 	snprintf(refused, sizeof(refused), "%lu", c->refused);
@@ -1671,6 +1772,7 @@ static void conn_maybe_free(struct exec_conn *c)
 		{ "duration", dur }, { "commands", started }, { "refused", refused }, { "code", code },
 	};
 	conn_log(c, "exec_disconnect", fl, sizeof(fl) / sizeof(fl[0]));
+unlink:
 	while ((f = c->ctrl_head) != NULL) {
 		c->ctrl_head = f->next;
 		free(f);
@@ -1696,6 +1798,7 @@ void exec_conn_gone(struct exec_conn *c)
 	c->srv->nclients--;
 	c->ready_head = c->ready_tail = NULL;
 	lws_sul_cancel(&c->sul_warm);
+	pool_refill(c);
 	while ((f = c->ctrl_head) != NULL) {
 		c->ctrl_head = f->next;
 		free(f);
@@ -1764,9 +1867,12 @@ void exec_shutdown_all(struct ptyd *srv)
 {
 	struct exec_conn *c;
 
-	for (c = srv->exec_conns; c != NULL; c = c->next)
+	for (c = srv->exec_conns; c != NULL; c = c->next) {
 		if (c->ws != NULL)
 			request_close(c, 1012, "service restart");
+		else if (c->pool && c->warm != NULL)
+			cmd_kill_all(c->warm); /* the pool goes once it is reaped */
+	}
 }
 
 long exec_open_connections(const struct ptyd *srv)
@@ -1775,7 +1881,7 @@ long exec_open_connections(const struct ptyd *srv)
 	long n = 0;
 
 	for (c = srv->exec_conns; c != NULL; c = c->next)
-		n++;
+		n += !c->pool;
 	return n;
 }
 

@@ -33,6 +33,10 @@ enum exec_audit_text {
 /* --exec-warm-shell: how long a connection is quiet after a command before a
  * shell is started ahead for its next script, in us. */
 #define EXEC_WARM_DELAY_US (5 * LWS_US_PER_MS)
+/* --exec-warm-shell: an identity's shell started ahead for its next connection
+ * is ended when unused this long, in us; at most this many identities have one. */
+#define EXEC_WARM_IDLE_US (10 * LWS_USEC_PER_SEC)
+#define EXEC_WARM_POOLS 16
 
 struct exec_config {
 	int disabled;               /* --no-exec */

@@ -6,7 +6,9 @@
 # ($0, $-, LINENO, SECONDS, BASH_EXECUTION_STRING, identity, directory), only
 # plain scripts take it (not argv, env, cwd, stdin, pty), it is never
 # listed as a command, a shell that dies waiting is replaced and costs the
-# command nothing, and a closed connection or a stopped ptyd leaves none.
+# command nothing; a closed connection hands its identity's next connection a
+# shell started ahead (its own identity only, ended after 10 s unused), and a
+# stopped ptyd leaves none.
 import asyncio
 import json
 import os
@@ -125,12 +127,40 @@ async def test_warm():
         t.ok(r.code == 0 and r.stdout == b"slept\n" and "warm=yes" in audit_lines(srv, n + 1)[-1],
              "a script with a time limit runs warm too")
         await asyncio.sleep(0.1)
+        own = warm_shells(srv.pid)
         await c.close()
-        t.ok(wait_until(lambda: warm_shells(srv.pid) == [], 5),
-             "a closed connection leaves no shell behind", warm_shells(srv.pid))
+        t.ok(wait_until(lambda: len(warm_shells(srv.pid)) == 1 and
+                        not set(own) & set(warm_shells(srv.pid)), 5),
+             "a closed connection's own waiting shell goes; one waits for the identity's next "
+             "connection instead", (own, warm_shells(srv.pid)))
+        pooled = warm_shells(srv.pid)
+        p = subprocess.run([PTYD, "--admin-socket", sock, "--list", "--json"], capture_output=True,
+                           text=True, timeout=20)
+        t.ok(p.returncode == 0 and json.loads(p.stdout) == [], "it is neither a command nor a connection",
+             p.stdout)
+        c = await ExecClient.connect(srv, headers={"X-Webshell-User": "wendy"})
+        n = len(audit_lines(srv))
+        r3 = await c.run({"shell": SCRIPT, "stdin": False})
+        t.ok(r3.stdout == r1.stdout and r3.stderr == r1.stderr and r3.code == 3 and
+             "warm=yes" in audit_lines(srv, n + 1)[-1] and
+             wait_until(lambda: not set(pooled) & set(warm_shells(srv.pid)), 5),
+             "the identity's next connection runs its first script in it, with the same result",
+             (r3.stdout, audit_lines(srv)[-1]))
+        await c.close()
+        other = await ExecClient.connect(srv, headers={"X-Webshell-User": "zoe"})
+        n = len(audit_lines(srv))
+        await other.run({"shell": "true", "stdin": False})
+        t.ok("warm=yes" not in audit_lines(srv, n + 1)[-1],
+             "another identity's first script does not take it", audit_lines(srv)[-1])
+        await other.close()
+        t.ok(wait_until(lambda: len(warm_shells(srv.pid)) == 2, 5),
+             "each identity has its own", warm_shells(srv.pid))
+        left = warm_shells(srv.pid)
+        t.ok(wait_until(lambda: warm_shells(srv.pid) == [], 15),
+             "unused for 10 s, they are ended", warm_shells(srv.pid))
         c = await ExecClient.connect(srv)
         await c.run({"shell": "true", "stdin": False})
-        t.ok(wait_until(lambda: len(warm_shells(srv.pid)) == 1, 5), "a new connection warms one again")
+        t.ok(wait_until(lambda: len(warm_shells(srv.pid)) == 1, 5), "a connection warms one again")
         left = warm_shells(srv.pid)
     finally:
         code, _ = srv.stop()
