@@ -120,6 +120,8 @@ struct exec_cmd {
 	size_t cmdlen;
 	char text[EXEC_AUDIT_TEXT_MAX + 1];
 	char account[64];            /* whom it runs as */
+	uid_t who_uid;               /* ... and its uid and group */
+	gid_t who_gid;
 	struct recording *rec;       /* --record: its recording, or NULL */
 };
 
@@ -1032,6 +1034,8 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, int f
 		return -1;
 	}
 	snprintf(x->account, sizeof(x->account), "%s", plan.who->name);
+	x->who_uid = plan.who->uid;
+	x->who_gid = plan.who->gid;
 	shell = plan.who->shell;
 	if (x->warm) {
 		base = shell != NULL ? strrchr(shell, '/') : NULL;
@@ -1302,6 +1306,21 @@ static void warm_schedule(struct exec_conn *c)
 }
 
 /*
+ * Whether x, started ahead, still runs as the account the identity maps to
+ * now (SIGHUP may have changed --accounts since): else it is ended unused.
+ */
+static int warm_current(const struct exec_conn *c, struct exec_cmd *x)
+{
+	struct child_plan plan;
+
+	if (child_plan(c->srv, c->user, &plan) == 0 && plan.who->uid == x->who_uid &&
+	    plan.who->gid == x->who_gid && strcmp(plan.who->name, x->account) == 0)
+		return 1;
+	cmd_kill_all(x);
+	return 0;
+}
+
+/*
  * Gives the connection's shell started ahead its script: 0, and it is the
  * command from now on; -1 when it died waiting (not reaped yet: the pipe has
  * no reader), then it is left to be reaped and freed, and the script starts
@@ -1372,7 +1391,7 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 		}
 	}
 	if (x != NULL) {
-		if (warm_feed(x, &st) == 0) {
+		if (warm_current(c, x) && warm_feed(x, &st) == 0) {
 			x->warm = 0;
 			x->warm_used = 1;
 			x->t_start = lws_now_usecs();

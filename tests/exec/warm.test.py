@@ -10,6 +10,7 @@
 # shell started ahead (its own identity only, ended after 10 s unused), and a
 # stopped ptyd leaves none.
 import asyncio
+import atexit
 import json
 import os
 import re
@@ -181,9 +182,61 @@ async def test_off():
         srv.stop()
 
 
+ACCTS = [f"wswa{os.getpid() % 100000}", f"wswb{os.getpid() % 100000}"]
+
+
+def drop_accounts():
+    for a in ACCTS:
+        subprocess.run(["userdel", "-r", a], capture_output=True)
+
+
+async def test_accounts():
+    """The shell started ahead runs as the identity's account; after SIGHUP maps the identity
+    to another account, it is not used (its script runs cold, as the new account)."""
+    if os.geteuid() != 0:
+        t.skip("warm shells as accounts", "needs root (useradd)")
+        return
+    atexit.register(drop_accounts)
+    drop_accounts()
+    for a in ACCTS:
+        subprocess.run(["useradd", "--shell", "/bin/bash", "--create-home", a], check=True)
+    path = os.path.join(WORK, f"warm-accounts-{os.getpid()}")
+    with open(path, "w") as f:
+        f.write(f"wendy@test {ACCTS[0]}\n")
+    os.chmod(path, 0o600)
+    srv = Server(["--accounts", path, "--exec-warm-shell"], allow_root=False)
+    try:
+        c = await ExecClient.connect(srv, headers={"X-Webshell-User": "wendy@test"})
+        r = await c.run({"shell": "id -un", "stdin": False})
+        assert wait_until(lambda: len(warm_shells(srv.pid)) == 1, 5)
+        n = len(audit_lines(srv))
+        r2 = await c.run({"shell": "id -un; echo $HOME", "stdin": False})
+        home = os.path.expanduser(f"~{ACCTS[0]}")
+        t.ok(r.stdout == f"{ACCTS[0]}\n".encode() and r2.stdout == f"{ACCTS[0]}\n{home}\n".encode() and
+             "warm=yes" in audit_lines(srv, n + 1)[-1],
+             "a shell started ahead runs as the identity's account, with its home", (r.stdout, r2.stdout))
+        assert wait_until(lambda: len(warm_shells(srv.pid)) == 1, 5)
+        stale = warm_shells(srv.pid)
+        with open(path, "w") as f:
+            f.write(f"wendy@test {ACCTS[1]}\n")
+        os.kill(srv.pid, 1)
+        assert srv.wait_log(r"SIGHUP: accounts reloaded")
+        n = len(audit_lines(srv))
+        r3 = await c.run({"shell": "id -un", "stdin": False})
+        t.ok(r3.stdout == f"{ACCTS[1]}\n".encode() and "warm=yes" not in audit_lines(srv, n + 1)[-1] and
+             wait_until(lambda: not set(stale) & set(warm_shells(srv.pid)), 5),
+             "after SIGHUP maps the identity elsewhere, the shell started as the old account is "
+             "ended unused; the script runs as the new one", (r3.stdout, audit_lines(srv)[-1]))
+        await c.close()
+    finally:
+        srv.stop()
+        drop_accounts()
+
+
 async def main():
     await test_warm()
     await test_off()
+    await test_accounts()
 
 
 asyncio.run(main())
