@@ -1145,8 +1145,9 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, int f
 
 /* ---- shells started ahead (--exec-warm-shell) ---------------------------------- */
 
-/* Scripts up to this size go to a shell started ahead (one write a pipe always takes). */
-#define WARM_SCRIPT_MAX 4096
+/* Scripts up to this size go to a shell started ahead: bash reads a pipe a byte
+ * at a time (about 2 us a byte here), so a longer script is cheaper cold. */
+#define WARM_SCRIPT_MAX 1024
 /*
  * What a shell started ahead runs: it waits for its script on fd 3, then runs
  * it as `bash -c SCRIPT` would: the same $0, $-, LINENO, exit status and

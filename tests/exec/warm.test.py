@@ -4,7 +4,7 @@
 # exec connection's next plain script, against the real ptyd and bash: the
 # script runs in it with the same stdout, stderr and status as `bash -c` gives
 # ($0, $-, LINENO, SECONDS, BASH_EXECUTION_STRING, identity, directory), only
-# plain scripts take it (not argv, env, cwd, stdin, pty), it is never
+# plain scripts up to 1 KiB take it (not argv, env, cwd, stdin, pty), it is never
 # listed as a command, a shell that dies waiting is replaced and costs the
 # command nothing; a closed connection hands its identity's next connection a
 # shell started ahead (its own identity only, ended after 10 s unused), and a
@@ -89,6 +89,7 @@ async def test_warm():
             ({"shell": "true", "cwd": "/tmp", "stdin": False}, "cwd"),
             ({"shell": "cat"}, "stdin"),
             ({"shell": "true", "pty": {"columns": 80, "rows": 24}, "stdin": False}, "pty"),
+            ({"shell": ": " + "x" * 1100, "stdin": False}, "over 1 KiB"),
         ]
         before = len(audit_lines(srv))
         for req, _ in others:
@@ -100,7 +101,7 @@ async def test_warm():
         new = audit_lines(srv, before + len(others))[before:]
         t.ok(len(new) == len(others) and not any("warm=yes" in ln for ln in new) and
              warm_shells(srv.pid) == [warm],
-             "argv, env, cwd, stdin and pty commands start cold; the waiting shell stays", new)
+             "argv, env, cwd, stdin, pty and scripts over 1 KiB start cold; the waiting shell stays", new)
         os.kill(warm, 9)
         t.ok(wait_until(lambda: warm not in warm_shells(srv.pid), 5), "a waiting shell killed from outside")
         r = await c.run({"shell": "echo after", "stdin": False})
