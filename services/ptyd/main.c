@@ -787,6 +787,8 @@ int main(int argc, char **argv)
 	start_server(&srv, nofile);
 	if (sigwatch_adopt(srv.vh, sigfd, on_signal, &srv) != 0)
 		fatalx("cannot watch signals");
+	if (ptyio_init(srv.vh) != 0)
+		fatal("cannot watch PTYs (epoll)");
 	if (srv.cfg.admin_socket != NULL)
 		admin_listen(&srv);
 	/* From here on a slow log reader cannot stall sessions. */
@@ -808,7 +810,6 @@ int main(int argc, char **argv)
 	srv.destroying = 1;
 	logsink_stop();
 	recorder_loop_gone(srv.recorder);
-	ptyio_shutdown();
 	lws_context_destroy(srv.ctx);
 	session_kill_all(&srv);
 	exec_kill_all(&srv);

@@ -1,14 +1,21 @@
 /*
- * ptyio.c: one PTY master in the event loop (see ptyio.h). lws polls a
- * duplicate of the master: it may close its copy on hang-up while ours still
- * drains what the child wrote last.
+ * ptyio.c: one PTY master in the event loop (see ptyio.h). Every master is
+ * in one epoll set, and that set is the one PTY watcher lws polls. A PTY of
+ * its own in lws would cost an lws connection object (~840 bytes), a second
+ * descriptor (lws closes its copy on hang-up while the session still reads
+ * the last output) and a slot that lws's poll() scans on every wake-up.
+ *
+ * Readable interest is dropped lazily: ptyio_watch(p, 0) changes nothing in
+ * the kernel; only an event that comes while not watching takes EPOLLIN out,
+ * so an echo (read, send, watch again) costs no epoll_ctl().
  */
 #include "ptyio.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "ptyd.h"
@@ -16,54 +23,93 @@
 
 /* A read this short is interactive output: send it without reading again. */
 #define PTYIO_SMALL_READ 1024
+/* Events taken from the set per loop turn. */
+#define PTYIO_BATCH 64
 
 struct ptyio {
 	int master;                 /* -1 once closed */
-	struct lws *wsi;            /* the watcher; NULL once gone */
 	const struct ptyio_ops *ops;
 	void *ctx;
-	int closing;                /* ptyio_close() called: free when the watcher goes */
-	int watching;               /* readability callbacks on (what lws was last told) */
+	uint32_t mask;              /* what the epoll set asks for it */
+	int in_set;                 /* in the epoll set (callbacks come); 0 after hang-up */
+	int watching;               /* readable callbacks wanted */
 	unsigned char *in;          /* input not yet taken by the PTY */
 	size_t inlen;
-	struct ws_rearm rearm;      /* asks for writability again after a partial write */
 };
 
-/* The lws context is going away: its watchers are closed by it. */
-static int ptyio_destroying;
+/* The epoll set of every PTY and its lws watcher; -1/NULL before ptyio_init() and after the loop. */
+static int pty_epfd = -1;
+static struct lws *pty_wsi;
+/* The batch being dispatched: a PTY closed meanwhile is taken out of it. */
+static struct epoll_event *batch;
+static int batch_n;
+static struct ptyio *current;
 
-void ptyio_shutdown(void)
+int ptyio_init(struct lws_vhost *vh)
 {
-	ptyio_destroying = 1;
+	lws_sock_file_fd_type u;
+
+	pty_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (pty_epfd < 0)
+		return -1;
+	u.filefd = (lws_filefd_type)pty_epfd;
+	pty_wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, "ptyd-pty", NULL);
+	if (pty_wsi == NULL) {
+		close(pty_epfd);
+		pty_epfd = -1;
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
 }
 
-struct ptyio *ptyio_open(struct lws_vhost *vh, int master, const struct ptyio_ops *ops, void *ctx)
+/* Tells the set what p now wants. */
+static void set_mask(struct ptyio *p, uint32_t mask)
+{
+	struct epoll_event ev = { .events = mask, .data.ptr = p };
+
+	if (!p->in_set || p->mask == mask)
+		return;
+	if (epoll_ctl(pty_epfd, EPOLL_CTL_MOD, p->master, &ev) == 0)
+		p->mask = mask;
+}
+
+/* Out of the set (hang-up, close, or the loop going away). */
+static void set_leave(struct ptyio *p)
+{
+	int i;
+
+	if (p->in_set && pty_epfd >= 0)
+		epoll_ctl(pty_epfd, EPOLL_CTL_DEL, p->master, NULL);
+	p->in_set = 0;
+	for (i = 0; i < batch_n; i++)
+		if (batch[i].data.ptr == p)
+			batch[i].data.ptr = NULL;
+	if (current == p)
+		current = NULL;
+}
+
+struct ptyio *ptyio_open(int master, const struct ptyio_ops *ops, void *ctx)
 {
 	struct ptyio *p = calloc(1, sizeof(*p));
-	lws_sock_file_fd_type u;
-	int dupfd;
+	struct epoll_event ev = { .events = 0 };
 
-	if (p == NULL) {
+	if (p == NULL || pty_epfd < 0) {
+		free(p);
 		close(master);
 		return NULL;
 	}
 	p->master = master;
 	p->ops = ops;
 	p->ctx = ctx;
-	dupfd = fcntl(master, F_DUPFD_CLOEXEC, 0);
-	if (dupfd >= 0) {
-		u.filefd = (lws_filefd_type)dupfd;
-		p->wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, "ptyd-pty", NULL);
-		if (p->wsi == NULL)
-			close(dupfd);
-	}
-	if (p->wsi == NULL) {
+	/* Hang-up and errors are reported whatever the mask. */
+	ev.data.ptr = p;
+	if (epoll_ctl(pty_epfd, EPOLL_CTL_ADD, master, &ev) != 0) {
 		close(master);
 		free(p);
 		return NULL;
 	}
-	lws_set_opaque_user_data(p->wsi, p);
-	lws_rx_flow_control(p->wsi, 0);
+	p->in_set = 1;
 	return p;
 }
 
@@ -101,16 +147,15 @@ ssize_t ptyio_read(struct ptyio *p, unsigned char *buf, size_t cap)
 
 void ptyio_watch(struct ptyio *p, int on)
 {
-	/* Each change is an epoll_ctl: only real changes go to lws. */
-	if (p->wsi != NULL && !p->closing && p->watching != on) {
-		p->watching = on;
-		lws_rx_flow_control(p->wsi, on);
-	}
+	p->watching = on;
+	if (on)
+		set_mask(p, p->mask | EPOLLIN);
+	/* Off: lazily, when an event comes while not watching (see above). */
 }
 
 int ptyio_watched(const struct ptyio *p)
 {
-	return p->wsi != NULL;
+	return p->in_set;
 }
 
 int ptyio_write(struct ptyio *p, const unsigned char *buf, size_t len, size_t max)
@@ -137,8 +182,7 @@ int ptyio_write(struct ptyio *p, const unsigned char *buf, size_t len, size_t ma
 	p->in = nb;
 	memcpy(p->in + p->inlen, buf + n, len - (size_t)n);
 	p->inlen += len - (size_t)n;
-	if (p->wsi != NULL)
-		lws_callback_on_writable(p->wsi);
+	set_mask(p, p->mask | EPOLLOUT);
 	return 1;
 }
 
@@ -147,21 +191,20 @@ static void flush_input(struct ptyio *p)
 {
 	ssize_t n;
 
-	if (p->inlen == 0 || p->master < 0)
+	if (p->inlen == 0)
 		return;
 	n = write(p->master, p->in, p->inlen);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		n = 0;
+		return;
 	if (n < 0) {
-		p->inlen = 0;
+		p->inlen = 0; /* the PTY is going away */
 	} else {
 		memmove(p->in, p->in + n, p->inlen - (size_t)n);
 		p->inlen -= (size_t)n;
 	}
-	if (p->inlen > 0) {
-		ws_rearm_writable(&p->rearm, p->wsi);
+	if (p->inlen > 0)
 		return;
-	}
+	set_mask(p, p->mask & ~(uint32_t)EPOLLOUT);
 	free(p->in);
 	p->in = NULL;
 	p->ops->drained(p->ctx);
@@ -178,48 +221,60 @@ int ptyio_resize(struct ptyio *p, unsigned short cols, unsigned short rows)
 
 void ptyio_close(struct ptyio *p)
 {
+	set_leave(p);
 	if (p->master >= 0)
 		close(p->master);
-	p->master = -1;
 	free(p->in);
-	p->in = NULL;
-	p->inlen = 0;
-	p->closing = 1;
-	ws_rearm_cancel(&p->rearm);
-	if (p->wsi == NULL)
-		free(p);
-	else if (!ptyio_destroying)
-		lws_set_timeout(p->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-	/* else: the context's destruction closes the watcher, which frees p. */
+	free(p);
+}
+
+/* One event of the set: callbacks may close p (then current is NULL). */
+static void dispatch(struct ptyio *p, uint32_t events)
+{
+	current = p;
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		/* Level-triggered and unmaskable: out of the set; the session reads the rest. */
+		set_leave(p);
+		p->ops->closed(p->ctx);
+		return;
+	}
+	if (events & EPOLLOUT)
+		flush_input(p);
+	if (current == NULL || !(events & EPOLLIN))
+		return;
+	if (p->watching)
+		p->ops->readable(p->ctx);
+	else
+		set_mask(p, p->mask & ~(uint32_t)EPOLLIN);
 }
 
 int ptyio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		   size_t len)
 {
-	struct ptyio *p = lws_get_opaque_user_data(wsi);
+	struct epoll_event ev[PTYIO_BATCH];
+	int n, i;
 
 	(void)user;
 	(void)in;
 	(void)len;
-	if (p == NULL)
+	if (wsi != pty_wsi)
 		return 0;
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX_FILE:
-		if (!p->closing)
-			p->ops->readable(p->ctx);
-		break;
-	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (!p->closing)
-			flush_input(p);
+		n = epoll_wait(pty_epfd, ev, PTYIO_BATCH, 0);
+		batch = ev;
+		batch_n = n > 0 ? n : 0;
+		for (i = 0; i < batch_n; i++)
+			if (ev[i].data.ptr != NULL)
+				dispatch(ev[i].data.ptr, ev[i].events);
+		batch = NULL;
+		batch_n = 0;
+		current = NULL;
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		lws_set_opaque_user_data(wsi, NULL);
-		ws_rearm_cancel(&p->rearm);
-		p->wsi = NULL;
-		if (p->closing)
-			free(p);
-		else
-			p->ops->closed(p->ctx);
+		/* The loop is going away (lws closes the set's descriptor). */
+		pty_wsi = NULL;
+		pty_epfd = -1;
 		break;
 	default:
 		break;

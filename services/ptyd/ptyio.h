@@ -1,9 +1,10 @@
 /*
  * ptyio.h: the I/O of one PTY master in the event loop. It owns the master
- * fd and its poll watcher; the session decides when to read (and where to:
- * straight into a WebSocket frame or into the replay ring) and learns about
- * the PTY through three callbacks. Input that the PTY cannot take at once is
- * queued here, up to a limit.
+ * fd and its place in the one epoll set of all PTYs (itself one watcher in
+ * the lws loop); the session decides when to read (and where to: straight
+ * into a WebSocket frame or into the replay ring) and learns about the PTY
+ * through three callbacks. Input that the PTY cannot take at once is queued
+ * here, up to a limit.
  */
 #ifndef PTYD_PTYIO_H
 #define PTYD_PTYIO_H
@@ -21,18 +22,22 @@ struct ptyio_ops {
 	/* Queued input has all been written: the client may be read again. */
 	void (*drained)(void *ctx);
 	/*
-	 * lws closed the watcher by itself (hang-up, shutdown): no more
-	 * readable/drained callbacks; the master stays open for ptyio_read()
-	 * until ptyio_close(). Never called after ptyio_close().
+	 * The PTY hung up (every slave closed) or the loop is going away: no
+	 * more readable/drained callbacks; the master stays open for
+	 * ptyio_read() (what is left, then -1) until ptyio_close(). Never
+	 * called after ptyio_close().
 	 */
 	void (*closed)(void *ctx);
 };
 
+/* Creates the PTYs' epoll set and watches it in vh's loop, once at start. 0, or -1 with errno. */
+int ptyio_init(struct lws_vhost *vh);
+
 /*
- * Takes over master (non-blocking) and watches it through vh. Reading starts
- * off (ptyio_watch). Returns NULL (master closed) when it cannot.
+ * Takes over master (non-blocking) and watches it. Reading starts off
+ * (ptyio_watch). Returns NULL (master closed) when it cannot.
  */
-struct ptyio *ptyio_open(struct lws_vhost *vh, int master, const struct ptyio_ops *ops, void *ctx);
+struct ptyio *ptyio_open(int master, const struct ptyio_ops *ops, void *ctx);
 
 /*
  * Reads what the master has, up to cap bytes. Returns the bytes read; 0 when
@@ -58,16 +63,10 @@ int ptyio_write(struct ptyio *p, const unsigned char *buf, size_t len, size_t ma
 /* Sets the window size (the kernel sends SIGWINCH). 0, or -1 with errno. */
 int ptyio_resize(struct ptyio *p, unsigned short cols, unsigned short rows);
 
-/*
- * Closes the master now and frees p (its watcher goes later, with no
- * callback). p is not used after this.
- */
+/* Closes the master and frees p; no callback comes after. */
 void ptyio_close(struct ptyio *p);
 
-/* Called before the lws context is destroyed: closing no longer touches watchers. */
-void ptyio_shutdown(void);
-
-/* The lws protocol callback of the watchers ("ptyd-pty" in ws.c's table). */
+/* The lws protocol callback of the PTYs' epoll set ("ptyd-pty" in ws.c's table). */
 int ptyio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		   size_t len);
 

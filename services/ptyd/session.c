@@ -154,7 +154,7 @@ static int session_spawn(struct session *s)
 		log_warnx("session %s: cannot start %s as %s: %s: %s", s->log_id, plan.path, s->account,
 			  spawn_step_name(io.fail_step), io.fail_errno ? strerror(io.fail_errno) :
 			  "ids or capabilities not as set");
-	s->pio = ptyio_open(s->srv->vh, io.master, &session_ptyio_ops, s);
+	s->pio = ptyio_open(io.master, &session_ptyio_ops, s);
 	if (s->pio == NULL) {
 		log_warnx("session %s: cannot watch the PTY", s->log_id);
 		return -1;
