@@ -6,17 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tap.h"
 #include "../../services/ptyd/accounts.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *name)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, name);
-}
 
 struct bad_case {
 	const char *name;
@@ -108,6 +100,5 @@ int main(void)
 {
 	test_good();
 	test_bad();
-	printf("1..%d\n", n);
-	return failed != 0;
+	return tap_done();
 }

@@ -14,28 +14,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "tap.h"
 #include "args.h"
 #include "httpreply.h"
 #include "log.h"
 #include "reqid.h"
 
-static int tap_n, tap_failed;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	tap_n++;
-	printf("%sok %d - ", cond ? "" : "not ", tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		tap_failed++;
-}
 
 static void test_version(void)
 {
@@ -241,6 +225,5 @@ int main(void)
 	test_xff();
 	test_json_escape();
 	test_json_line();
-	printf("1..%d\n", tap_n);
-	return tap_failed ? 1 : 0;
+	return tap_done();
 }

@@ -12,17 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tap.h"
 #include "../../services/ptyd/execproto.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *name)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, name);
-}
 
 /* The last guarded region; unmapped by the next call. */
 static char *g_base;
@@ -380,6 +372,5 @@ int main(void)
 	test_audit();
 	if (g_base != NULL)
 		munmap(g_base, g_size);
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return tap_done();
 }

@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include <sodium.h>
 
+#include "tap.h"
 #include "../../services/jwt-verify/jwt.h"
 #include "../../services/jwt-verify/keys.h"
 #include "../../services/jwt-verify/replay.h"
@@ -26,22 +27,6 @@
 #define FIX "tests/jwt-verify/fixtures/"
 #define NOW 1700000000LL
 
-static int tap_n, tap_failed;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	tap_n++;
-	printf("%sok %d - ", cond ? "" : "not ", tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		tap_failed++;
-}
 
 /* One key that may assert any sub ("=*"): the claim tests are not about identities. */
 static struct keyset *load1(const char *path)
@@ -880,6 +865,5 @@ int main(void)
 	test_identities();
 	test_keys();
 	test_replay();
-	printf("1..%d\n", tap_n);
-	return tap_failed ? 1 : 0;
+	return tap_done();
 }

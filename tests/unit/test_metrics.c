@@ -8,18 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tap.h"
 #include "../../services/common/metrics.h"
 #include "../../services/common/metrics_http.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *name)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, name);
-}
 
 /* Compares the whole exposition with want; prints both on a mismatch. */
 static void expect_text(struct metrics *reg, const char *want, const char *name)
@@ -276,6 +268,5 @@ int main(void)
 	test_series_cap();
 	test_collect();
 	test_addr();
-	printf("1..%d\n", n);
-	return failed != 0;
+	return tap_done();
 }

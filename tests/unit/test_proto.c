@@ -10,17 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tap.h"
 #include "../../services/ptyd/proto.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *name)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, name);
-}
 
 static char *guard_base;
 static size_t guard_page;
@@ -364,7 +356,6 @@ int main(void)
 	test_user();
 	test_title();
 	test_exit_reason();
-	printf("1..%d\n", n);
 	munmap(guard_base, 2 * guard_page);
-	return failed ? 1 : 0;
+	return tap_done();
 }

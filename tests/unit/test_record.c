@@ -17,20 +17,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "tap.h"
 #include "../../services/common/log.h"
 #include "../../services/ptyd/record.h"
 
-static int n, failed;
 static char scratch[] = "/tmp/test_record.XXXXXX";
-
-static int ok(int cond, const char *name)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, name);
-	return cond;
-}
 
 /* The one file in dir (its name into name), read whole; NULL if not exactly one. */
 static char *only_file(const char *dir, char *name, size_t namelen, size_t *len)
@@ -592,6 +583,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", scratch);
 	if (getenv("KEEP") == NULL && system(cmd) != 0)
 		ok(0, "scratch directory removed");
-	printf("1..%d\n", n);
-	return failed != 0;
+	return tap_done();
 }

@@ -7,17 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tap.h"
 #include "../../services/ptyd/replay.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *name)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, name);
-}
 
 static void append_str(struct replay *r, const char *s)
 {
@@ -182,6 +174,5 @@ int main(void)
 	test_big_append();
 	test_safe();
 	test_vt();
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return tap_done();
 }

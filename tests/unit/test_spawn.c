@@ -18,19 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tap.h"
 #include "../../services/ptyd/contain.h"
 #include "../../services/ptyd/spawn.h"
 #include "log.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *name)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, name);
-}
 
 static char *env[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
 
@@ -187,11 +179,11 @@ static void test_account(void)
 	pid_t pid;
 
 	if (geteuid() != 0) {
-		printf("ok %d - account switch # SKIP not root\n", ++n);
+		tap_skip("account switch", "not root");
 		return;
 	}
 	if (account_resolve_uid(65534, &nobody, why, sizeof(why)) != 0) {
-		printf("ok %d - account switch # SKIP %s\n", ++n, why);
+		tap_skip("account switch", why);
 		return;
 	}
 	pid = run(argv, 0, 1, &nobody, NULL, &io);
@@ -217,7 +209,7 @@ static void test_cgroup(void)
 
 	memset(&cc, 0, sizeof(cc));
 	if (contain_init(&cc, why, sizeof(why)) != 1) {
-		printf("ok %d - a child in its cgroup # SKIP %s\n", ++n, why);
+		tap_skip("a child in its cgroup", why);
 		return;
 	}
 	cg = contain_new("unit-test");
@@ -262,6 +254,5 @@ int main(void)
 	test_pty();
 	test_account();
 	test_cgroup();
-	printf("1..%d\n", n);
-	return failed != 0;
+	return tap_done();
 }
