@@ -19,12 +19,10 @@ ROOT = os.environ.get("WS_ROOT", ".")
 sys.path.insert(0, os.path.join(ROOT, "tests", "ptyd"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "jwt-verify"))
 import jvlib  # noqa: E402
-from ptylib import Client, Server, run, wait_until  # noqa: E402
+from ptylib import BUILD, WORK, Client, Server, run, wait_until  # noqa: E402
 from tap import Tap, free_port, wait_port  # noqa: E402
 
 t = Tap()
-WORK = os.environ.get("WS_WORK", "/tmp")
-BUILD = os.environ.get("WS_BUILD", "build")
 
 
 def scrape(port):

@@ -23,11 +23,10 @@ ROOT = os.environ.get("WS_ROOT", ".")
 sys.path.insert(0, os.path.join(ROOT, "tests", "ptyd"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "exec"))
 from execlib import ExecClient  # noqa: E402
-from ptylib import BASH, Client, Server, run, wait_until  # noqa: E402
+from ptylib import BASH, WORK, Client, Server, run, wait_until  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
-WORK = os.environ.get("WS_WORK", "/tmp")
 ACCOUNT = "wsaudit%d" % (os.getpid() % 100000)
 
 

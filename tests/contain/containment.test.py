@@ -22,11 +22,10 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.environ.get("WS_ROOT", "."), "tests", "ptyd"))
-from ptylib import BASH, PTYD, Client, Server, run, wait_until  # noqa: E402
+from ptylib import BASH, PTYD, WORK, Client, Server, procs, run, wait_until  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
-WORK = os.environ.get("WS_WORK", "/tmp")
 TAG = f"{os.getpid() % 100000:05d}"  # fixed width: no tag is a prefix of another
 ACCT_A = f"wsca{TAG}"      # the shell accounts
 ACCT_B = f"wscb{TAG}"
@@ -39,14 +38,7 @@ def sh(*argv, check=True):
 
 
 def pids_of_uid(uid):
-    out = []
-    for d in os.listdir("/proc"):
-        try:
-            if d.isdigit() and os.stat(f"/proc/{d}").st_uid == uid:
-                out.append(int(d))
-        except OSError:
-            pass
-    return out
+    return procs(lambda p: p.uid == uid)
 
 
 def cleanup():
@@ -101,17 +93,7 @@ def cgroup_of(pid):
 
 def pids_with(marker):
     """Pids whose command line holds marker."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                if marker.encode() in f.read():
-                    out.append(int(d))
-        except OSError:
-            pass
-    return out
+    return procs(lambda p: marker.encode() in p.cmdline)
 
 
 _seq = [0]

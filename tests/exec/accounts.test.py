@@ -16,7 +16,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from execlib import ExecClient, Server  # noqa: E402
-from ptylib import BASH, WORK, wait_until  # noqa: E402
+from ptylib import BASH, WORK, procs, wait_until  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
@@ -26,16 +26,7 @@ TOKEN = str(900000 + os.getpid() % 99999)
 
 def sleepers():
     """Pids of `sleep TOKEN` processes (only ours carry the token)."""
-    out = []
-    for d in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if os.path.basename(argv[0]) == b"sleep" and TOKEN.encode() in argv[1:]:
-            out.append(int(d))
-    return out
+    return procs(lambda p: os.path.basename(p.argv[0]) == b"sleep" and TOKEN.encode() in p.argv[1:])
 
 
 def cleanup():

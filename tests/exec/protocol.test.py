@@ -20,7 +20,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from execlib import (ACK, CANCEL, EOF, RESIZE, SESSIONS, START, STDIN, ExecClient, END_SESSION,  # noqa: E402
                      PROTO, Server, frame)
-from ptylib import Client, children, fd_count, rss_kb, wait_until  # noqa: E402
+from ptylib import Client, children, fd_count, procs, rss_kb, wait_until  # noqa: E402
 from tap import Tap  # noqa: E402
 
 import websockets  # noqa: E402
@@ -34,20 +34,12 @@ MARK_CLOSE = f"9{os.getpid():07d}"
 def procs_with(token):
     """Pids of our commands that hold token: a sleep with it as an argument, or a
     shell with it in its script (other programs' command lines are not looked at)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
+    def ours(p):
+        argv = p.argv
         prog = os.path.basename(argv[0])
-        if (prog == b"sleep" and any(a.startswith(token.encode()) for a in argv[1:])) or \
-           (prog in (b"bash", b"sh") and any(token.encode() in a for a in argv[1:])):
-            out.append(int(d))
-    return out
+        return (prog == b"sleep" and any(a.startswith(token.encode()) for a in argv[1:])) or \
+            (prog in (b"bash", b"sh") and any(token.encode() in a for a in argv[1:]))
+    return procs(ours)
 
 
 def upgrade(srv, protocol):

@@ -21,7 +21,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from execlib import ExecClient, Server  # noqa: E402
-from ptylib import PTYD, WORK, wait_until  # noqa: E402
+from ptylib import PTYD, WORK, procs, wait_until  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
@@ -31,20 +31,8 @@ SCRIPT = ('echo "0=$0 flags=$- line=$LINENO s=$SECONDS x=[$BASH_EXECUTION_STRING
 
 def warm_shells(ptyd_pid):
     """Pids of the shells started ahead: children of ptyd running the bootstrap."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(") ", 1)[1].split()
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if int(fields[1]) == ptyd_pid and fields[0] != "Z" and b"BASH_EXECUTION_STRING" in cmd:
-            out.append(int(d))
-    return out
+    return procs(lambda p: int(p.stat[1]) == ptyd_pid and p.stat[0] != "Z" and
+                 b"BASH_EXECUTION_STRING" in p.cmdline)
 
 
 def audit_lines(srv, at_least=0):

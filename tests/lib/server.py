@@ -13,12 +13,14 @@ it is started again on a new one. Every wait polls its condition (a port, a
 log line, a socket, a file) until a deadline: never a fixed sleep. Output goes
 to a log file in $WS_WORK (s.log_path). A Server is also a context manager.
 """
+import atexit
 import os
 import random
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 WORK = os.environ.get("WS_WORK", "/tmp")
@@ -147,6 +149,25 @@ class ServerError(RuntimeError):
 
 _IN_USE = re.compile(r"address already in use|EADDRINUSE|bind.*(failed|error)", re.I)
 
+# Servers not stopped yet: stopped at exit, also when the suite is ended by SIGTERM
+# (tests/run.sh's timeout or ^C). A server runs in a session of its own, out of
+# reach of the signals sent to the suite's process group.
+_running = set()
+
+
+def _stop_all():
+    for s in list(_running):
+        s.stop()
+
+
+def _terminated(sig, frame):
+    sys.exit(128 + sig)
+
+
+atexit.register(_stop_all)
+if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _terminated)
+
 
 class Server:
     """One process under test, started and waited for; see the module's doc."""
@@ -170,6 +191,7 @@ class Server:
                                          stdin=subprocess.DEVNULL, env=env, cwd=cwd,
                                          start_new_session=True, pass_fds=pass_fds)
             self.pid = self.proc.pid
+            _running.add(self)
             ok = wait_until(lambda: self.ready.check(self) or self.proc.poll() is not None, timeout)
             if ok and self.proc.poll() is None:
                 return
@@ -201,9 +223,10 @@ class Server:
             os.kill(self.pid, sig)
 
     def stop(self, timeout=8.0, sig=None):
-        """sig (TERM) to the server, KILL to its process group after timeout; waits.
-        Returns (exit status, seconds taken)."""
+        """sig (TERM) to the server (self.pid), KILL to the process group it was
+        started in after timeout; waits. Returns (exit status, seconds taken)."""
         t0 = time.monotonic()
+        _running.discard(self)
         if self.proc.poll() is None:
             try:
                 os.kill(self.pid, sig or signal.SIGTERM)
@@ -213,7 +236,7 @@ class Server:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 try:
-                    os.killpg(self.pid, signal.SIGKILL)
+                    os.killpg(self.proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
                 self.proc.wait()

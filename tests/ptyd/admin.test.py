@@ -13,7 +13,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptylib import BASH, PTYD, WORK, Client, Server, proc_state, run, wait_until  # noqa: E402
+from ptylib import BASH, PTYD, WORK, Client, Server, run  # noqa: E402
 from tap import Tap, free_port, wait_port  # noqa: E402
 
 t = Tap()

@@ -16,7 +16,6 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptylib import BASH, PTYD, WORK, Client, Server, run  # noqa: E402
 from tap import Tap, free_port  # noqa: E402
-from server import wait_socket  # noqa: E402
 
 import websockets  # noqa: E402
 
@@ -459,12 +458,9 @@ async def test_title_term():
 
 async def test_unix():
     path = os.path.join(WORK, "ptyd.sock")
-    log = open(os.path.join(WORK, "ptyd-unix.log"), "wb")
-    p = subprocess.Popen([PTYD, "--listen", f"unix:{path}", "--allow-root", "--"] + BASH,
-                         stdout=log, stderr=subprocess.STDOUT)
+    # Ready once it accepts on the socket (the file exists a moment before ptyd listens).
+    srv = Server(unix=path)
     try:
-        # The socket file exists a moment before ptyd listens on it: wait for a connect.
-        wait_socket(path)
         ws = await websockets.unix_connect(path, "ws://localhost/ws", subprotocols=["tty"])
         c = Client(ws)
         await c.ready()
@@ -472,11 +468,8 @@ async def test_unix():
         t.ok(out is not None and "un1ix" in out, "--listen unix:PATH serves sessions", repr(out))
         await c.close()
     finally:
-        p.terminate()
-        rc = p.wait(10)
-        log.close()
-    with open(os.path.join(WORK, "ptyd-unix.log")) as f:
-        text = f.read()
+        rc, _ = srv.stop()
+    text = srv.text()
     t.ok(rc == 0 and "peer=unix" in text and not os.path.exists(path),
          "unix socket: peer logged as 'unix', socket removed at exit", text[-300:])
 

@@ -7,33 +7,29 @@ import asyncio
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("WS_ROOT", "."), "tests", "lib"))
-from tap import free_port, wait_port  # noqa: E402
+import server as harness  # noqa: E402
+from server import wait_until  # noqa: E402
 
 import websockets  # noqa: E402
 
 BUILD = os.environ.get("WS_BUILD", "build")
-WORK = os.environ.get("WS_WORK", "/tmp")
+WORK = harness.WORK
 PTYD = os.path.join(BUILD, "ptyd")
 BASH = ["/bin/bash", "--norc", "--noprofile"]
-_count = 0
 
 
-class Server:
-    """One ptyd process: Server(args, command=BASH) starts it and waits for its port."""
+class Server(harness.Server):
+    """One ptyd on a free loopback port (unix=PATH: on that unix socket), started and
+    waited for by the shared harness (tests/lib/server.py): Server(args, command=BASH).
+    Under runuser or a wrapper, pid is ptyd's own (signals go to it)."""
 
     def __init__(self, args=(), command=BASH, allow_root=True, user=None, env=None,
-                 wrapper=None):
-        global _count
-        _count += 1
-        self.port = free_port()
-        self.log_path = os.path.join(WORK, f"ptyd-{_count}.log")
-        argv = [PTYD, "--listen", f"127.0.0.1:{self.port}"]
+                 wrapper=None, unix=None):
+        argv = [PTYD, "--listen", f"unix:{unix}" if unix else "127.0.0.1:{port}"]
         if allow_root:
             argv.append("--allow-root")
         argv += list(args)
@@ -43,75 +39,73 @@ class Server:
             argv = ["/usr/sbin/runuser", "-u", user, "--"] + argv
         if wrapper:  # e.g. setpriv with capabilities
             argv = list(wrapper) + argv
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env)
-        if not wait_port(self.port, 10):
-            self.stop()
-            raise RuntimeError(f"ptyd did not listen: {self.text()}")
+        super().__init__(argv, name="ptyd", env=env, timeout=10,
+                         ready=harness.Socket(unix) if unix else None)
         self.pid = self.ptyd_pid()
 
     def ptyd_pid(self):
         """The ptyd process itself (under runuser it is a child of Popen's pid)."""
-        for _ in range(100):
+        def find():
             for pid in [self.proc.pid] + children(self.proc.pid):
                 try:
-                    exe = os.readlink(f"/proc/{pid}/exe")
+                    if os.readlink(f"/proc/{pid}/exe").endswith("/ptyd"):
+                        return pid
                 except OSError:
                     continue
-                if exe.endswith("/ptyd"):
-                    return pid
-            time.sleep(0.01)
-        return self.proc.pid
+            return None
+        return wait_until(find, 2) or self.proc.pid
 
     @property
     def url(self):
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def text(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
 
-    def wait_log(self, pattern, timeout=5.0):
-        """Waits for a regex in the log; returns the match or None."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = re.search(pattern, self.text())
-            if m:
-                return m
-            time.sleep(0.02)
-        return None
+class Proc:
+    """One process of /proc, its files read when asked (OSError once it has ended)."""
 
-    def stop(self, timeout=8.0):
-        """SIGTERM, wait; returns (exit status, seconds taken)."""
-        t0 = time.monotonic()
-        if self.proc.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode, time.monotonic() - t0
+    def __init__(self, pid):
+        self.pid = pid
+
+    @property
+    def cmdline(self):
+        with open(f"/proc/{self.pid}/cmdline", "rb") as f:
+            return f.read()
+
+    @property
+    def argv(self):
+        """The arguments as bytes (split at NUL as the kernel writes them)."""
+        return self.cmdline.split(b"\0")
+
+    @property
+    def stat(self):
+        """The fields of /proc/PID/stat after the name: 0 state, 1 ppid, 2 group, 3 session."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            st = f.read()
+        return st[st.rindex(")") + 2:].split()
+
+    @property
+    def uid(self):
+        return os.stat(f"/proc/{self.pid}").st_uid
 
 
-def _procs_where(field, value):
-    """Pids whose /proc/PID/stat field after the name (1 = ppid, 2 = group, 3 = session) is value."""
+def procs(pred):
+    """Pids of the processes for which pred(Proc) is true now; one that ends meanwhile is
+    passed over. The one /proc walk of the suites: they differ only in what they look for."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
-            with open(f"/proc/{d}/stat") as f:
-                st = f.read()
+            if pred(Proc(int(d))):
+                out.append(int(d))
         except OSError:
             continue
-        if int(st[st.rindex(")") + 2:].split()[field]) == value:
-            out.append(int(d))
     return out
+
+
+def _procs_where(field, value):
+    """Pids whose /proc/PID/stat field after the name (1 = ppid, 2 = group, 3 = session) is value."""
+    return procs(lambda p: int(p.stat[field]) == value)
 
 
 def children(pid):
@@ -159,16 +153,6 @@ def descendants_ok(srv, base_fds):
         except OSError:
             pass
     return bool(ok), f"children={[(k, proc_state(k)) for k in kids]} fds={fd_count(srv.pid)}/{base_fds} {fds}"
-
-
-def wait_until(cond, timeout=5.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 class Client:
