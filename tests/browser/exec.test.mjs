@@ -9,15 +9,13 @@
 // listening, verifier down).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../webshell-js/helpers.mjs';
-import { BUILD, openPage, startBrowser, startStack } from './stack.mjs';
+import { NOT_BUILT, WORK, openPage, startBrowser, startStack } from './stack.mjs';
 
-const WORK = process.env.WS_WORK || '/tmp';
-const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
-const skip = missing.length ? `${missing.join(' and ')} not built yet` : false;
+const skip = NOT_BUILT;
 
 let stack;
 let page;

@@ -2,14 +2,12 @@
 // the connect target defaults to wss://HOST/ws, and with `jwt-verify --single-use` every
 // connection and reconnection carries a fresh token (a reused one would be refused).
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { BUILD, openPage, startBrowser, startStack, waitTerminal } from './stack.mjs';
+import { NOT_BUILT, WORK, openPage, startBrowser, startStack, waitTerminal } from './stack.mjs';
 
-const WORK = process.env.WS_WORK || '/tmp';
-const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
-const skip = missing.length ? `${missing.join(' and ')} not built yet` : false;
+const skip = NOT_BUILT;
 
 let stack;
 let page;

@@ -7,15 +7,13 @@
 // log after a refused handshake; an app on a second origin, allowed and refused.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startProxy } from './proxy.mjs';
-import { BUILD, ROOT, WEB_DIR, startBrowser, startStack } from './stack.mjs';
+import { NOT_BUILT, ROOT, WEB_DIR, WORK, startBrowser, startStack } from './stack.mjs';
 
-const WORK = process.env.WS_WORK || '/tmp';
-const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
-const skip = missing.length ? `${missing.join(' and ')} not built yet` : false;
+const skip = NOT_BUILT;
 
 // What Caddy serves: a bare harness page on the classic build, and a scratch app project.
 const site = join(WORK, 'site');

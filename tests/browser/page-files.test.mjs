@@ -4,21 +4,19 @@
 // progress bars, and a cancelled upload that leaves no file (not even a partial one) behind.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect, menu, trustNewKey } from './page-ui.mjs';
-import { BUILD, WEB_DIR, openPage, startBrowser, startStack } from './stack.mjs';
+import { BUILD, NOT_BUILT, WEB_DIR, WORK, openPage, startBrowser, startStack } from './stack.mjs';
 
-const WORK = process.env.WS_WORK || '/tmp';
-const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
 // The transfers need the module's exec connection (connect()); say so until it exists.
 const hasConnect = /export\s*\{[^}]*\bconnect\b[^}]*\}/.test(readFileSync(join(WEB_DIR, 'web-shell.js'), 'utf8'));
 // ...and a ptyd that offers the exec channel (the subprotocol name is in its binary).
-const hasChannel = !missing.length && readFileSync(join(BUILD, 'ptyd')).includes('webshell-exec.v1');
-const skip = missing.length ? `${missing.join(' and ')} not built yet` :
-  !hasConnect ? "web-shell.js has no connect() (the exec channel's client) yet" :
-    hasChannel ? false : 'this ptyd has no exec channel (webshell-exec.v1) yet';
+const hasChannel = !NOT_BUILT && readFileSync(join(BUILD, 'ptyd')).includes('webshell-exec.v1');
+const skip = NOT_BUILT ||
+  (!hasConnect ? "web-shell.js has no connect() (the exec channel's client) yet" :
+    hasChannel ? false : 'this ptyd has no exec channel (webshell-exec.v1) yet');
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 

@@ -4,16 +4,14 @@
 // phone, no serious or critical axe-core violations, tabs with a shell each, and the key bar
 // sending the bytes a keyboard would (checked by what `cat -v` shows in the real shell).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect, menu, trustNewKey, typeLine, waitState } from './page-ui.mjs';
-import { BUILD, openPage, startBrowser, startStack, terminalText, waitTerminal } from './stack.mjs';
+import { NOT_BUILT, WORK, openPage, startBrowser, startStack, terminalText, waitTerminal } from './stack.mjs';
 
-const WORK = process.env.WS_WORK || '/tmp';
-const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
-const skip = missing.length ? `${missing.join(' and ')} not built yet` : false;
+const skip = NOT_BUILT;
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let stack;

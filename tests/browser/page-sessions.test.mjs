@@ -3,17 +3,14 @@
 // (ids in sessionStorage only), Detach leaves a shell running, and the Sessions dialog lists it,
 // attaches it in a new tab and ends another.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect, menu, trustNewKey, typeLine, waitState } from './page-ui.mjs';
-import { BUILD, WEB_DIR, openPage, startBrowser, startStack, terminalText, waitTerminal } from './stack.mjs';
+import { NOT_BUILT, WEB_DIR, WORK, openPage, startBrowser, startStack, terminalText, waitTerminal } from './stack.mjs';
 
-const WORK = process.env.WS_WORK || '/tmp';
-const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
 const modern = /\blistSessions\b/.test(readFileSync(join(WEB_DIR, 'web-shell.js'), 'utf8'));
-const skip = missing.length ? `${missing.join(' and ')} not built yet` :
-  modern ? false : 'web-shell.js has no resumable sessions yet';
+const skip = NOT_BUILT || (modern ? false : 'web-shell.js has no resumable sessions yet');
 
 let stack;
 let page;

@@ -5,15 +5,12 @@
 // for uploads (OSC 7), search in the scrollback, links (http/https only), and settings kept per
 // browser in localStorage only.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect, menu, trustNewKey, typeLine } from './page-ui.mjs';
-import { BUILD, openPage, startBrowser, startStack, terminalText, waitTerminal } from './stack.mjs';
+import { NOT_BUILT, WORK, openPage, startBrowser, startStack, terminalText, waitTerminal } from './stack.mjs';
 
-const WORK = process.env.WS_WORK || '/tmp';
-const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
-const skip = missing.length ? `${missing.join(' and ')} not built yet` : false;
+const skip = NOT_BUILT;
 
 let stack;
 let context;

@@ -6,16 +6,14 @@
 // Layout, accessibility, tabs and the key bar: page-layout.test.mjs; xterm.js addons and the
 // clipboard: page-terminal.test.mjs; files: page-files.test.mjs.
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openssl } from '../webshell-js/helpers.mjs';
 import { closeDialog, menu, openKeys, typeLine, waitState } from './page-ui.mjs';
-import { BUILD, openPage, startBrowser, startStack, waitTerminal } from './stack.mjs';
+import { NOT_BUILT, WORK, openPage, startBrowser, startStack, waitTerminal } from './stack.mjs';
 
-const WORK = process.env.WS_WORK || '/tmp';
-const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
-const skip = missing.length ? `${missing.join(' and ')} not built yet` : false;
+const skip = NOT_BUILT;
 
 let stack;
 let context;

@@ -2,46 +2,19 @@
 // Caddy (plain http site, admin off, 127.0.0.1 only, own XDG dirs), build/jwt-verify and
 // build/ptyd on free ports, and Debian's Chromium through playwright-core. stop() ends
 // every process it started.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { freePort, waitPort } from '../webshell-js/helpers.mjs';
+import { freePort, startServer } from '../lib/server.mjs';
 
 export const ROOT = process.env.WS_ROOT || new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 export const BUILD = process.env.WS_BUILD || join(ROOT, 'build');
 export const WEB_DIR = join(ROOT, 'examples/web-shell');
-
-// Starts a process with its output collected; returns { proc, output(), stop() }.
-function launch(name, cmd, args, env) {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let output = '';
-  const collect = (d) => { output += d; };
-  proc.stdout.on('data', collect);
-  proc.stderr.on('data', collect);
-  const exited = new Promise((resolve) => proc.once('exit', (code, sig) => resolve(sig || code)));
-  return {
-    name,
-    proc,
-    exited,
-    output: () => output,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
-
-async function started(server, port) {
-  const died = server.exited.then((c) => {
-    throw new Error(`${server.name} exited (${c}) before listening on ${port}:\n${server.output()}`);
-  });
-  await Promise.race([waitPort(port, 15000), died]);
-  return server;
-}
+export const WORK = process.env.WS_WORK || '/tmp';
+/** Why a browser suite skips: the services it drives are not built yet (false: they are). */
+export const NOT_BUILT = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b))).join(' and ')
+  .replace(/.+/, '$& not built yet') || false;
 
 // A piece of the product's own Caddyfile, from scripts/lib/caddyfile.sh (what web-shell.sh
 // and demo.sh write), so the browser tests go through the /ws gate that ships.
@@ -101,10 +74,12 @@ export async function startStack(work, { tls = false, webRoot = WEB_DIR, ptydArg
     async startVerifier(keyFiles, extra = []) {
       if (stack.verifier) await stack.stopVerifier();
       const args = keyFiles.flatMap((k) => ['--key', k]);
-      stack.verifier = launch('jwt-verify', join(BUILD, 'jwt-verify'),
-        [...args, '--audience', '127.0.0.1', '--listen', `127.0.0.1:${verifyPort}`, ...extra]);
+      stack.verifier = await startServer({
+        name: 'jwt-verify', ready: { port: verifyPort },
+        argv: [join(BUILD, 'jwt-verify'), ...args, '--audience', '127.0.0.1', '--listen', `127.0.0.1:${verifyPort}`, ...extra],
+      });
       servers.push(stack.verifier);
-      return started(stack.verifier, verifyPort);
+      return stack.verifier;
     },
     async stopVerifier() {
       if (stack.verifier) await stack.verifier.stop();
@@ -117,25 +92,28 @@ export async function startStack(work, { tls = false, webRoot = WEB_DIR, ptydArg
       await Promise.all(servers.map((s) => s.stop()));
     },
   };
-  try {
-    const caddy = launch('caddy', 'caddy', ['run', '--adapter', 'caddyfile', '--config', config], {
-      HOME: home, XDG_DATA_HOME: join(work, 'caddy-data'), XDG_CONFIG_HOME: join(work, 'caddy-config'),
-    });
-    servers.push(caddy);
-    // An interactive bash with a known rc file: the machine's own dotfiles (root's may run
-    // pyenv and the like for half a second) are not what is under test.
-    const rc = join(work, 'bashrc');
-    writeFileSync(rc, "PS1='\\u@\\h:\\w\\$ '\nHISTFILE=\n");
-    const ptyd = launch('ptyd', join(BUILD, 'ptyd'),
-      ['--listen', `127.0.0.1:${ptydPort}`, '--allow-root', '--cwd', home,
+  // An interactive bash with a known rc file: the machine's own dotfiles (root's may run
+  // pyenv and the like for half a second) are not what is under test.
+  const rc = join(work, 'bashrc');
+  writeFileSync(rc, "PS1='\\u@\\h:\\w\\$ '\nHISTFILE=\n");
+  // Both at once, through the one Node harness (tests/lib/server.mjs); either failing stops the other.
+  const starts = await Promise.allSettled([
+    startServer({
+      name: 'caddy', argv: ['caddy', 'run', '--adapter', 'caddyfile', '--config', config], ready: { port: caddyPort },
+      env: { HOME: home, XDG_DATA_HOME: join(work, 'caddy-data'), XDG_CONFIG_HOME: join(work, 'caddy-config') },
+    }),
+    startServer({
+      name: 'ptyd', ready: { port: ptydPort }, env: ptydEnv,
+      argv: [join(BUILD, 'ptyd'), '--listen', `127.0.0.1:${ptydPort}`, '--allow-root', '--cwd', home,
         ...(typeof ptydArgs === 'function' ? ptydArgs({ caddyPort }) : ptydArgs), '--',
-        ...(shell || ['/bin/bash', '--noprofile', '--rcfile', rc, '-i'])], ptydEnv);
-    servers.push(ptyd);
-    await started(caddy, caddyPort);
-    await started(ptyd, ptydPort);
-  } catch (e) {
+        ...(shell || ['/bin/bash', '--noprofile', '--rcfile', rc, '-i'])],
+    }),
+  ]);
+  servers.push(...starts.filter((r) => r.status === 'fulfilled').map((r) => r.value));
+  const failed = starts.find((r) => r.status === 'rejected');
+  if (failed) {
     await stack.stop();
-    throw e;
+    throw failed.reason;
   }
   return stack;
 }

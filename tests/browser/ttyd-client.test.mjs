@@ -16,14 +16,12 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MODULE, openssl } from '../webshell-js/helpers.mjs';
-import { BUILD, ROOT, startBrowser, startStack, waitTerminal } from './stack.mjs';
+import { NOT_BUILT, ROOT, WORK, startBrowser, startStack, waitTerminal } from './stack.mjs';
 
 const W = await import(MODULE);
-const WORK = process.env.WS_WORK || '/tmp';
 const CLIENT = join(ROOT, 'node_modules/ttyd/dist');
-const missing = ['jwt-verify', 'ptyd'].filter((b) => !existsSync(join(BUILD, b)));
-const skip = missing.length ? `${missing.join(' and ')} not built yet` :
-  existsSync(join(CLIENT, 'app.js')) ? false : 'node_modules/ttyd is missing (npm ci installs it)';
+const skip = NOT_BUILT ||
+  (existsSync(join(CLIENT, 'app.js')) ? false : 'node_modules/ttyd is missing (npm ci installs it)');
 
 let stack;
 let context;
