@@ -1536,12 +1536,18 @@ static void begin_message(struct exec_conn *c)
 	}
 }
 
-/* One of the caller's terminal sessions, as docs/protocol.md §2 lists them. */
+/*
+ * One of the caller's terminal sessions, as docs/protocol.md §2 lists them. A
+ * session already ending (hung up, its shell not yet reaped) is left out: it
+ * can be neither attached nor ended again, and a list asked for right after
+ * an "end" must not show it (the page's End would seem to do nothing).
+ */
 static void list_one(const struct session_info *info, void *ctx)
 {
 	cJSON *arr = ctx, *o;
 
-	if (strcmp(info->kind, "terminal") != 0 || (o = cJSON_CreateObject()) == NULL)
+	if (strcmp(info->kind, "terminal") != 0 || strcmp(info->state, "ending") == 0 ||
+	    (o = cJSON_CreateObject()) == NULL)
 		return;
 	cJSON_AddStringToObject(o, "id", info->id);
 	cJSON_AddStringToObject(o, "state", info->state);

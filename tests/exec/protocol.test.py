@@ -385,10 +385,18 @@ async def test_sessions(srv):
     await other.send(END_SESSION, cid, json.dumps({"id": sid}))
     r = await other.wait(cid)
     t.eq(r.status, {"error": "no such session"}, "nor can it end them")
+    # A shell busy with a program that ignores the hang-up: the session stays "ending" until
+    # the kill grace, and must already be gone from the list asked for right after the end.
+    await tty.send(b"0trap '' HUP; sleep 30\r")
+    await asyncio.sleep(0.3)
     cid = c.new_id()
     await c.send(END_SESSION, cid, json.dumps({"id": sid}))
     r = await c.wait(cid)
     t.eq(r.status, {"ended": True}, "end-session ends the caller's own session")
+    cid = c.new_id()
+    await c.send(SESSIONS, cid)
+    r = await c.wait(cid)
+    t.eq(r.answer, [], "a session that is ending is no longer listed (nothing left to attach or end)")
     code, reason = await tty.until_closed()
     t.ok(code == 1000 and reason == "session ended", "its terminal gets close 1000 'session ended'",
          (code, reason))
