@@ -16,7 +16,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptylib import Client, Server, children, descendants_ok, fd_count, run, wait_until  # noqa: E402
+from ptylib import Client, children, descendants_ok, one_ptyd, run, wait_until  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
@@ -88,17 +88,5 @@ async def test_concurrent(srv, base_fds, n=200):
     t.ok(ok, f"after {n} concurrent sessions: nothing left behind", detail)
 
 
-async def main():
-    srv = Server([])
-    try:
-        await asyncio.sleep(0.1)
-        base = fd_count(srv.pid)
-        await test_cycles(srv, base)
-        await test_concurrent(srv, base)
-    finally:
-        rc, took = srv.stop()
-    t.ok(rc == 0, f"ptyd exits 0 on SIGTERM after the load ({took:.2f}s)")
-
-
-run(main())
+run(one_ptyd(t, [test_cycles, test_concurrent]))
 t.done()

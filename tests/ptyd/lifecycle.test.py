@@ -16,7 +16,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptylib import (Client, Server, children, descendants_ok, fd_count, proc_state,  # noqa: E402
+from ptylib import (Client, Server, children, descendants_ok, one_ptyd, proc_state,  # noqa: E402
                     rss_kb, run, session_members, wait_until)
 from tap import Tap  # noqa: E402
 
@@ -227,15 +227,7 @@ async def test_sigterm():
 
 
 async def main():
-    srv = Server([])
-    try:
-        await asyncio.sleep(0.1)
-        base = fd_count(srv.pid)
-        await test_client_gone(srv, base)
-        await test_stalled(srv)
-    finally:
-        rc, took = srv.stop()
-    t.ok(rc == 0, f"ptyd exits 0 on SIGTERM ({took:.2f}s)")
+    await one_ptyd(t, [test_client_gone, lambda srv, _: test_stalled(srv)])
     await test_environment()
     await test_login_shell()
     await test_sigterm()

@@ -289,5 +289,19 @@ class Client:
         await self.ws.close()
 
 
+async def one_ptyd(t, tests, args=()):
+    """One ptyd (Server(args)) shared by tests, each awaited as test(srv, base_fds) with
+    ptyd's descriptor count once it has settled; then SIGTERM, and exit 0 is a case."""
+    srv = Server(list(args))
+    try:
+        await asyncio.sleep(0.1)
+        base = fd_count(srv.pid)
+        for test in tests:
+            await test(srv, base)
+    finally:
+        rc, took = srv.stop()
+    t.ok(rc == 0, f"ptyd exits 0 on SIGTERM ({took:.2f}s)")
+
+
 def run(coro):
     return asyncio.run(coro)
