@@ -128,49 +128,50 @@ void admin_close(struct ptyd *srv)
 		unlink(srv->cfg.admin_socket);
 }
 
-static void list_one(const struct session_info *in, void *ctx)
+/* The fields every row has, sessions' and commands' alike; the row is added to arr. NULL: no memory. */
+static cJSON *add_row(cJSON *arr, const char *id, const char *kind, const char *state,
+		      const char *owner, const char *peer, time_t started, time_t last_input,
+		      uint64_t bytes_in, uint64_t bytes_out, pid_t pid)
 {
-	cJSON *arr = ctx, *o = cJSON_CreateObject();
-	char id[PROTO_ID_LOG + 1];
+	cJSON *o = cJSON_CreateObject();
+	char prefix[PROTO_ID_LOG + 1];
 
 	if (o == NULL)
-		return;
-	snprintf(id, sizeof(id), "%s", in->id);
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "kind", in->kind);
-	cJSON_AddStringToObject(o, "state", in->state);
-	cJSON_AddStringToObject(o, "owner", in->owner);
-	cJSON_AddStringToObject(o, "peer", in->peer);
-	cJSON_AddNumberToObject(o, "started", (double)in->started);
-	cJSON_AddNumberToObject(o, "lastInput", (double)in->last_input);
-	cJSON_AddNumberToObject(o, "bytesIn", (double)in->bytes_in);
-	cJSON_AddNumberToObject(o, "bytesOut", (double)in->bytes_out);
-	cJSON_AddNumberToObject(o, "pid", (double)in->pid);
+		return NULL;
+	/* An id prefix only: a whole id never leaves ptyd except to its owner. */
+	snprintf(prefix, sizeof(prefix), "%.*s", PROTO_ID_LOG, id);
+	cJSON_AddStringToObject(o, "id", prefix);
+	cJSON_AddStringToObject(o, "kind", kind);
+	cJSON_AddStringToObject(o, "state", state);
+	cJSON_AddStringToObject(o, "owner", owner);
+	cJSON_AddStringToObject(o, "peer", peer);
+	cJSON_AddNumberToObject(o, "started", (double)started);
+	cJSON_AddNumberToObject(o, "lastInput", (double)last_input);
+	cJSON_AddNumberToObject(o, "bytesIn", (double)bytes_in);
+	cJSON_AddNumberToObject(o, "bytesOut", (double)bytes_out);
+	cJSON_AddNumberToObject(o, "pid", (double)pid);
 	cJSON_AddItemToArray(arr, o);
+	return o;
+}
+
+static void list_one(const struct session_info *in, void *ctx)
+{
+	add_row(ctx, in->id, in->kind, in->state, in->owner, in->peer, in->started, in->last_input,
+		in->bytes_in, in->bytes_out, in->pid);
 }
 
 /* A running command, as a row beside the sessions: the same fields and its own. */
 static void list_exec(const struct exec_info *in, void *ctx)
 {
-	cJSON *arr = ctx, *o = cJSON_CreateObject();
-	char id[PROTO_ID_LOG + 1], hash[17], text[4 * EXEC_AUDIT_TEXT_MAX + 8];
+	cJSON *o;
+	char hash[17], text[4 * EXEC_AUDIT_TEXT_MAX + 8];
 
+	o = add_row(ctx, in->id, "exec", in->state, in->owner, in->peer, in->started, in->last_input,
+		    in->bytes_in, in->bytes_out, in->pid);
 	if (o == NULL)
 		return;
-	memcpy(id, in->id, PROTO_ID_LOG);
-	id[PROTO_ID_LOG] = '\0';
 	memcpy(hash, in->sha256, sizeof(hash) - 1);
 	hash[sizeof(hash) - 1] = '\0';
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "kind", "exec");
-	cJSON_AddStringToObject(o, "state", in->state);
-	cJSON_AddStringToObject(o, "owner", in->owner);
-	cJSON_AddStringToObject(o, "peer", in->peer);
-	cJSON_AddNumberToObject(o, "started", (double)in->started);
-	cJSON_AddNumberToObject(o, "lastInput", (double)in->last_input);
-	cJSON_AddNumberToObject(o, "bytesIn", (double)in->bytes_in);
-	cJSON_AddNumberToObject(o, "bytesOut", (double)in->bytes_out);
-	cJSON_AddNumberToObject(o, "pid", (double)in->pid);
 	if (in->request_id[0] != '\0')
 		cJSON_AddStringToObject(o, "requestId", in->request_id);
 	else
@@ -187,7 +188,6 @@ static void list_exec(const struct exec_info *in, void *ctx)
 	cJSON_AddBoolToObject(o, "pty", in->pty);
 	cJSON_AddNumberToObject(o, "conn", (double)in->conn);
 	cJSON_AddNumberToObject(o, "commandId", (double)in->command_id);
-	cJSON_AddItemToArray(arr, o);
 }
 
 struct match_count {
