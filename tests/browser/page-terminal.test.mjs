@@ -66,7 +66,9 @@ test('emoji and CJK: typed, erased with Backspace, the line and cursor stay wher
   await page.waitForFunction(() => /b\u6f22\s*$/.test(webShellApp.session.terminal.buffer.active.getLine(
     webShellApp.session.terminal.buffer.active.baseY + webShellApp.session.terminal.buffer.active.cursorY).translateToString(true)));
   // bash counts the emoji and the ideograph two cells each; so must the terminal.
-  assert.equal((await cursorLine()).x, prompt + 'echo a'.length + 2 + 1 + 2);
+  const typed = await cursorLine();
+  assert.equal(typed.x, prompt + 'echo a'.length + 2 + 1 + 2,
+    `cursor after the prompt (${prompt} cells) and 'echo a\u{1F600}b\u6f22': ${JSON.stringify(typed.text)}`);
   for (let i = 0; i < 3; i++) await page.keyboard.press('Backspace');
   await page.waitForFunction((x) => webShellApp.session.terminal.buffer.active.cursorX === x, prompt + 'echo a'.length);
   const line = await cursorLine();
