@@ -342,6 +342,10 @@ validate_args() {
 	check_admin_group
 	[[ $RECORD_MAX_DIR =~ ^[1-9][0-9]{0,12}[KMG]?$ ]] ||
 		usage_error "--record-max-dir: not a size (a number of bytes with an optional K, M or G): '$RECORD_MAX_DIR'"
+	# ptyd refuses less than 1M at start: a unit that could not start is refused here.
+	local size=${RECORD_MAX_DIR%[KMG]} unit=${RECORD_MAX_DIR##*[0-9]}
+	case $unit in K) size=$((size << 10)) ;; M) size=$((size << 20)) ;; G) size=$((size << 30)) ;; esac
+	((size >= 1 << 20)) || usage_error "--record-max-dir: at least 1M, not '$RECORD_MAX_DIR'"
 	[[ $RECORD == 1 || $RECORD_INPUT == 0 ]] || usage_error "--record-input needs --record"
 	if [[ -n $METRICS_PORT ]]; then
 		if ! valid_port "$METRICS_PORT" || ((METRICS_PORT == 65535)); then

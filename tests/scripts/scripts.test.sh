@@ -164,6 +164,8 @@ test_web_shell_weakening_args() {
 	expect_one_line "web-shell.sh --record-input alone" "--record-input needs --record" "$w" "${base[@]}" --record-input
 	expect_one_line "web-shell.sh --record-max-dir 12x" "--record-max-dir: not a size" \
 		"$w" "${base[@]}" --record --record-max-dir 12x
+	expect_one_line "web-shell.sh --record-max-dir 512K" "--record-max-dir: at least 1M, not '512K'" \
+		"$w" "${base[@]}" --record --record-max-dir 512K
 	for a in 0 65535 08080; do
 		expect_one_line "web-shell.sh --metrics $a" "--metrics: not a port number (1-65534" "$w" "${base[@]}" --metrics "$a"
 	done
