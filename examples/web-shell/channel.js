@@ -3,7 +3,7 @@
 // stdin with end-of-input, a status each, cancel, and flow control both ways. The frame codec
 // is pure and exported for tests; ExecChannel owns its socket's reads and writes.
 
-import { utf8 } from './encoding.js';
+import { concatBytes, utf8 } from './encoding.js';
 import { WebShellError } from './keys.js';
 import { refusalFromClose } from './socket.js';
 
@@ -121,16 +121,6 @@ export function stdinBytes(stdin) {
   return stdin;
 }
 
-function concat(parts, total) {
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** What a command printed on one stream: kept (bytes or decoded text), streamed, or both. */
 class StreamSink {
   constructor(encoding, callback) {
@@ -160,7 +150,7 @@ class StreamSink {
   }
 
   result() {
-    if (this.binary) return concat(this.keep ? this.parts : [], this.bytes);
+    if (this.binary) return concatBytes(this.keep ? this.parts : [], this.bytes);
     const tail = this.decoder.decode();
     if (!this.keep) {
       if (tail) this.callback(tail);

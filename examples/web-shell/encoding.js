@@ -1,10 +1,22 @@
-// encoding.js: base64, base64url and PEM armour helpers shared by keys.js and jwt.js (pure).
+// encoding.js: UTF-8, byte joining, base64, base64url and PEM armour helpers shared by the
+// module's files (pure).
 
 const textEncoder = new TextEncoder();
 
 /** UTF-8 bytes of a string. */
 export function utf8(text) {
   return textEncoder.encode(text);
+}
+
+/** The byte arrays of parts, joined; total is their summed length. */
+export function concatBytes(parts, total) {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
 
 /** Standard base64 of bytes (Uint8Array or ArrayBuffer). */

@@ -4,7 +4,7 @@
 // exported for tests; SentinelChannel owns its socket. Guarantees and limits: README.md,
 // "The sentinel method".
 
-import { utf8 } from './encoding.js';
+import { concatBytes, utf8 } from './encoding.js';
 import { WebShellError } from './keys.js';
 import { SERVER, decodeServerMessage, describeEnd, encodeInit, encodeInput } from './ttyd.js';
 
@@ -161,12 +161,9 @@ function markerPrefixLength(data, marker) {
   return 0;
 }
 
-function concatBytes(a, b) {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
+/** a then b; b itself when a is empty (the usual case: nothing held back). */
+function appendBytes(a, b) {
+  return a.length === 0 ? b : concatBytes([a, b], a.length + b.length);
 }
 
 /**
@@ -192,7 +189,7 @@ export class MarkerParser {
   /** Feeds bytes; returns true once the end marker has been seen. Throws 'protocol' on a bad marker. */
   push(chunk) {
     if (this.done) return true;
-    let data = concatBytes(this.pending, chunk);
+    let data = appendBytes(this.pending, chunk);
     if (!this.started) {
       const at = indexOfBytes(data, this.start, 0);
       if (at === -1 || data.length < at + this.start.length + 2) {
@@ -292,7 +289,7 @@ export class SentinelChannel extends EventTarget {
 
   // Looks for the ready marker in the shell's first output.
   findReady(payload) {
-    const data = concatBytes(this.readyTail, payload);
+    const data = appendBytes(this.readyTail, payload);
     const at = indexOfBytes(data, this.readyMarker, 0);
     const bel = at === -1 ? -1 : data.indexOf(BEL, at + this.readyMarker.length);
     if (bel === -1) {
@@ -422,7 +419,7 @@ class SentinelJob {
 
   onOutput(payload) {
     if (this.stopping) {
-      if (this.killMarker && indexOfBytes(concatBytes(this.killTail, payload), this.killMarker, 0) !== -1) this.stopped();
+      if (this.killMarker && indexOfBytes(appendBytes(this.killTail, payload), this.killMarker, 0) !== -1) this.stopped();
       else this.killTail = payload.slice(Math.max(0, payload.length - this.killMarker.length));
       return;
     }
@@ -535,11 +532,5 @@ async function readAll(stream) {
     }
     parts.push(bytes);
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts, total);
 }
