@@ -204,7 +204,10 @@ struct session_client_ops {
 	/*
 	 * Output is waiting at the client's offset. The client pulls it with
 	 * session_output() now and returns 1, or returns 0 when it cannot take
-	 * it yet (paused, a frame in flight); it pulls later by itself.
+	 * it yet (paused, a frame in flight); it pulls later by itself. Once the
+	 * PTY has hung up or the child is reaped, no further call may come
+	 * (session_output_announced() says 0): the client then pulls until
+	 * session_output() returns 0 or -1.
 	 */
 	int (*output)(void *client);
 	/*
@@ -268,6 +271,11 @@ void session_detach(struct session *s, int end, int code, const char *reason);
  * is over and everything was sent (then session_exit_reason() tells why).
  */
 ssize_t session_output(struct session *s, unsigned long long from, unsigned char *buf, size_t cap);
+/*
+ * Whether ops->output will be called when more output comes: 0 once the PTY
+ * has hung up after the child was reaped (what is left must be pulled).
+ */
+int session_output_announced(const struct session *s);
 /* Close reason for the end of output: "exit N" / "signal N". */
 void session_exit_reason(struct session *s, char *dst, size_t cap);
 /* Typed input: 0 written; 1 queued (stop reading until ops->input_drained); -1 too much. */

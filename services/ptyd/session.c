@@ -304,13 +304,19 @@ static void drain_detached(struct session *s)
 	ssize_t n = 0;
 	int i;
 
-	for (i = 0; i < 8 && s->pio != NULL; i++) {
+	for (i = 0; s->pio != NULL; i++) {
 		n = ptyio_read(s->pio, scratch, sizeof(scratch));
-		if (n > 0) {
-			replay_append(&s->ring, scratch, (size_t)n);
-			session_recorded_output(s, scratch, (size_t)n);
-		}
-		if (n < (ssize_t)sizeof(scratch))
+		if (n <= 0)
+			break;
+		replay_append(&s->ring, scratch, (size_t)n);
+		session_recorded_output(s, scratch, (size_t)n);
+		/*
+		 * Watched, a short read took what there was and the next event
+		 * tells of more (eight full reads at most per turn, for fairness).
+		 * Hung up, no event will come: read to the end (the kernel gives
+		 * what is left, then EIO).
+		 */
+		if (ptyio_watched(s->pio) && (n < (ssize_t)sizeof(scratch) || i >= 7))
 			break;
 	}
 	if (s->pio == NULL)
@@ -346,6 +352,12 @@ ssize_t session_output(struct session *s, unsigned long long from, unsigned char
 			ptyio_watch(s->pio, 1);
 	}
 	return s->pio == NULL && s->exited ? -1 : 0;
+}
+
+int session_output_announced(const struct session *s)
+{
+	/* The reaping announces; after it, only the PTY's events do. */
+	return !s->exited || (s->pio != NULL && ptyio_watched(s->pio));
 }
 
 void session_exit_reason(struct session *s, char *dst, size_t cap)

@@ -117,6 +117,9 @@ static int op_output(void *client)
 		} else if (send_frame(c) != 0) {
 			c->dead = 1;
 			lws_callback_on_writable(c->wsi);
+		} else if (c->s != NULL && !session_output_announced(c->s)) {
+			/* No call will say when the rest is there: pull on until the end. */
+			lws_callback_on_writable(c->wsi);
 		}
 	}
 	return 1;
