@@ -160,7 +160,12 @@ static void list_one(const struct session_info *in, void *ctx)
 		in->bytes_in, in->bytes_out, in->pid);
 }
 
-/* A running command, as a row beside the sessions: the same fields and its own. */
+/*
+ * A running command, or a shell started ahead waiting for one (state
+ * "waiting": no command, commandSha256 or commandId; conn null when it waits
+ * for its identity's next connection), as a row beside the sessions: the same
+ * fields and its own.
+ */
 static void list_exec(const struct exec_info *in, void *ctx)
 {
 	cJSON *o;
@@ -170,8 +175,6 @@ static void list_exec(const struct exec_info *in, void *ctx)
 		    in->bytes_in, in->bytes_out, in->pid);
 	if (o == NULL)
 		return;
-	memcpy(hash, in->sha256, sizeof(hash) - 1);
-	hash[sizeof(hash) - 1] = '\0';
 	if (in->request_id[0] != '\0')
 		cJSON_AddStringToObject(o, "requestId", in->request_id);
 	else
@@ -183,11 +186,23 @@ static void list_exec(const struct exec_info *in, void *ctx)
 								  strlen(in->text)));
 	else
 		cJSON_AddNullToObject(o, "command");
-	cJSON_AddStringToObject(o, "commandSha256", hash);
+	if (in->sha256 != NULL) {
+		memcpy(hash, in->sha256, sizeof(hash) - 1);
+		hash[sizeof(hash) - 1] = '\0';
+		cJSON_AddStringToObject(o, "commandSha256", hash);
+	} else {
+		cJSON_AddNullToObject(o, "commandSha256");
+	}
 	cJSON_AddNumberToObject(o, "commandLength", (double)in->length);
 	cJSON_AddBoolToObject(o, "pty", in->pty);
-	cJSON_AddNumberToObject(o, "conn", (double)in->conn);
-	cJSON_AddNumberToObject(o, "commandId", (double)in->command_id);
+	if (in->conn != 0)
+		cJSON_AddNumberToObject(o, "conn", (double)in->conn);
+	else
+		cJSON_AddNullToObject(o, "conn");
+	if (in->waiting)
+		cJSON_AddNullToObject(o, "commandId");
+	else
+		cJSON_AddNumberToObject(o, "commandId", (double)in->command_id);
 }
 
 struct match_count {
@@ -462,13 +477,19 @@ static const char *time_str(const cJSON *o, const char *key, char *buf, size_t c
 	return buf;
 }
 
-/* A command's text (escaped by the server), else "sha256:" and its hash's prefix; "-" for terminals. */
+/*
+ * A command's text (escaped by the server), else "sha256:" and its hash's
+ * prefix; "(waiting for a script)" for a shell started ahead; "-" for terminals.
+ */
 static const char *command_str(const cJSON *o, char *buf, size_t cap)
 {
 	const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "command");
 	const cJSON *hash = cJSON_GetObjectItemCaseSensitive(o, "commandSha256");
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
 
-	if (cJSON_IsString(text))
+	if (cJSON_IsString(kind) && strcmp(kind->valuestring, "exec") == 0 && cJSON_IsNull(hash))
+		snprintf(buf, cap, "(waiting for a script)");
+	else if (cJSON_IsString(text))
 		snprintf(buf, cap, "%s", text->valuestring);
 	else if (cJSON_IsString(hash))
 		snprintf(buf, cap, "sha256:%s", hash->valuestring);

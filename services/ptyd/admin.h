@@ -8,10 +8,13 @@
  * answers one JSON document and closes: a list is an array of
  * {"id":"<first 8 hex digits>","kind","state","owner","peer","started",
  * "lastInput","bytesIn","bytesOut","pid"}, terminal sessions first, then
- * running exec commands (kind "exec", with "requestId", "account", "command"
- * (text, or null per --exec-audit-text), "commandSha256" (16 hex digits),
- * "commandLength", "pty", "conn", "commandId"); an end (of a session or a
- * command) is {"ended":"<prefix>"} or {"error":"..."}.
+ * exec commands (kind "exec", with "requestId", "account", "command" (text,
+ * or null per --exec-audit-text), "commandSha256" (16 hex digits),
+ * "commandLength", "pty", "conn", "commandId"), and shells started ahead
+ * (kind "exec", state "waiting", or "ending" once killed; "command",
+ * "commandSha256" and "commandId" null; "conn" null when it waits for its
+ * identity's next connection); an end (of a session, a command or a waiting
+ * shell) is {"ended":"<prefix>"} or {"error":"..."}.
  */
 #ifndef PTYD_ADMIN_H
 #define PTYD_ADMIN_H

@@ -101,6 +101,8 @@ struct exec_cmd {
 	int timed_out, cancelled;
 	int by_operator;             /* ended by an administrator (ptyd --end) */
 	int warm;                    /* a shell started ahead, waiting for a script (not a command yet) */
+	int warm_ending;             /* warm: being ended unused (killed; freed once reaped) */
+	int warm_counted;            /* warm: counted in the waiting shells gauge */
 	int warm_used;               /* this command ran in a shell started ahead */
 	int script_fd;               /* warm: the write end of the pipe its script comes on; -1 */
 	struct proto_size size;      /* of its PTY (the recording's) */
@@ -114,6 +116,7 @@ struct exec_cmd {
 	unsigned long long bytes_in, bytes_out;
 	char admin_id[PROTO_ID_HEX + 1]; /* its name on the admin socket */
 	lws_sorted_usec_list_t sul_timeout, sul_kill, sul_drain;
+	lws_sorted_usec_list_t sul_idle; /* warm: ended when unused for EXEC_WARM_IDLE_US */
 	struct ws_rearm rearm;       /* stdin's POLLOUT asked again on the next loop turn */
 	int in_callback;             /* inside the stdin watcher's WRITEABLE callback */
 	char sha256[65];
@@ -159,8 +162,8 @@ struct exec_conn {
 	int pool;                    /* not a connection: holds its identity's shell started ahead
 				      * for the identity's next connection, until EXEC_WARM_IDLE_US */
 	int warm_plain;              /* ran a script a shell started ahead could have run */
-	lws_sorted_usec_list_t sul_expire;
-	int warm_off;                /* none is started (not bash, or it failed once) */
+	int warm_off;                /* none is started (not bash, it failed once, or an
+				      * operator ended one) */
 	unsigned long warm_seq;      /* names their cgroups */
 	lws_sorted_usec_list_t sul_warm;
 	char user[PROTO_USER_MAX + 1];
@@ -1143,7 +1146,7 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, int f
 	return cmd_attach(x, why, cap);
 }
 
-/* ---- shells started ahead (--exec-warm-shell) ---------------------------------- */
+/* ---- shells started ahead (--exec-warm-shell, on by default) ------------------- */
 
 /* Scripts up to this size go to a shell started ahead: bash reads a pipe a byte
  * at a time (about 2 us a byte here), so a longer script is cheaper cold. */
@@ -1164,14 +1167,85 @@ static int warm_fits(const struct execproto_start *st)
 	       !st->stdin_open && st->shell_len <= WARM_SCRIPT_MAX;
 }
 
+/* x is no longer a shell waiting (used, or freed): out of the gauge, its idle end cancelled. */
+static void warm_unwait(struct exec_cmd *x)
+{
+	if (!x->c->srv->destroying) /* else the loop and its timer lists are gone */
+		lws_sul_cancel(&x->sul_idle);
+	if (x->warm_counted)
+		metric_dec(ptyd_m.exec_waiting);
+	x->warm_counted = 0;
+}
+
+/*
+ * Ends a waiting shell unused (why: for the debug log): no script goes to it
+ * from now on, everything in its cgroup or group is killed, and it is freed
+ * once reaped. Its connection starts no other until its next command ends.
+ */
+static void warm_end(struct exec_cmd *x, const char *why)
+{
+	if (!x->warm || x->warm_ending)
+		return;
+	x->warm_ending = 1;
+	lws_sul_cancel(&x->sul_idle);
+	if (x->c->warm == x)
+		x->c->warm = NULL;
+	log_debug("exec: conn %lu: shell started ahead (pid %d) ended: %s", x->c->id, (int)x->pid,
+		  why);
+	cmd_kill_all(x);
+}
+
+static void sul_idle_cb(lws_sorted_usec_list_t *sul)
+{
+	warm_end(lws_container_of(sul, struct exec_cmd, sul_idle), "unused for 10 s");
+}
+
+/* The identity's shells waiting (not being ended), over its connections and its pool. */
+static long long identity_waiting(const struct ptyd *srv, const char *user)
+{
+	const struct exec_conn *c;
+	long long n = 0;
+
+	for (c = srv->exec_conns; c != NULL; c = c->next)
+		if (c->warm != NULL && strcmp(c->user, user) == 0)
+			n++;
+	return n;
+}
+
+/*
+ * A waiting shell counts toward its identity's --exec-max-per-user, but never
+ * makes a command be refused: when the identity's commands and waiting shells
+ * are over the limit, waiting shells are ended (its pool's first) until they
+ * are not.
+ */
+static void identity_trim(struct ptyd *srv, const char *user)
+{
+	long long over = identity_commands(srv, user) + identity_waiting(srv, user) -
+			 srv->cfg.exec.max_per_user;
+	struct exec_conn *c;
+	int pass;
+
+	for (pass = 0; pass < 2 && over > 0; pass++)
+		for (c = srv->exec_conns; c != NULL && over > 0; c = c->next)
+			if (c->pool == !pass && c->warm != NULL && strcmp(c->user, user) == 0) {
+				warm_end(c->warm, "its identity's --exec-max-per-user needs its place");
+				over--;
+			}
+}
+
 /* Starts c's shell ahead of its next script (c->warm once it runs). */
 static void warm_start(struct exec_conn *c)
 {
 	struct execproto_start st;
 	struct exec_cmd *x;
+	unsigned char raw[PROTO_ID_BYTES];
 	char why[160];
 	int p[2];
 
+	/* The identity's limit is full: the next script starts cold, as it would anyway. */
+	if (identity_commands(c->srv, c->user) + identity_waiting(c->srv, c->user) >=
+	    cfg_of(c)->max_per_user)
+		return;
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return;
 	x = calloc(1, sizeof(*x));
@@ -1199,6 +1273,14 @@ static void warm_start(struct exec_conn *c)
 		return; /* else it is freed once reaped */
 	}
 	close(p[0]);
+	/* Its name on the admin socket, where operators see it as a shell waiting. */
+	if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw))
+		memset(raw, 0, sizeof(raw));
+	proto_id_hex(x->admin_id, raw);
+	x->wall_start = x->wall_input = time(NULL);
+	x->warm_counted = 1;
+	metric_inc(ptyd_m.exec_waiting);
+	lws_sul_schedule(c->srv->ctx, 0, &x->sul_idle, sul_idle_cb, EXEC_WARM_IDLE_US);
 	c->warm = x;
 }
 
@@ -1224,15 +1306,6 @@ static struct exec_conn *pool_find(struct ptyd *srv, const char *user)
 	return NULL;
 }
 
-/* Unused for EXEC_WARM_IDLE_US: the pool's shell is ended (the pool goes once it is reaped). */
-static void sul_expire_cb(lws_sorted_usec_list_t *sul)
-{
-	struct exec_conn *p = lws_container_of(sul, struct exec_conn, sul_expire);
-
-	if (p->warm != NULL)
-		cmd_kill_all(p->warm);
-}
-
 /*
  * A connection that ran plain scripts is gone: its identity's next connection
  * (the next execCommand, most often) finds a shell started ahead, made now,
@@ -1248,6 +1321,9 @@ static void pool_refill(struct exec_conn *gone)
 	if (!cfg_of(gone)->warm_shell || !gone->warm_plain || gone->warm_off || srv->stopping ||
 	    srv->destroying || pool_find(srv, gone->user) != NULL)
 		return;
+	/* The gone connection's own shell is ended with it: its place is the pool's. */
+	if (gone->warm != NULL)
+		warm_end(gone->warm, "its connection is gone");
 	for (p = srv->exec_conns; p != NULL; p = p->next)
 		n += p->pool;
 	if (n >= EXEC_WARM_POOLS || (p = calloc(1, sizeof(*p))) == NULL)
@@ -1257,7 +1333,7 @@ static void pool_refill(struct exec_conn *gone)
 	p->id = ++srv->exec_next_id;
 	p->t_start = lws_now_usecs();
 	snprintf(p->user, sizeof(p->user), "%s", gone->user);
-	snprintf(p->peer, sizeof(p->peer), "-");
+	/* p->peer and p->request_id stay empty: no client yet (the admin list shows none). */
 	p->next = srv->exec_conns;
 	if (srv->exec_conns != NULL)
 		srv->exec_conns->prev = p;
@@ -1265,8 +1341,6 @@ static void pool_refill(struct exec_conn *gone)
 	p->busy = 1;
 	warm_start(p);
 	p->busy = 0;
-	if (p->warm != NULL)
-		lws_sul_schedule(srv->ctx, 0, &p->sul_expire, sul_expire_cb, EXEC_WARM_IDLE_US);
 	conn_maybe_free(p); /* freed now when no shell could be started */
 }
 
@@ -1288,7 +1362,6 @@ static struct exec_cmd *pool_take(struct exec_conn *c)
 	x->c = c;
 	x->next = c->cmds;
 	c->cmds = x;
-	lws_sul_cancel(&p->sul_expire);
 	conn_maybe_free(p);
 	return x;
 }
@@ -1308,7 +1381,8 @@ static void warm_schedule(struct exec_conn *c)
 
 /*
  * Whether x, started ahead, still runs as the account the identity maps to
- * now (SIGHUP may have changed --accounts since): else it is ended unused.
+ * now (a SIGHUP ends every waiting shell; this is the check at the moment of
+ * use): else it is ended unused.
  */
 static int warm_current(const struct exec_conn *c, struct exec_cmd *x)
 {
@@ -1317,7 +1391,7 @@ static int warm_current(const struct exec_conn *c, struct exec_cmd *x)
 	if (child_plan(c->srv, c->user, &plan) == 0 && plan.who->uid == x->who_uid &&
 	    plan.who->gid == x->who_gid && strcmp(plan.who->name, x->account) == 0)
 		return 1;
-	cmd_kill_all(x);
+	warm_end(x, "its identity maps to another account now");
 	return 0;
 }
 
@@ -1338,7 +1412,7 @@ static int warm_feed(struct exec_cmd *x, const struct execproto_start *st)
 	x->script_fd = -1;
 	if (n == (ssize_t)st->shell_len)
 		return 0;
-	cmd_kill_all(x);
+	warm_end(x, "it died waiting");
 	return -1;
 }
 
@@ -1393,6 +1467,7 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 	}
 	if (x != NULL) {
 		if (warm_current(c, x) && warm_feed(x, &st) == 0) {
+			warm_unwait(x);
 			x->warm = 0;
 			x->warm_used = 1;
 			x->t_start = lws_now_usecs();
@@ -1426,6 +1501,7 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 	execproto_command_text(&st, EXEC_AUDIT_TEXT_MAX, x->text, sizeof(x->text), &cut);
 	c->ncmds++;
 	c->started++;
+	identity_trim(c->srv, c->user);
 	if (warm ? cmd_attach(x, why, sizeof(why)) != 0 :
 	    cmd_spawn(x, &st, -1, why, sizeof(why)) != 0) {
 		/* Never started (or cannot be watched): an error status, once reaped. */
@@ -1737,13 +1813,15 @@ static void cmd_free(struct exec_cmd *x)
 {
 	struct exec_conn *c = x->c;
 	struct exec_cmd **pp;
-	int destroying = c->srv->destroying, k;
+	int destroying = c->srv->destroying, k, was_command = !x->warm;
 
-	if (!x->warm) {
+	if (was_command) {
 		cmd_audit(x);
 		ptyd_audit_exec_end(x->rec, x->error == NULL && x->pgid > 0, x->exited, x->wstatus,
 				    x->timed_out, x->cancelled);
 		c->ncmds--;
+	} else {
+		warm_unwait(x);
 	}
 	if (c->warm == x)
 		c->warm = NULL;
@@ -1772,8 +1850,11 @@ static void cmd_free(struct exec_cmd *x)
 	free(x->in);
 	free(x->error);
 	free(x);
-	/* The next script finds a shell started ahead (off this one's path: next loop turn). */
-	warm_schedule(c);
+	/* The next script finds a shell started ahead (off this one's path: next loop turn).
+	 * A waiting shell that ended is not replaced: it ended for a reason (unused, its
+	 * account changed, an operator), and the next command starts one again. */
+	if (was_command)
+		warm_schedule(c);
 	conn_maybe_free(c);
 }
 
@@ -1786,7 +1867,6 @@ static void conn_maybe_free(struct exec_conn *c)
 	if (c->ws != NULL || c->cmds != NULL || c->busy)
 		return;
 	lws_sul_cancel(&c->sul_warm);
-	lws_sul_cancel(&c->sul_expire);
 	if (c->pool)
 		goto unlink; /* not a connection: nothing to log */
 	snprintf(dur, sizeof(dur), "%.3f", (double)(lws_now_usecs() - c->t_start) / LWS_USEC_PER_SEC);
@@ -1842,6 +1922,8 @@ void exec_conn_gone(struct exec_conn *c)
 		stdin_close(x);
 		if (x->exited)
 			cmd_free(x);
+		else if (x->warm)
+			warm_end(x, "its connection is gone");
 		else
 			/* Hung up as a terminal would be: TERM now, KILL after the grace. */
 			cmd_signal(x, SIGTERM);
@@ -1896,9 +1978,18 @@ void exec_shutdown_all(struct ptyd *srv)
 	for (c = srv->exec_conns; c != NULL; c = c->next) {
 		if (c->ws != NULL)
 			request_close(c, 1012, "service restart");
-		else if (c->pool && c->warm != NULL)
-			cmd_kill_all(c->warm); /* the pool goes once it is reaped */
+		else if (c->warm != NULL)
+			warm_end(c->warm, "ptyd is stopping"); /* a pool goes once it is reaped */
 	}
+}
+
+void exec_accounts_reloaded(struct ptyd *srv)
+{
+	struct exec_conn *c;
+
+	for (c = srv->exec_conns; c != NULL; c = c->next)
+		if (c->warm != NULL)
+			warm_end(c->warm, "accounts reloaded (SIGHUP)");
 }
 
 long exec_open_connections(const struct ptyd *srv)
@@ -1915,6 +2006,8 @@ long exec_open_connections(const struct ptyd *srv)
 
 static const char *cmd_state(const struct exec_cmd *x)
 {
+	if (x->warm)
+		return x->warm_ending ? "ending" : "waiting";
 	if (x->exited)
 		return "exited";
 	return x->kill_pending || x->c->ws == NULL ? "ending" : "running";
@@ -1928,20 +2021,22 @@ void exec_list(struct ptyd *srv, exec_visit_fn fn, void *ctx)
 
 	for (c = srv->exec_conns; c != NULL; c = c->next) {
 		for (x = c->cmds; x != NULL; x = x->next) {
-			if ((x->error != NULL && x->pgid == 0) || x->warm)
-				continue; /* refused: it never ran; or not a command yet */
+			if ((x->error != NULL && x->pgid == 0) || (x->warm && x->error != NULL))
+				continue; /* refused: it never ran; or a shell that could not wait */
 			memset(&in, 0, sizeof(in));
 			in.id = x->admin_id;
 			in.state = cmd_state(x);
+			in.waiting = x->warm;
 			in.owner = c->user;
 			in.peer = c->peer;
 			in.request_id = c->request_id;
 			in.account = x->account;
-			in.text = cfg_of(c)->audit_text == EXEC_AUDIT_TRUNCATED ? x->text : NULL;
-			in.sha256 = x->sha256;
+			in.text = !x->warm && cfg_of(c)->audit_text == EXEC_AUDIT_TRUNCATED ? x->text
+											: NULL;
+			in.sha256 = x->warm ? NULL : x->sha256;
 			in.length = x->cmdlen;
 			in.pty = x->use_pty;
-			in.conn = c->id;
+			in.conn = c->pool ? 0 : c->id;
 			in.command_id = x->id;
 			in.started = x->wall_start;
 			in.last_input = x->wall_input;
@@ -1965,7 +2060,7 @@ static struct exec_cmd *cmd_match(struct ptyd *srv, const char *prefix, int *n)
 		return NULL;
 	for (c = srv->exec_conns; c != NULL; c = c->next) {
 		for (x = c->cmds; x != NULL; x = x->next) {
-			if (x->exited || x->pid <= 0 || x->warm)
+			if (x->exited || x->pid <= 0 || (x->warm && (x->warm_ending || x->error)))
 				continue;
 			if (sodium_memcmp(x->admin_id, prefix, len) == 0) {
 				found = x;
@@ -1993,6 +2088,12 @@ int exec_end_match(struct ptyd *srv, const char *prefix)
 		return -2;
 	if (x == NULL)
 		return -1;
+	if (x->warm) {
+		/* Ended for good: its connection starts its scripts cold from now on. */
+		x->c->warm_off = 1;
+		warm_end(x, "ended by an administrator");
+		return 0;
+	}
 	x->by_operator = 1;
 	cmd_signal(x, SIGTERM);
 	return 0;

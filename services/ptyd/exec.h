@@ -30,11 +30,13 @@ enum exec_audit_text {
 /* After the main process exits: how long output may still trickle in from
  * descendants that escaped the kill (no cgroup), in us. */
 #define EXEC_DRAIN_US (LWS_USEC_PER_SEC / 2)
-/* --exec-warm-shell: how long a connection is quiet after a command before a
- * shell is started ahead for its next script, in us. */
+/* Shells started ahead (on by default; --no-exec-warm-shell): how long a
+ * connection is quiet after a command before a shell is started ahead for its
+ * next script, in us. */
 #define EXEC_WARM_DELAY_US (5 * LWS_US_PER_MS)
-/* --exec-warm-shell: an identity's shell started ahead for its next connection
- * is ended when unused this long, in us; at most this many identities have one. */
+/* A shell started ahead (a connection's, or one its identity's next connection
+ * takes) is ended when unused this long, in us; at most this many identities
+ * have one waiting for their next connection. */
 #define EXEC_WARM_IDLE_US (10 * LWS_USEC_PER_SEC)
 #define EXEC_WARM_POOLS 16
 
@@ -46,7 +48,8 @@ struct exec_config {
 	long long max_command;      /* largest start message, bytes */
 	long long window;           /* flow control window per command and direction */
 	enum exec_audit_text audit_text;
-	int warm_shell;             /* --exec-warm-shell: a bash started ahead per connection */
+	int warm_shell;             /* a bash started ahead per connection (default 1;
+				     * --no-exec-warm-shell: 0) */
 };
 
 struct ptyd;
@@ -96,28 +99,38 @@ void exec_watch_closed(struct exec_watch *w);
 
 /* SIGCHLD: returns 1 when pid was a command's (now handled), 0 if not ours. */
 int exec_reaped(struct ptyd *srv, pid_t pid, int wstatus);
-/* SIGTERM: 1012 to every exec connection; their commands are ended. */
+/* SIGTERM: 1012 to every exec connection; their commands and waiting shells are ended. */
 void exec_shutdown_all(struct ptyd *srv);
+/* SIGHUP reloaded the accounts: every shell started ahead is ended unused
+ * (it was made for the old map); each connection starts one again after its
+ * next command. */
+void exec_accounts_reloaded(struct ptyd *srv);
 /* After the lws context is gone: kill, reap and free whatever is left. */
 void exec_kill_all(struct ptyd *srv);
 /* How many exec connections are open (for shutdown). */
 long exec_open_connections(const struct ptyd *srv);
 
 /*
- * A running command as the admin socket lists it (admin.c). Every command
- * has an id of its own for that (32 random hex digits, unrelated to the
- * client's command id): `ptyd --end PREFIX` names it like a session.
+ * A running command, or a shell started ahead waiting for a script, as the
+ * admin socket lists it (admin.c). Each has an id of its own for that (32
+ * random hex digits, unrelated to the client's command id; a waiting shell
+ * that takes a script gets a new one): `ptyd --end PREFIX` names it like a
+ * session.
  */
 struct exec_info {
 	const char *id;          /* 32 hex digits */
-	const char *state;       /* "running", "ending" (signalled), "exited" (output draining) */
+	const char *state;       /* "running", "ending" (signalled), "exited" (output draining);
+				  * a shell started ahead: "waiting", "ending" */
+	int waiting;             /* a shell started ahead, not a command: no text, sha256,
+				  * command_id; conn 0 when it waits for its identity's next
+				  * connection (then peer and request_id are "") */
 	const char *owner;       /* the identity, "" when absent */
 	const char *peer;
 	const char *request_id;  /* "" when absent */
 	const char *account;     /* whom it runs as */
 	const char *text;        /* the command, escaped and truncated; NULL when
 				  * --exec-audit-text forbids it */
-	const char *sha256;      /* of the command, 64 hex digits */
+	const char *sha256;      /* of the command, 64 hex digits; NULL when waiting */
 	size_t length;           /* of the command, bytes */
 	int pty;
 	unsigned long conn;      /* the connection's number in the logs */
@@ -127,14 +140,15 @@ struct exec_info {
 	pid_t pid;               /* 0 once reaped */
 };
 typedef void (*exec_visit_fn)(const struct exec_info *info, void *ctx);
-/* Every command not yet freed, newest connection first. */
+/* Every command not yet freed and every shell started ahead, newest connection first. */
 void exec_list(struct ptyd *srv, exec_visit_fn fn, void *ctx);
-/* How many commands still running have an id starting with prefix. */
+/* How many commands still running or shells waiting have an id starting with prefix. */
 int exec_count_match(struct ptyd *srv, const char *prefix);
 /*
  * Ends the one running command whose id starts with prefix as a cancel does
  * (TERM to its group, KILL to all of it after the grace); its client's status
- * says "endedBy":"operator". 0, -1 none, -2 several match.
+ * says "endedBy":"operator". A waiting shell is killed, and its connection
+ * starts no other. 0, -1 none, -2 several match.
  */
 int exec_end_match(struct ptyd *srv, const char *prefix);
 

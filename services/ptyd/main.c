@@ -41,7 +41,7 @@ static const char usage_text[] =
 	"            [--session-memory-max BYTES] [--session-cpu-weight N] [--check]\n"
 	"            [--no-exec] [--exec-max-commands N] [--exec-max-per-user N]\n"
 	"            [--exec-timeout SECONDS] [--exec-max-command BYTES]\n"
-	"            [--exec-audit-text none|truncated] [--exec-warm-shell]\n"
+	"            [--exec-audit-text none|truncated] [--no-exec-warm-shell]\n"
 	"            [--record DIR [--record-input] [--record-group GROUP]\n"
 	"             [--record-max-file BYTES] [--record-max-dir BYTES]]\n"
 	"            [--metrics ADDR:PORT | --metrics unix:PATH] [--metrics-allow-remote]\n"
@@ -83,10 +83,12 @@ static const char usage_text[] =
 	"                           " PTYD_ADMIN_SOCKET_DEFAULT ", web-shell.sh's)\n"
 	"  --admin-group GROUP      members of GROUP may use the admin socket (besides\n"
 	"                           root and ptyd's own user)\n"
-	"  --list                   list sessions: id prefix, state, owner, peer, start,\n"
+	"  --list                   list sessions, exec commands and shells waiting for\n"
+	"                           one: id prefix, state, kind, owner, peer, start,\n"
 	"                           last input, bytes in and out, pid\n"
 	"  --json                   with --list: JSON instead of a table\n"
-	"  --end ID-PREFIX          end the session whose id starts with ID-PREFIX\n"
+	"  --end ID-PREFIX          end the session, command or waiting shell whose id\n"
+	"                           starts with ID-PREFIX\n"
 	"  --allow-root             allow the account root, and running as root\n"
 	"                           without --user (every shell would be root's)\n"
 	"  --allow-system-accounts  allow accounts below UID_MIN\n"
@@ -106,8 +108,10 @@ static const char usage_text[] =
 	"  --exec-max-command BYTES largest start message (default 4194304)\n"
 	"  --exec-audit-text MODE   truncated (default: the command's first 200 bytes in\n"
 	"                           its audit line) or none (its SHA-256 and length only)\n"
-	"  --exec-warm-shell        keep a bash started ahead per exec connection for its\n"
-	"                           next plain script (README: exec channel)\n"
+	"  --no-exec-warm-shell     start no bash ahead of exec scripts (default: for\n"
+	"                           accounts whose shell is bash, one waits per exec\n"
+	"                           connection and per identity for the next plain\n"
+	"                           script, ended after 10 s unused; README: exec)\n"
 	"  --record DIR             record every session into DIR as asciicast v2 files\n"
 	"                           (made 0700, or 0750 with --record-group)\n"
 	"  --record-input           record typed input too (passwords included)\n"
@@ -149,7 +153,7 @@ enum {
 	OPT_TERM, OPT_CWD, OPT_PING, OPT_INDEX, OPT_ALLOW_ROOT, OPT_VERSION, OPT_DETACH,
 	OPT_REPLAY_BUFFER, OPT_REPLAY_TOTAL, OPT_LOG_FORMAT,
 	OPT_NO_EXEC, OPT_EXEC_MAX_COMMANDS, OPT_EXEC_MAX_PER_USER, OPT_EXEC_TIMEOUT,
-	OPT_EXEC_MAX_COMMAND, OPT_EXEC_AUDIT_TEXT, OPT_EXEC_WARM_SHELL,
+	OPT_EXEC_MAX_COMMAND, OPT_EXEC_AUDIT_TEXT, OPT_EXEC_WARM_SHELL, OPT_NO_EXEC_WARM_SHELL,
 	OPT_USER, OPT_ACCOUNTS, OPT_ALLOW_SYSTEM, OPT_NO_NEW_PRIVS, OPT_CGROUP, OPT_NO_CGROUP,
 	OPT_PIDS_MAX, OPT_MEMORY_MAX, OPT_CPU_WEIGHT, OPT_CHECK,
 	OPT_ADMIN_SOCKET, OPT_ADMIN_GROUP, OPT_LIST, OPT_JSON, OPT_END,
@@ -188,7 +192,8 @@ static const struct option long_opts[] = {
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-session", required_argument, NULL, OPT_MAX_SESSION },
 	{ "no-exec", no_argument, NULL, OPT_NO_EXEC },
-	{ "exec-warm-shell", no_argument, NULL, OPT_EXEC_WARM_SHELL },
+	{ "exec-warm-shell", no_argument, NULL, OPT_EXEC_WARM_SHELL }, /* the default; kept */
+	{ "no-exec-warm-shell", no_argument, NULL, OPT_NO_EXEC_WARM_SHELL },
 	{ "no-cgroup", no_argument, NULL, OPT_NO_CGROUP },
 	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
@@ -241,6 +246,7 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 	cfg->exec.max_command = EXECPROTO_START_DEFAULT;
 	cfg->exec.window = EXEC_DEFAULT_WINDOW;
 	cfg->exec.audit_text = EXEC_AUDIT_TRUNCATED;
+	cfg->exec.warm_shell = 1;
 	cfg->record.group = (gid_t)-1;
 	cfg->detach_timeout = PTYD_DETACH_TIMEOUT_DEFAULT;
 	cfg->replay_buffer = PTYD_REPLAY_BUFFER_DEFAULT;
@@ -379,6 +385,9 @@ static int parse_flags(int argc, char **argv, struct ptyd_config *cfg, const cha
 			break;
 		case OPT_EXEC_WARM_SHELL:
 			cfg->exec.warm_shell = 1;
+			break;
+		case OPT_NO_EXEC_WARM_SHELL:
+			cfg->exec.warm_shell = 0;
 			break;
 		case OPT_METRICS:
 			cfg->metrics_arg = optarg;
@@ -595,6 +604,7 @@ static void reload_accounts(struct ptyd *srv)
 	}
 	account_table_free(&srv->accounts);
 	srv->accounts = t;
+	exec_accounts_reloaded(srv);
 	if (t.file != NULL)
 		log_info("SIGHUP: accounts reloaded from %s: %zu identities%s", t.file, t.map.n,
 			 t.map_default.name != NULL ? " and a default" : "");

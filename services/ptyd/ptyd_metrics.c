@@ -78,6 +78,10 @@ int ptyd_metrics_init(struct metrics *reg, ptyd_count_sessions_fn count, void *a
 			       "Terminal sessions ended, by cause.", cause, NULL, 0);
 	pm.exec = metrics_add(reg, METRIC_COUNTER, "webshell_ptyd_exec_commands_total",
 			      "Exec channel commands finished, by outcome.", outcome, NULL, 0);
+	ptyd_m.exec_waiting = metrics_get(metrics_add(reg, METRIC_GAUGE,
+						     "webshell_ptyd_exec_waiting_shells",
+						     "Shells started ahead for exec scripts, waiting "
+						     "(or being ended).", NULL, NULL, 0));
 	pm.resumes = metrics_add(reg, METRIC_COUNTER, "webshell_ptyd_resumes_total",
 				 "Attaches to an existing session, by result (ok, reset, refused).",
 				 result, NULL, 0);
@@ -102,7 +106,7 @@ int ptyd_metrics_init(struct metrics *reg, ptyd_count_sessions_fn count, void *a
 	for (i = 0; i < RECORD_DROP_REASONS; i++)
 		pm.rec_dropped[i] = metrics_get1(dropped, record_drop_names[i]);
 	if (pm.attached == NULL || pm.detached == NULL || ptyd_m.sessions_started == NULL ||
-	    pm.ended == NULL || pm.exec == NULL || pm.resumes == NULL || ptyd_m.bytes_in == NULL ||
+	    pm.ended == NULL || pm.exec == NULL || ptyd_m.exec_waiting == NULL || pm.resumes == NULL || ptyd_m.bytes_in == NULL ||
 	    ptyd_m.bytes_out == NULL || ptyd_m.spawn == NULL || pm.rec_started == NULL ||
 	    pm.rec_written == NULL || pm.rec_queued == NULL || pm.rec_dropped[0] == NULL)
 		return -1;

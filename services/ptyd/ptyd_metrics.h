@@ -1,7 +1,7 @@
 /*
  * ptyd_metrics.h: ptyd's metrics (services/common/metrics.h): sessions by
- * state, started and ended by cause, exec commands by outcome, bytes in and
- * out, spawn time, resumes, recordings and their drops. The calls are
+ * state, started and ended by cause, exec commands by outcome, exec shells
+ * started ahead and waiting, bytes in and out, spawn time, resumes, recordings and their drops. The calls are
  * one-liners in the session and exec code; until ptyd_metrics_init() runs
  * (no --metrics) each is a branch on a NULL pointer.
  */
@@ -19,6 +19,7 @@ struct ptyd_metric_series {
 	struct metric *bytes_out;        /* output bytes read from terminals and commands */
 	struct metric *sessions_started; /* terminal sessions */
 	struct metric *spawn;            /* histogram: fork to exec */
+	struct metric *exec_waiting;     /* gauge: shells started ahead for exec scripts */
 };
 extern struct ptyd_metric_series ptyd_m;
 
