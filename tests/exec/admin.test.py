@@ -34,9 +34,24 @@ def admin(sock, *args):
 
 
 def exec_rows(sock):
+    """The commands listed (kind exec, not a shell started ahead), and the output."""
+    rows, text = exec_all(sock)
+    return [r for r in rows if r.get("commandId") is not None], text
+
+
+def exec_all(sock):
     rc, out, err = admin(sock, "--list", "--json")
     rows = json.loads(out) if rc == 0 else []
     return [r for r in rows if r.get("kind") == "exec"], out + err
+
+
+def waiting_only(rows, conn):
+    """rows hold, besides commands, at most one shell started ahead: erin's, waiting for its
+    connection conn's next script (None: for erin's next connection). Its pids."""
+    w = [r for r in rows if r.get("commandId") is None]
+    ok = len(w) <= 1 and all(r["state"] == "waiting" and r["owner"] == "erin" and r["conn"] == conn and
+                             r["command"] is None and alive(r["pid"]) for r in w)
+    return ok, [r["pid"] for r in w]
 
 
 def alive(pid):
@@ -51,6 +66,7 @@ async def test_list_and_end(mode):
     sock = os.path.join(WORK, f"admin-exec-{os.getpid()}-{mode}.sock")
     srv = Server(["--admin-socket", sock, "--exec-audit-text", mode])
     secret = "marker-" + os.urandom(4).hex()
+    pooled = []
     try:
         term = await Client.connect(srv, headers={"X-Webshell-User": "erin"})
         ts = await term.init_session("new")
@@ -64,6 +80,7 @@ async def test_list_and_end(mode):
         argv_id = await c.start({"argv": ["sleep", "600"], "stdin": False})
         await asyncio.sleep(0.3)
         rows, text = exec_rows(sock)
+        conn = rows[0].get("conn") if rows else None
         sh = [r for r in rows if r.get("commandId") == cid]
         av = [r for r in rows if r.get("commandId") == argv_id]
         r = sh[0] if sh else {}
@@ -106,8 +123,11 @@ async def test_list_and_end(mode):
         t.ok(wait_until(lambda: not alive(r.get("pid", 1 << 30)), 3), "its process is gone")
         t.ok(srv.wait_log(r"exec_end .*exec=" + re.escape(r.get("id", "?")) + r" .*ended_by=operator"),
              "the audit line says an operator ended it", srv.text()[-600:])
-        rows, text = exec_rows(sock)
-        t.ok([x.get("commandId") for x in rows] == [argv_id], "the ended command leaves the list", text)
+        rows, text = exec_all(sock)
+        t.ok([x.get("commandId") for x in rows if x.get("commandId") is not None] == [argv_id] and
+             waiting_only(rows, conn)[0],
+             "the ended command leaves the list (what else is listed is the connection's shell "
+             "waiting for its next script)", text)
         t.ok(c.close_code is None and (await c.run({"argv": ["true"]})).code == 0,
              "the connection and its other commands go on")
         # A command that ignores TERM is killed after the grace, as a cancel is.
@@ -128,9 +148,15 @@ async def test_list_and_end(mode):
         await c.close()
         t.ok(wait_until(lambda: not exec_rows(sock)[0], 5),
              "a closed connection's commands leave the list once reaped", exec_rows(sock)[1])
+        rows, text = exec_all(sock)
+        ok, pooled = waiting_only(rows, None)
+        t.ok(ok and len(pooled) == 1,
+             "what stays listed is exactly the shell waiting for erin's next connection", text)
         await term.close()
     finally:
-        srv.stop()
+        code, _ = srv.stop()
+    t.ok(code == 0 and wait_until(lambda: not any(alive(p) for p in pooled), 5),
+         "ptyd's stop ends that waiting shell too", pooled)
 
 
 async def wait_until_async(fn, timeout):
