@@ -18,7 +18,9 @@ sys.dont_write_bytecode = True
 ROOT = os.environ.get("WS_ROOT", ".")
 sys.path.insert(0, os.path.join(ROOT, "tests", "ptyd"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "jwt-verify"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "exec"))
 import jvlib  # noqa: E402
+from execlib import ExecClient  # noqa: E402
 from ptylib import BUILD, WORK, Client, Server, run, wait_until  # noqa: E402
 from tap import Tap, free_port, wait_port  # noqa: E402
 
@@ -86,6 +88,21 @@ def test_ptyd():
              "output bytes counted (at least what the client got)",
              detail=f"{value(after, 'webshell_ptyd_output_bytes_total')} < {nout}")
         promtool(after, "ptyd after a session")
+        t.eq(value(after, "webshell_ptyd_exec_waiting_shells"), 0.0, "no exec shell waiting yet")
+
+        async def exec_go():
+            c = await ExecClient.connect(srv, headers={"X-Webshell-User": "alice"})
+            await c.run({"shell": "true", "stdin": False})
+            counted = wait_until(
+                lambda: value(scrape(port)[2], "webshell_ptyd_exec_waiting_shells") == 1.0, 5)
+            _, _, text = scrape(port)
+            await c.close()
+            return counted, text
+        counted, waiting = run(exec_go())
+        t.ok(counted and value(waiting, "webshell_ptyd_exec_commands_total", 'outcome="ok"') == 1.0,
+             "an exec command counted; then the shell started ahead for the next one, as a gauge",
+             detail=waiting)
+        promtool(waiting, "ptyd with an exec shell waiting")
         # The service's own listener never answers metrics.
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
             s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
