@@ -6,8 +6,8 @@
 // '-c', 'true']) (the shell's own start-up) and a sessions() round trip (no process: the
 // transport's floor), each split in the page (before the start frame, start to status, status
 // to result) and beside the child's own spawn-to-reap time from ptyd's exec_end lines, also
-// straight to ptyd (Caddy's share), and with pauses between commands against ptyd as is and
-// ptyd --exec-warm-shell (a shell started ahead); 100 MB of stdout beside a
+// straight to ptyd (Caddy's share), and with pauses between commands against ptyd as it is by
+// default (a shell started ahead) and ptyd --no-exec-warm-shell; 100 MB of stdout beside a
 // terminal connection's throughput, the time from the network coming back to the first replayed
 // byte, and connect-to-prompt. All timings are taken inside the page (performance.now()), and
 // Playwright's network domain is never enabled (no route, no network events), so it copies no
@@ -159,7 +159,7 @@ const measure = {
     return out;
   },
   // exec('true') on one open connection with pauses between commands (a program that runs a
-  // command now and then), against each url: ptyd as is and ptyd --exec-warm-shell.
+  // command now and then), against each url: ptyd as is and ptyd --no-exec-warm-shell.
   // Also execCommand('true') (a new connection each time) the same way.
   paused: async ([n, warmup, pauseMs, urls]) => {
     const opts = { token: () => 'direct.no.token' };
@@ -381,15 +381,16 @@ async function main() {
     const mix = await run('mix', RUNS, WARMUP);
     const mixLog = ptydLog().slice(logFrom);
     const mixDirect = await run('mix', half, 5, direct);
-    // A second ptyd with --exec-warm-shell, straight from the page like the direct rows.
-    const warmPort = await freePort();
-    const warmPtyd = await startServer(join(BUILD, 'ptyd'), ['--listen', `127.0.0.1:${warmPort}`, '--allow-root',
-      '--cwd', stack.home, '--exec-warm-shell', '--', '/bin/bash'], warmPort);
+    // A second ptyd with --no-exec-warm-shell (each script starts its shell), straight from the
+    // page like the direct rows.
+    const coldPort = await freePort();
+    const coldPtyd = await startServer(join(BUILD, 'ptyd'), ['--listen', `127.0.0.1:${coldPort}`, '--allow-root',
+      '--cwd', stack.home, '--no-exec-warm-shell', '--', '/bin/bash'], coldPort);
     let paused;
     try {
-      paused = await run('paused', half, 5, 30, [direct, `ws://127.0.0.1:${warmPort}/ws`]);
+      paused = await run('paused', half, 5, 30, [direct, `ws://127.0.0.1:${coldPort}/ws`]);
     } finally {
-      await warmPtyd.stop();
+      await coldPtyd.stop();
     }
     const full = !ONLY && !TLS; // over TLS: the exec rows only (the resume proxy speaks plain ws)
     const out = full ? await run('stdout', BIG) : null;
@@ -433,8 +434,8 @@ async function main() {
       ['  the child alone (bash -c true), spawn to reap', ms2(child.bash), '-', null],
       ['sessions() round trip (same path, no process), median', ms2(med(k.sessions.times)), '(transport floor)', null],
       ['  in the page: call to sent + sent to answer event + event to result', inPage(k.sessions), '-', null],
-      ["exec('true') 30 ms apart, straight to ptyd / ptyd --exec-warm-shell, median", `${ms2(med(paused.times[0]))} / ${ms2(med(paused.times[1]))}`, '< 3 ms', med(paused.times[1]) < 3],
-      ["execCommand('true') 30 ms apart, straight to ptyd / ptyd --exec-warm-shell, median", `${ms2(med(paused.fresh[0]))} / ${ms2(med(paused.fresh[1]))}`, '(new connections)', null],
+      ["exec('true') 30 ms apart, straight to ptyd / ptyd --no-exec-warm-shell, median", `${ms2(med(paused.times[0]))} / ${ms2(med(paused.times[1]))}`, '< 3 ms', med(paused.times[0]) < 3],
+      ["execCommand('true') 30 ms apart, straight to ptyd / ptyd --no-exec-warm-shell, median", `${ms2(med(paused.fresh[0]))} / ${ms2(med(paused.fresh[1]))}`, '(new connections)', null],
       ["straight to ptyd (no Caddy): exec('true') / exec(['true']) / sessions()", `${ms2(med(kd.shell.times))} / ${ms2(med(kd.argv.times))} / ${ms2(med(kd.sessions.times))}`, '(reference)', null],
     ];
     if (full) {
