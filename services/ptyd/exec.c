@@ -1306,11 +1306,29 @@ static struct exec_conn *pool_find(struct ptyd *srv, const char *user)
 	return NULL;
 }
 
+/* Moves x, waiting in from's list, to to's (the same identity's, so the same shell). */
+static void warm_move(struct exec_cmd *x, struct exec_conn *from, struct exec_conn *to)
+{
+	struct exec_cmd **pp;
+
+	for (pp = &from->cmds; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	if (from->warm == x)
+		from->warm = NULL;
+	x->c = to;
+	x->next = to->cmds;
+	to->cmds = x;
+}
+
 /*
  * A connection that ran plain scripts is gone: its identity's next connection
- * (the next execCommand, most often) finds a shell started ahead, made now,
- * when nothing of the gone connection's waits for it. At most one per
- * identity and EXEC_WARM_POOLS in all, each ended after EXEC_WARM_IDLE_US.
+ * (the next execCommand, most often) finds a shell started ahead: the gone
+ * connection's own, else one made now. At most one per identity and
+ * EXEC_WARM_POOLS in all, each ended after EXEC_WARM_IDLE_US unused.
  */
 static void pool_refill(struct exec_conn *gone)
 {
@@ -1321,9 +1339,6 @@ static void pool_refill(struct exec_conn *gone)
 	if (!cfg_of(gone)->warm_shell || !gone->warm_plain || gone->warm_off || srv->stopping ||
 	    srv->destroying || pool_find(srv, gone->user) != NULL)
 		return;
-	/* The gone connection's own shell is ended with it: its place is the pool's. */
-	if (gone->warm != NULL)
-		warm_end(gone->warm, "its connection is gone");
 	for (p = srv->exec_conns; p != NULL; p = p->next)
 		n += p->pool;
 	if (n >= EXEC_WARM_POOLS || (p = calloc(1, sizeof(*p))) == NULL)
@@ -1339,7 +1354,13 @@ static void pool_refill(struct exec_conn *gone)
 		srv->exec_conns->prev = p;
 	srv->exec_conns = p;
 	p->busy = 1;
-	warm_start(p);
+	if (gone->warm != NULL) {
+		/* Already started (its idle end still counts from its start). */
+		p->warm = gone->warm;
+		warm_move(p->warm, gone, p);
+	} else {
+		warm_start(p);
+	}
 	p->busy = 0;
 	conn_maybe_free(p); /* freed now when no shell could be started */
 }
@@ -1348,20 +1369,11 @@ static void pool_refill(struct exec_conn *gone)
 static struct exec_cmd *pool_take(struct exec_conn *c)
 {
 	struct exec_conn *p = pool_find(c->srv, c->user);
-	struct exec_cmd *x, **pp;
+	struct exec_cmd *x;
 
 	if (p == NULL || (x = p->warm) == NULL || x->exited)
 		return NULL;
-	p->warm = NULL;
-	for (pp = &p->cmds; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == x) {
-			*pp = x->next;
-			break;
-		}
-	}
-	x->c = c;
-	x->next = c->cmds;
-	c->cmds = x;
+	warm_move(x, p, c);
 	conn_maybe_free(p);
 	return x;
 }

@@ -9,7 +9,7 @@
 # `ptyd --list` (state "waiting", kind exec) and the metrics gauge, and can end
 # it with `ptyd --end`; the user's own sessions list never shows it; a shell
 # that dies waiting costs the command nothing; a closed connection hands its
-# identity's next connection a shell started ahead (its own identity only);
+# identity's next connection its shell started ahead (its own identity only);
 # every waiting shell is ended after 10 s unused, by SIGHUP, when its identity's
 # --exec-max-per-user needs its place, and by ptyd's stop, leaving nothing;
 # none is started with --no-exec-warm-shell or for an account whose shell is
@@ -177,10 +177,11 @@ async def test_warm():
         await asyncio.sleep(0.1)
         own = warm_shells(srv.pid)
         await c.close()
-        t.ok(wait_until(lambda: len(warm_shells(srv.pid)) == 1 and
-                        not set(own) & set(warm_shells(srv.pid)), 5),
-             "a closed connection's own waiting shell goes; one waits for the identity's next "
-             "connection instead", (own, warm_shells(srv.pid)))
+        t.ok(len(own) == 1 and wait_until(lambda: waiting_rows(sock) and
+                                          waiting_rows(sock)[0]["conn"] is None, 5) and
+             warm_shells(srv.pid) == own,
+             "a closed connection's own waiting shell is kept for the identity's next connection",
+             (own, warm_shells(srv.pid)))
         pooled = warm_shells(srv.pid)
         rows, text = listed(sock)
         t.ok(rows is not None and len(rows) == 1 and rows[0]["state"] == "waiting" and
