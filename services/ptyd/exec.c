@@ -1379,15 +1379,17 @@ static struct exec_cmd *pool_take(struct exec_conn *c)
 }
 
 /*
- * After each command: a shell is started ahead once the connection has been
- * quiet for EXEC_WARM_DELAY_US, so a connection that closes after its one
- * command (execCommand) or sends the next at once never pays for a shell it
- * does not use; commands that come with pauses between them find one ready.
+ * After each command of a connection that has run a plain script: a shell is
+ * started ahead on the next loop turn (the command's status is out by then),
+ * unless the next command came meanwhile. One the connection does not use
+ * goes to its identity's next connection when it closes (pool_refill), so a
+ * shell started this way is rarely started for nothing; a connection that only
+ * runs what a waiting shell cannot run (argv, env, cwd, stdin, pty) gets none.
  */
 static void warm_schedule(struct exec_conn *c)
 {
-	if (cfg_of(c)->warm_shell && c->ws != NULL && c->warm == NULL && !c->warm_off &&
-	    !c->srv->stopping && !c->srv->destroying)
+	if (cfg_of(c)->warm_shell && c->warm_plain && c->ws != NULL && c->warm == NULL &&
+	    !c->warm_off && !c->srv->stopping && !c->srv->destroying)
 		lws_sul_schedule(c->srv->ctx, 0, &c->sul_warm, sul_warm_cb, EXEC_WARM_DELAY_US);
 }
 

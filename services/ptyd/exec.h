@@ -30,10 +30,10 @@ enum exec_audit_text {
 /* After the main process exits: how long output may still trickle in from
  * descendants that escaped the kill (no cgroup), in us. */
 #define EXEC_DRAIN_US (LWS_USEC_PER_SEC / 2)
-/* Shells started ahead (on by default; --no-exec-warm-shell): how long a
- * connection is quiet after a command before a shell is started ahead for its
- * next script, in us. */
-#define EXEC_WARM_DELAY_US (5 * LWS_US_PER_MS)
+/* Shells started ahead (on by default; --no-exec-warm-shell): after a command
+ * ends, when a shell is started ahead for the connection's next script, in us
+ * (0: on the next loop turn). */
+#define EXEC_WARM_DELAY_US 0
 /* A shell started ahead (a connection's, or one its identity's next connection
  * takes) is ended when unused this long, in us; at most this many identities
  * have one waiting for their next connection. */

@@ -326,12 +326,21 @@ async def test_limit():
              "and neither command was refused", [b.cmd(s1).status, b.cmd(s2).status])
         await b.send(CANCEL, s1)
         await b.wait(s1)
-        t.ok(wait_until(lambda: len(waiting_rows(sock)) == 1, 5) and processes() == 2,
-             "once one ends, a waiting shell fits again", listed(sock)[1])
+        await asyncio.sleep(0.2)
+        t.ok(waiting_rows(sock) == [],
+             "a connection that ran only what a waiting shell cannot run (argv) gets none")
         r = await a.run({"shell": "echo a", "stdin": False})
-        t.ok(r.code == 0 and r.stdout == b"a\n" and wait_until(lambda: processes() == 2, 5),
-             "the identity's next command runs; never more than 2 commands and waiting shells",
+        t.ok(r.code == 0 and r.stdout == b"a\n" and
+             wait_until(lambda: len(waiting_rows(sock)) == 1 and processes() == 2, 5),
+             "once one command ended, the next script runs and a waiting shell fits again",
              (r.status, listed(sock)[1]))
+        c = await ExecClient.connect(srv, headers=who)
+        r = await c.run({"shell": "echo c", "stdin": False})
+        t.ok(r.code == 0 and r.stdout == b"c\n" and
+             wait_until(lambda: len(waiting_rows(sock)) == 1 and processes() == 2, 5),
+             "a third connection's script runs too; still never more than 2 commands and waiting "
+             "shells", (r.status, listed(sock)[1]))
+        await c.close()
         t.eq(seen_over, [], "at no point over the limit")
         await b.send(CANCEL, s2)
         await b.wait(s2)
