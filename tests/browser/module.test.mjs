@@ -173,6 +173,8 @@ test('a reload in the middle of a program: the screen comes back and the output 
   await page.reload();
   await page.waitForFunction(() => globalThis.WebShell !== undefined);
   await openTerminal(page);
+  // session.id is null until the server's 'S' names the session (web-shell.d.ts): open comes first.
+  await page.waitForFunction(() => webShellApp.session.id !== null, null, { timeout: 10000 }).catch(() => {});
   assert.equal(await page.evaluate(() => webShellApp.session.id), id, 'back on the same shell');
   const text = await waitText(page, /^TICKS-DONE$/m, 30000);
   const ticks = numbered(text, 'tick');
