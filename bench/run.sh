@@ -15,7 +15,8 @@ main() {
 	export WS_ROOT="$ROOT" WS_BUILD="$BUILD"
 	cd "$ROOT"
 	while IFS= read -r file; do
-		[[ -z $PATTERN || $file == *"$PATTERN"* ]] || continue
+		# Matched against the path inside the tree, not the checkout's own path.
+		[[ -z $PATTERN || ${file#"$ROOT"/} == *"$PATTERN"* ]] || continue
 		printf '\n== %s\n' "${file#"$ROOT"/}"
 		case $file in
 		*.sh) bash "$file" || rc=1 ;;
