@@ -5,8 +5,9 @@
  * commands and sends their frames: hello first, then control answers, then
  * one frame per ready command in turn, so one chatty command cannot starve
  * the others. A command (struct exec_cmd) is a child on pipes (or a PTY) in
- * its own session, process group and cgroup; lws watches a duplicate of each
- * output descriptor (lws may close its copy on hang-up while ours drains).
+ * its own session, process group and cgroup; its pipes (or PTY) are watched
+ * in fdwatch.c's epoll set, which reports a hang-up even while a stream's
+ * reading is paused.
  *
  * Flow control: at most one frame per output stream is held here, and a
  * stream is read only while its command's un-acknowledged output is under the
@@ -43,6 +44,7 @@
 #include "contain.h"
 #include "exec.h"
 #include "execproto.h"
+#include "fdwatch.h"
 #include "httpreply.h"
 #include "log.h"
 #include "ptyd_metrics.h"
@@ -60,7 +62,7 @@ enum { W_OUT = 0, W_ERR = 1, W_IN = 2 };
 struct exec_watch {
 	struct exec_cmd *cmd;
 	int kind;
-	struct lws *wsi;       /* NULL once closed or released */
+	struct fdwatch *fw;    /* NULL once released or hung up */
 };
 
 /* One output stream: stdout, or stderr (or the PTY, as stdout). */
@@ -117,8 +119,6 @@ struct exec_cmd {
 	char admin_id[PROTO_ID_HEX + 1]; /* its name on the admin socket */
 	lws_sorted_usec_list_t sul_timeout, sul_kill, sul_drain;
 	lws_sorted_usec_list_t sul_idle; /* warm: ended when unused for EXEC_WARM_IDLE_US */
-	struct ws_rearm rearm;       /* stdin's POLLOUT asked again on the next loop turn */
-	int in_callback;             /* inside the stdin watcher's WRITEABLE callback */
 	char sha256[65];
 	size_t cmdlen;
 	char text[EXEC_AUDIT_TEXT_MAX + 1];
@@ -505,43 +505,43 @@ int exec_conn_writeable(struct exec_conn *c)
 
 /* ---- watchers and streams ---------------------------------------------- */
 
-/* Stops lws from calling us for this watcher and has it closed. */
-static void watch_release(struct exec_watch *w, int destroying)
+static void watch_readable(void *ctx);
+static void watch_writable(void *ctx);
+static void watch_hangup(void *ctx);
+
+static const struct fdwatch_ops exec_watch_ops = { watch_readable, watch_writable, watch_hangup };
+
+/* No more callbacks for this watcher (before its descriptor is closed). */
+static void watch_release(struct exec_watch *w)
 {
-	if (w->wsi == NULL)
-		return;
-	lws_set_opaque_user_data(w->wsi, NULL);
-	if (!destroying)
-		lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-	w->wsi = NULL;
+	fdwatch_remove(w->fw);
+	w->fw = NULL;
 }
 
+/* Watches fd (the command's, not taken); an output stream is read from the start. */
 static int watch_fd(struct exec_cmd *x, int kind, int fd)
 {
-	int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-
 	x->w[kind].cmd = x;
 	x->w[kind].kind = kind;
-	if (dupfd < 0)
+	x->w[kind].fw = fdwatch_add(fd, &exec_watch_ops, &x->w[kind]);
+	if (x->w[kind].fw == NULL)
 		return -1;
-	x->w[kind].wsi = ws_adopt(x->c->srv, dupfd, EXEC_PIPE_PROTOCOL, &x->w[kind]);
-	if (x->w[kind].wsi == NULL) {
-		close(dupfd);
-		return -1;
-	}
+	if (kind != W_IN)
+		fdwatch_read(x->w[kind].fw, 1);
 	return 0;
 }
 
 static void watch_rx(struct exec_cmd *x, int kind, int on)
 {
-	if (x->w[kind].wsi != NULL)
-		lws_rx_flow_control(x->w[kind].wsi, on);
+	if (x->w[kind].fw != NULL)
+		fdwatch_read(x->w[kind].fw, on);
 }
 
 static void stream_eof(struct exec_cmd *x, int k)
 {
 	struct exec_stream *s = &x->out[k];
 
+	watch_release(&x->w[k]);
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -556,7 +556,6 @@ static void stream_eof(struct exec_cmd *x, int k)
 		free(s->frame);
 		s->frame = NULL;
 	}
-	watch_release(&x->w[k], x->c->srv->destroying);
 }
 
 /* Output budget left under the window, counting frames not sent yet. */
@@ -629,7 +628,7 @@ static void cmd_pump(struct exec_cmd *x)
 			continue;
 		if (window_left(x) == 0)
 			watch_rx(x, k, 0);
-		else if (x->w[k].wsi == NULL)
+		else if (x->w[k].fw == NULL)
 			stream_read(x, k);
 		else
 			watch_rx(x, k, 1);
@@ -644,15 +643,16 @@ static void stdin_close(struct exec_cmd *x)
 	free(x->in);
 	x->in = NULL;
 	x->inlen = 0;
-	ws_rearm_cancel(&x->rearm);
 	if (x->use_pty) {
 		x->in_fd = -1; /* the master is stdout's; it stays */
+		if (x->w[W_OUT].fw != NULL)
+			fdwatch_write(x->w[W_OUT].fw, 0);
 		return;
 	}
+	watch_release(&x->w[W_IN]);
 	if (x->in_fd >= 0)
 		close(x->in_fd);
 	x->in_fd = -1;
-	watch_release(&x->w[W_IN], x->c->srv->destroying);
 }
 
 /* Writes what the pipe takes; returns bytes taken, or -1 when stdin is gone. */
@@ -674,17 +674,12 @@ static void stdin_want_writable(struct exec_cmd *x)
 {
 	int kind = x->use_pty ? W_OUT : W_IN;
 
-	if (x->w[kind].wsi == NULL && !x->use_pty && watch_fd(x, W_IN, x->in_fd) != 0) {
+	if (x->w[kind].fw == NULL && !x->use_pty && watch_fd(x, W_IN, x->in_fd) != 0) {
 		stdin_close(x);
 		return;
 	}
-	if (x->w[kind].wsi == NULL)
-		return;
-	/* Asking from inside a raw file's WRITEABLE callback is lost (ws.c). */
-	if (x->in_callback)
-		ws_rearm_writable(&x->rearm, x->w[kind].wsi);
-	else
-		lws_callback_on_writable(x->w[kind].wsi);
+	if (x->w[kind].fw != NULL)
+		fdwatch_write(x->w[kind].fw, 1);
 }
 
 /* Bytes the client sent for x's stdin. */
@@ -780,46 +775,49 @@ static void stdin_flush(struct exec_cmd *x)
 	}
 	free(x->in);
 	x->in = NULL;
+	if (x->w[x->use_pty ? W_OUT : W_IN].fw != NULL)
+		fdwatch_write(x->w[x->use_pty ? W_OUT : W_IN].fw, 0);
 	if (x->in_eof)
 		stdin_eof_now(x);
 }
 
 /* ---- watcher callbacks ---------------------------------------------------- */
 
-int exec_watch_readable(struct exec_watch *w)
+static void watch_readable(void *ctx)
 {
+	struct exec_watch *w = ctx;
 	struct exec_cmd *x = w->cmd;
 
 	if (w->kind == W_IN)
-		return 0;
-	if (x->c->ws == NULL) {
+		return;
+	if (x->c->ws == NULL || x->out[w->kind].len > 0) {
 		watch_rx(x, w->kind, 0);
-		return 0;
-	}
-	if (x->out[w->kind].len > 0) {
-		watch_rx(x, w->kind, 0);
-		return 0;
+		return;
 	}
 	stream_read(x, w->kind);
 	cmd_maybe_finish(x);
-	return 0;
 }
 
-int exec_watch_writeable(struct exec_watch *w)
+static void watch_writable(void *ctx)
 {
-	w->cmd->in_callback = 1;
+	struct exec_watch *w = ctx;
+
+	if (w->cmd->inlen == 0) {
+		fdwatch_write(w->fw, 0);
+		return;
+	}
 	stdin_flush(w->cmd);
-	w->cmd->in_callback = 0;
-	return 0;
 }
 
-void exec_watch_closed(struct exec_watch *w)
+/* A hang-up, reported while reading is paused too (fdwatch.h). */
+static void watch_hangup(void *ctx)
 {
+	struct exec_watch *w = ctx;
 	struct exec_cmd *x = w->cmd;
 
-	w->wsi = NULL;
+	watch_release(w);
 	if (w->kind == W_IN) {
-		/* Hang-up of a pipe's write end: the command closed its stdin. */
+		/* The read end is closed: the command closed its stdin. */
 		if (x->inlen > 0) {
 			x->ack_due += x->inlen;
 			ready_push(x);
@@ -1827,7 +1825,7 @@ static void cmd_free(struct exec_cmd *x)
 {
 	struct exec_conn *c = x->c;
 	struct exec_cmd **pp;
-	int destroying = c->srv->destroying, k, was_command = !x->warm;
+	int k, was_command = !x->warm;
 
 	if (was_command) {
 		cmd_audit(x);
@@ -1851,14 +1849,13 @@ static void cmd_free(struct exec_cmd *x)
 	lws_sul_cancel(&x->sul_timeout);
 	lws_sul_cancel(&x->sul_kill);
 	lws_sul_cancel(&x->sul_drain);
-	ws_rearm_cancel(&x->rearm);
 	for (k = 0; k < 2; k++) {
 		x->out[k].len = 0;
 		stream_eof(x, k);
 	}
 	stdin_close(x);
 	for (k = 0; k < 3; k++)
-		watch_release(&x->w[k], destroying);
+		watch_release(&x->w[k]);
 	if (x->cg != NULL)
 		contain_free(x->cg);
 	free(x->in);

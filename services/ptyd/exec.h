@@ -54,24 +54,19 @@ struct exec_config {
 
 struct ptyd;
 struct exec_conn;
-struct exec_watch;
 
 /* The lws per-session data of an exec connection. */
 struct exec_pss {
 	struct exec_conn *c;
 };
 
-/* lws callbacks (execws.c): the WebSocket protocol and the pipe watchers. */
+/* The lws callback of the WebSocket protocol (execws.c). */
 int exec_callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		     void *in, size_t len);
-int exec_callback_pipe(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		       void *in, size_t len);
 
-/* The lws protocol table entries (ws.c lists them). RX chunks of 16 KiB. */
-#define EXEC_PIPE_PROTOCOL "ptyd-exec-pipe"
+/* The lws protocol table entry (ws.c lists it). RX chunks of 16 KiB. */
 #define EXEC_LWS_PROTOCOLS                                                             \
-	{ "webshell-exec.v1", exec_callback_ws, sizeof(struct exec_pss), 16384, 0, NULL, 0 }, \
-	{ EXEC_PIPE_PROTOCOL, exec_callback_pipe, 0, 0, 0, NULL, 0 }
+	{ "webshell-exec.v1", exec_callback_ws, sizeof(struct exec_pss), 16384, 0, NULL, 0 }
 
 /*
  * A connection is made at ESTABLISHED (reads X-Webshell-User,
@@ -91,11 +86,6 @@ int exec_conn_writeable(struct exec_conn *c);
 void exec_conn_peer_close(struct exec_conn *c, int code);
 /* CLOSED: every command is signalled (TERM, then KILL after a grace) and reaped. */
 void exec_conn_gone(struct exec_conn *c);
-
-/* Watcher events of a command's pipe or PTY (execws.c calls these). */
-int exec_watch_readable(struct exec_watch *w);
-int exec_watch_writeable(struct exec_watch *w);
-void exec_watch_closed(struct exec_watch *w);
 
 /* SIGCHLD: returns 1 when pid was a command's (now handled), 0 if not ours. */
 int exec_reaped(struct ptyd *srv, pid_t pid, int wstatus);

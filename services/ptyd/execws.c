@@ -1,7 +1,7 @@
 /*
  * execws.c: the libwebsockets callbacks of the exec channel: the
- * "webshell-exec.v1" WebSocket protocol and the raw watchers of commands'
- * pipes. Glue only: every decision is exec.c's.
+ * "webshell-exec.v1" WebSocket protocol (commands' pipes are watched by
+ * fdwatch.c). Glue only: every decision is exec.c's.
  */
 #include "ptyd.h"
 
@@ -53,31 +53,6 @@ int exec_callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		if (pss->c != NULL)
 			exec_conn_gone(pss->c);
 		pss->c = NULL;
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-int exec_callback_pipe(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		       void *in, size_t len)
-{
-	struct exec_watch *w = lws_get_opaque_user_data(wsi);
-
-	(void)user;
-	(void)in;
-	(void)len;
-	if (w == NULL)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-		return exec_watch_readable(w);
-	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		return exec_watch_writeable(w);
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		lws_set_opaque_user_data(wsi, NULL);
-		exec_watch_closed(w);
 		break;
 	default:
 		break;

@@ -14,17 +14,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdwatch.h"
 #include "log.h"
-#include "ptyd.h"
 
 static struct {
 	char *buf;            /* queued bytes, LOGSINK_QUEUE_MAX */
 	size_t len;
 	unsigned long long dropped;
-	struct lws *wsi;      /* the watcher on a duplicate of stderr */
+	struct fdwatch *watch;/* stderr's watcher; NULL when stderr never blocks, or hung up */
 	int flags;            /* stderr's flags before we started */
 	int active;
-	struct ws_rearm rearm;
 } q;
 
 /* Writes what the queue holds; returns 0 when it is empty. */
@@ -75,34 +74,50 @@ static void sink(const char *line, size_t len)
 	} else {
 		enqueue("\n", 1);
 	}
-	/* Possibly inside the watcher's own writable callback: see ws_rearm. */
-	if (q.wsi != NULL)
-		ws_rearm_writable(&q.rearm, q.wsi);
+	if (q.watch != NULL)
+		fdwatch_write(q.watch, 1);
 }
 
-int logsink_start(struct lws_vhost *vh)
+/* stderr can take more. */
+static void on_writable(void *ctx)
 {
-	lws_sock_file_fd_type u;
-	int fd;
+	char n[24];
 
+	(void)ctx;
+	if (flush_queue() != 0)
+		return;
+	fdwatch_write(q.watch, 0);
+	if (q.dropped > 0) {
+		snprintf(n, sizeof(n), "%llu", q.dropped);
+		q.dropped = 0;
+		struct log_field f[] = { { "lines", n }, { "reason", "the log reader was too slow" } };
+		log_event("log_dropped", f, 2);
+	}
+}
+
+/* The reader is gone: what is queued has nowhere to go. */
+static void on_hangup(void *ctx)
+{
+	(void)ctx;
+	fdwatch_remove(q.watch);
+	q.watch = NULL;
+	q.len = 0;
+}
+
+static const struct fdwatch_ops logsink_watch_ops = { NULL, on_writable, on_hangup };
+
+int logsink_start(void)
+{
+	q.watch = fdwatch_add(STDERR_FILENO, &logsink_watch_ops, NULL);
+	if (q.watch == NULL)
+		/* A regular file or /dev/null never blocks: plain writes stay. */
+		return errno == EPERM ? 0 : -1;
 	q.buf = malloc(LOGSINK_QUEUE_MAX + 4096);
-	if (q.buf == NULL)
-		return -1;
-	fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0) {
-		free(q.buf);
-		q.buf = NULL;
+	if (q.buf == NULL) {
+		fdwatch_remove(q.watch);
+		q.watch = NULL;
 		return -1;
 	}
-	u.filefd = (lws_filefd_type)fd;
-	q.wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, "ptyd-log", NULL);
-	if (q.wsi == NULL) {
-		close(fd);
-		free(q.buf);
-		q.buf = NULL;
-		return -1;
-	}
-	lws_rx_flow_control(q.wsi, 0); /* only writability matters */
 	q.flags = fcntl(STDERR_FILENO, F_GETFL);
 	fcntl(STDERR_FILENO, F_SETFL, q.flags | O_NONBLOCK);
 	q.active = 1;
@@ -119,6 +134,8 @@ void logsink_stop(void)
 		return;
 	log_set_sink(NULL);
 	q.active = 0;
+	fdwatch_remove(q.watch);
+	q.watch = NULL;
 	for (i = 0; i < 20 && flush_queue() != 0; i++)
 		poll(&pfd, 1, 50);
 	fcntl(STDERR_FILENO, F_SETFL, q.flags);
@@ -127,39 +144,4 @@ void logsink_stop(void)
 	free(q.buf);
 	q.buf = NULL;
 	q.len = 0;
-}
-
-int logsink_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		     size_t len)
-{
-	char n[24];
-
-	(void)user;
-	(void)in;
-	(void)len;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (!q.active)
-			break;
-		if (flush_queue() != 0) {
-			ws_rearm_writable(&q.rearm, wsi);
-			break;
-		}
-		if (q.dropped > 0) {
-			snprintf(n, sizeof(n), "%llu", q.dropped);
-			q.dropped = 0;
-			struct log_field f[] = { { "lines", n }, { "reason", "the log reader was too slow" } };
-			log_event("log_dropped", f, 2);
-		}
-		break;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		if (wsi == q.wsi) {
-			ws_rearm_cancel(&q.rearm);
-			q.wsi = NULL;
-		}
-		break;
-	default:
-		break;
-	}
-	return 0;
 }

@@ -8,17 +8,16 @@
 #ifndef PTYD_LOGSINK_H
 #define PTYD_LOGSINK_H
 
-#include <libwebsockets.h>
-
 /* Bytes of log lines held while the reader is slow. */
 #define LOGSINK_QUEUE_MAX (1024 * 1024)
 
-/* Routes log.c's lines through the queue, watched in vh. 0, or -1 (stderr stays as it was). */
-int logsink_start(struct lws_vhost *vh);
+/*
+ * Routes log.c's lines through the queue, stderr watched by fdwatch.c (after
+ * fdwatch_init). 0 (also when stderr is a file, which never blocks: it is
+ * written directly), or -1 (stderr stays as it was).
+ */
+int logsink_start(void);
 /* Writes what is queued (waiting at most a second for the reader), then back to plain stderr. */
 void logsink_stop(void);
-/* The lws callback of the watcher ("ptyd-log"). */
-int logsink_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		     size_t len);
 
 #endif

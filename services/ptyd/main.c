@@ -23,10 +23,10 @@
 #include "admin.h"
 #include "execproto.h"
 #include "fdlimit.h"
+#include "fdwatch.h"
 #include "logsink.h"
 #include "metrics_http.h"
 #include "ptyd_metrics.h"
-#include "ptyio.h"
 #include "sigwatch.h"
 
 static const char usage_text[] =
@@ -797,12 +797,12 @@ int main(int argc, char **argv)
 	start_server(&srv, nofile);
 	if (sigwatch_adopt(srv.vh, sigfd, on_signal, &srv) != 0)
 		fatalx("cannot watch signals");
-	if (ptyio_init(srv.vh) != 0)
-		fatal("cannot watch PTYs (epoll)");
+	if (fdwatch_init(srv.vh) != 0)
+		fatal("cannot watch PTYs and pipes (epoll)");
 	if (srv.cfg.admin_socket != NULL)
 		admin_listen(&srv);
 	/* From here on a slow log reader cannot stall sessions. */
-	if (logsink_start(srv.vh) != 0)
+	if (logsink_start() != 0)
 		log_warnx("log lines will be written blocking");
 	start_audit(&srv);
 

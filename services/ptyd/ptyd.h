@@ -132,10 +132,8 @@ static inline void ptyd_check_done(struct ptyd *srv)
 	}
 }
 
-/* ws.c: the libwebsockets protocols (HTTP, tty, PTY watchers, signals). */
+/* ws.c: the libwebsockets protocols (HTTP, tty, exec, the fdwatch set, signals). */
 extern const struct lws_protocols ptyd_protocols[];
-/* Adopts fd as a raw watcher bound to protocol name; NULL on failure. */
-struct lws *ws_adopt(struct ptyd *srv, int fd, const char *protocol, void *opaque);
 /*
  * A custom header's value ("x-webshell-user:", lower case, with the colon)
  * into dst when it is valid (proto_user_valid) and fits, else "".

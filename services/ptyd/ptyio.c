@@ -1,13 +1,8 @@
 /*
  * ptyio.c: one PTY master in the event loop (see ptyio.h). Every master is
- * in one epoll set, and that set is the one PTY watcher lws polls. A PTY of
- * its own in lws would cost an lws connection object (~840 bytes), a second
- * descriptor (lws closes its copy on hang-up while the session still reads
- * the last output) and a slot that lws's poll() scans on every wake-up.
- *
- * Readable interest is dropped lazily: ptyio_watch(p, 0) changes nothing in
- * the kernel; only an event that comes while not watching takes EPOLLIN out,
- * so an echo (read, send, watch again) costs no epoll_ctl().
+ * watched in fdwatch.c's epoll set, not as an lws connection of its own.
+ * Readable interest is dropped lazily (fdwatch_read), so an echo (read,
+ * send, watch again) costs no epoll_ctl().
  */
 #include "ptyio.h"
 
@@ -15,101 +10,46 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
-#include "ptyd.h"
+#include "fdwatch.h"
 #include "spawn.h"
 
 /* A read this short is interactive output: send it without reading again. */
 #define PTYIO_SMALL_READ 1024
-/* Events taken from the set per loop turn. */
-#define PTYIO_BATCH 64
 
 struct ptyio {
 	int master;                 /* -1 once closed */
 	const struct ptyio_ops *ops;
 	void *ctx;
-	uint32_t mask;              /* what the epoll set asks for it */
-	int in_set;                 /* in the epoll set (callbacks come); 0 after hang-up */
-	int watching;               /* readable callbacks wanted */
+	struct fdwatch *watch;      /* NULL after hang-up */
 	unsigned char *in;          /* input not yet taken by the PTY */
 	size_t inlen;
 };
 
-/* The epoll set of every PTY and its lws watcher; -1/NULL before ptyio_init() and after the loop. */
-static int pty_epfd = -1;
-static struct lws *pty_wsi;
-/* The batch being dispatched: a PTY closed meanwhile is taken out of it. */
-static struct epoll_event *batch;
-static int batch_n;
-static struct ptyio *current;
+static void on_readable(void *ctx);
+static void on_writable(void *ctx);
+static void on_hangup(void *ctx);
 
-int ptyio_init(struct lws_vhost *vh)
-{
-	lws_sock_file_fd_type u;
-
-	pty_epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (pty_epfd < 0)
-		return -1;
-	u.filefd = (lws_filefd_type)pty_epfd;
-	pty_wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, "ptyd-pty", NULL);
-	if (pty_wsi == NULL) {
-		close(pty_epfd);
-		pty_epfd = -1;
-		errno = ENOMEM;
-		return -1;
-	}
-	return 0;
-}
-
-/* Tells the set what p now wants. */
-static void set_mask(struct ptyio *p, uint32_t mask)
-{
-	struct epoll_event ev = { .events = mask, .data.ptr = p };
-
-	if (!p->in_set || p->mask == mask)
-		return;
-	if (epoll_ctl(pty_epfd, EPOLL_CTL_MOD, p->master, &ev) == 0)
-		p->mask = mask;
-}
-
-/* Out of the set (hang-up, close, or the loop going away). */
-static void set_leave(struct ptyio *p)
-{
-	int i;
-
-	if (p->in_set && pty_epfd >= 0)
-		epoll_ctl(pty_epfd, EPOLL_CTL_DEL, p->master, NULL);
-	p->in_set = 0;
-	for (i = 0; i < batch_n; i++)
-		if (batch[i].data.ptr == p)
-			batch[i].data.ptr = NULL;
-	if (current == p)
-		current = NULL;
-}
+static const struct fdwatch_ops ptyio_watch_ops = { on_readable, on_writable, on_hangup };
 
 struct ptyio *ptyio_open(int master, const struct ptyio_ops *ops, void *ctx)
 {
 	struct ptyio *p = calloc(1, sizeof(*p));
-	struct epoll_event ev = { .events = 0 };
 
-	if (p == NULL || pty_epfd < 0) {
-		free(p);
+	if (p == NULL) {
 		close(master);
 		return NULL;
 	}
 	p->master = master;
 	p->ops = ops;
 	p->ctx = ctx;
-	/* Hang-up and errors are reported whatever the mask. */
-	ev.data.ptr = p;
-	if (epoll_ctl(pty_epfd, EPOLL_CTL_ADD, master, &ev) != 0) {
+	p->watch = fdwatch_add(master, &ptyio_watch_ops, p);
+	if (p->watch == NULL) {
 		close(master);
 		free(p);
 		return NULL;
 	}
-	p->in_set = 1;
 	return p;
 }
 
@@ -147,15 +87,13 @@ ssize_t ptyio_read(struct ptyio *p, unsigned char *buf, size_t cap)
 
 void ptyio_watch(struct ptyio *p, int on)
 {
-	p->watching = on;
-	if (on)
-		set_mask(p, p->mask | EPOLLIN);
-	/* Off: lazily, when an event comes while not watching (see above). */
+	if (p->watch != NULL)
+		fdwatch_read(p->watch, on);
 }
 
 int ptyio_watched(const struct ptyio *p)
 {
-	return p->in_set;
+	return p->watch != NULL;
 }
 
 int ptyio_write(struct ptyio *p, const unsigned char *buf, size_t len, size_t max)
@@ -182,17 +120,21 @@ int ptyio_write(struct ptyio *p, const unsigned char *buf, size_t len, size_t ma
 	p->in = nb;
 	memcpy(p->in + p->inlen, buf + n, len - (size_t)n);
 	p->inlen += len - (size_t)n;
-	set_mask(p, p->mask | EPOLLOUT);
+	if (p->watch != NULL)
+		fdwatch_write(p->watch, 1);
 	return 1;
 }
 
 /* The master can take input: write what is queued. */
-static void flush_input(struct ptyio *p)
+static void on_writable(void *ctx)
 {
+	struct ptyio *p = ctx;
 	ssize_t n;
 
-	if (p->inlen == 0)
+	if (p->inlen == 0) {
+		fdwatch_write(p->watch, 0);
 		return;
+	}
 	n = write(p->master, p->in, p->inlen);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -204,10 +146,27 @@ static void flush_input(struct ptyio *p)
 	}
 	if (p->inlen > 0)
 		return;
-	set_mask(p, p->mask & ~(uint32_t)EPOLLOUT);
+	fdwatch_write(p->watch, 0);
 	free(p->in);
 	p->in = NULL;
 	p->ops->drained(p->ctx);
+}
+
+static void on_readable(void *ctx)
+{
+	struct ptyio *p = ctx;
+
+	p->ops->readable(p->ctx);
+}
+
+/* Every slave closed: out of the set; the session reads the rest. */
+static void on_hangup(void *ctx)
+{
+	struct ptyio *p = ctx;
+
+	fdwatch_remove(p->watch);
+	p->watch = NULL;
+	p->ops->closed(p->ctx);
 }
 
 int ptyio_resize(struct ptyio *p, unsigned short cols, unsigned short rows)
@@ -221,63 +180,9 @@ int ptyio_resize(struct ptyio *p, unsigned short cols, unsigned short rows)
 
 void ptyio_close(struct ptyio *p)
 {
-	set_leave(p);
+	fdwatch_remove(p->watch);
 	if (p->master >= 0)
 		close(p->master);
 	free(p->in);
 	free(p);
-}
-
-/* One event of the set: callbacks may close p (then current is NULL). */
-static void dispatch(struct ptyio *p, uint32_t events)
-{
-	current = p;
-	if (events & (EPOLLHUP | EPOLLERR)) {
-		/* Level-triggered and unmaskable: out of the set; the session reads the rest. */
-		set_leave(p);
-		p->ops->closed(p->ctx);
-		return;
-	}
-	if (events & EPOLLOUT)
-		flush_input(p);
-	if (current == NULL || !(events & EPOLLIN))
-		return;
-	if (p->watching)
-		p->ops->readable(p->ctx);
-	else
-		set_mask(p, p->mask & ~(uint32_t)EPOLLIN);
-}
-
-int ptyio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		   size_t len)
-{
-	struct epoll_event ev[PTYIO_BATCH];
-	int n, i;
-
-	(void)user;
-	(void)in;
-	(void)len;
-	if (wsi != pty_wsi)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-		n = epoll_wait(pty_epfd, ev, PTYIO_BATCH, 0);
-		batch = ev;
-		batch_n = n > 0 ? n : 0;
-		for (i = 0; i < batch_n; i++)
-			if (ev[i].data.ptr != NULL)
-				dispatch(ev[i].data.ptr, ev[i].events);
-		batch = NULL;
-		batch_n = 0;
-		current = NULL;
-		break;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		/* The loop is going away (lws closes the set's descriptor). */
-		pty_wsi = NULL;
-		pty_epfd = -1;
-		break;
-	default:
-		break;
-	}
-	return 0;
 }

@@ -1,8 +1,8 @@
 /*
  * ptyio.h: the I/O of one PTY master in the event loop. It owns the master
- * fd and its place in the one epoll set of all PTYs (itself one watcher in
- * the lws loop); the session decides when to read (and where to: straight
- * into a WebSocket frame or into the replay ring) and learns about the PTY
+ * fd (watched in fdwatch.c's epoll set); the session decides when to read
+ * (and where to: straight into a WebSocket frame or into the replay ring)
+ * and learns about the PTY
  * through three callbacks. Input that the PTY cannot take at once is queued
  * here, up to a limit.
  */
@@ -11,8 +11,6 @@
 
 #include <stddef.h>
 #include <sys/types.h>
-
-#include <libwebsockets.h>
 
 struct ptyio;
 
@@ -29,9 +27,6 @@ struct ptyio_ops {
 	 */
 	void (*closed)(void *ctx);
 };
-
-/* Creates the PTYs' epoll set and watches it in vh's loop, once at start. 0, or -1 with errno. */
-int ptyio_init(struct lws_vhost *vh);
 
 /*
  * Takes over master (non-blocking) and watches it. Reading starts off
@@ -65,9 +60,5 @@ int ptyio_resize(struct ptyio *p, unsigned short cols, unsigned short rows);
 
 /* Closes the master and frees p; no callback comes after. */
 void ptyio_close(struct ptyio *p);
-
-/* The lws protocol callback of the PTYs' epoll set ("ptyd-pty" in ws.c's table). */
-int ptyio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		   size_t len);
 
 #endif

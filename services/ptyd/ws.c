@@ -2,7 +2,7 @@
  * ws.c: the libwebsockets glue: the protocol table, HTTP answers (/token,
  * the index) and admission of upgrades (path, subprotocol, Origin,
  * --max-clients) with real HTTP refusals. Each subprotocol's connections
- * live in their own file (tty.c); PTY watchers in ptyio.c, signals in main.c.
+ * live in their own file (tty.c); watched descriptors in fdwatch.c, signals in main.c.
  */
 #include "ptyd.h"
 
@@ -12,9 +12,8 @@
 
 #include "admin.h"
 #include "execproto.h"
+#include "fdwatch.h"
 #include "httpreply.h"
-#include "logsink.h"
-#include "ptyio.h"
 #include "sigwatch.h"
 
 static struct ptyd *ws_srv(struct lws *wsi)
@@ -161,25 +160,12 @@ const struct lws_protocols ptyd_protocols[] = {
 	 * connection: small keeps idle sessions small (input is keystrokes).
 	 * tx is left unbounded so one output frame goes out in one send(). */
 	{ "tty", tty_callback, TTY_PSS_SIZE, 512, 0, NULL, 1 << 20 },
-	{ "ptyd-pty", ptyio_callback, 0, 0, 0, NULL, 0 },
+	{ "ptyd-fds", fdwatch_callback, 0, 0, 0, NULL, 0 },
 	EXEC_LWS_PROTOCOLS,
 	SIGWATCH_PROTOCOL,
 	{ "ptyd-admin", admin_callback, 0, 0, 0, NULL, 0 },
-	{ "ptyd-log", logsink_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
-
-struct lws *ws_adopt(struct ptyd *srv, int fd, const char *protocol, void *opaque)
-{
-	lws_sock_file_fd_type u;
-	struct lws *wsi;
-
-	u.filefd = (lws_filefd_type)fd;
-	wsi = lws_adopt_descriptor_vhost(srv->vh, LWS_ADOPT_RAW_FILE_DESC, u, protocol, NULL);
-	if (wsi != NULL)
-		lws_set_opaque_user_data(wsi, opaque);
-	return wsi;
-}
 
 static void rearm_cb(lws_sorted_usec_list_t *sul)
 {
