@@ -14,7 +14,7 @@ CFLAGS ?= -O2 -g
 LDFLAGS ?=
 FUZZ_SECONDS ?= 60
 
-PKGS := libwebsockets libcjson libcrypto libsodium
+PKGS := libwebsockets libuv libcjson libcrypto libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) $(PKG_CFLAGS) \

@@ -14,7 +14,7 @@ source "$HERE/lib/common.sh"
 # What `make demo` needs: building both services, serving the app (Caddy), and
 # the demo's own tools (openssl for its key pair). Node comes separately below.
 readonly DEMO_PACKAGES=(
-	build-essential pkg-config libwebsockets-dev libcjson-dev libssl-dev libsodium-dev
+	build-essential pkg-config libwebsockets-dev libuv1-dev libcjson-dev libssl-dev libsodium-dev
 	caddy openssl
 )
 # What only `make test`, `make fuzz` and `make bench` need on top.

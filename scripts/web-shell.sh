@@ -39,8 +39,10 @@ readonly RECORD_DIR=/var/lib/web-shell-ptyd/recordings
 # Groups an --admin-group may not be: ptyd joins it, so it must grant nothing.
 readonly PRIVILEGED_GROUPS=(root sudo wheel admin adm shadow disk kmem docker lxd libvirt
 	systemd-journal staff tty caddy webshell-ptyd)
-# What building and serving needs, from the distribution.
-readonly BUILD_PACKAGES=(build-essential pkg-config libwebsockets-dev libcjson-dev libssl-dev libsodium-dev)
+# What building and serving needs, from the distribution (libwebsockets-dev brings
+# libwebsockets-evlib-uv, the libuv glue ptyd runs on).
+readonly BUILD_PACKAGES=(build-essential pkg-config libwebsockets-dev libuv1-dev libcjson-dev libssl-dev
+	libsodium-dev)
 readonly RUNTIME_PACKAGES=(caddy ca-certificates)
 
 usage() {

@@ -133,6 +133,7 @@ struct exec_conn {
 	struct ptyd *srv;
 	unsigned long id;
 	struct lws *ws;              /* NULL once the client is gone */
+	struct ws_closer closer;     /* the close with close_code (ws_close) */
 	struct exec_cmd *cmds;
 	int ncmds;
 	struct exec_cmd *ready_head, *ready_tail;
@@ -262,6 +263,11 @@ static void request_close(struct exec_conn *c, int code, const char *reason)
 	/* A client that stops reading cannot hold the connection open. */
 	lws_set_timeout(c->ws, PENDING_TIMEOUT_CLOSE_SEND, 5);
 	lws_callback_on_writable(c->ws);
+}
+
+void exec_conn_close(struct exec_conn *c, int code, const char *reason)
+{
+	request_close(c, code, reason);
 }
 
 static void want_write(struct exec_conn *c)
@@ -451,9 +457,7 @@ int exec_conn_writeable(struct exec_conn *c)
 	int freed;
 
 	if (c->close_code != 0) {
-		lws_close_reason(c->ws, (enum lws_close_status)c->close_code,
-				 (unsigned char *)c->close_reason, strlen(c->close_reason));
-		return -1;
+		return ws_close(&c->closer, c->ws, c->close_code, c->close_reason);
 	}
 	while (!lws_send_pipe_choked(c->ws)) {
 		if (!c->hello_sent) {
@@ -1911,6 +1915,7 @@ void exec_conn_gone(struct exec_conn *c)
 	struct ctrl_frame *f;
 	int k;
 
+	ws_close_cancel(&c->closer);
 	c->ws = NULL;
 	c->srv->nclients--;
 	c->ready_head = c->ready_tail = NULL;

@@ -82,6 +82,8 @@ void exec_conn_rx(struct exec_conn *c, const unsigned char *in, size_t len, int 
 		  int final, size_t remaining);
 /* SERVER_WRITEABLE. Returns -1 when the connection is to close now. */
 int exec_conn_writeable(struct exec_conn *c);
+/* Closes the connection with code and reason once what is queued before is sent. */
+void exec_conn_close(struct exec_conn *c, int code, const char *reason);
 /* The close code the client sent. */
 void exec_conn_peer_close(struct exec_conn *c, int code);
 /* CLOSED: every command is signalled (TERM, then KILL after a grace) and reaped. */

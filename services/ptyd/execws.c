@@ -33,9 +33,8 @@ int exec_callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		if (pss->c == NULL)
 			return -1;
 		if (wsguard_unmasked(lws_get_socket_fd(wsi))) { /* RFC 6455 5.1 (see wsguard.c) */
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
-					 (unsigned char *)"unmasked frame", 14);
-			return -1;
+			exec_conn_close(pss->c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "unmasked frame");
+			return 0;
 		}
 		exec_conn_rx(pss->c, in, len, lws_frame_is_binary(wsi), lws_is_final_fragment(wsi),
 			     lws_remaining_packet_payload(wsi));

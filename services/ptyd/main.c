@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "admin.h"
 #include "execproto.h"
 #include "fdlimit.h"
@@ -651,8 +653,9 @@ static void on_signal(void *arg, int sig)
 
 #define PROTOCOLS_MAX 16
 
-static void start_server(struct ptyd *srv, unsigned int nofile)
+static void start_server(struct ptyd *srv, unsigned int nofile, uv_loop_t *loop)
 {
+	void *foreign_loops[1] = { loop };
 	static lws_retry_bo_t retry;
 	static struct lws_protocols protocols[PROTOCOLS_MAX];
 	int n, k = 0;
@@ -661,14 +664,29 @@ static void start_server(struct ptyd *srv, unsigned int nofile)
 
 	memset(&info, 0, sizeof(info));
 	/* Text frames are checked for UTF-8 by proto.c, so the 1007 sent is the one logged. */
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	/*
+	 * lws runs on libuv (epoll), not on its own poll() loop, which scans
+	 * every socket on every wake-up: with 300 idle sessions that scan was
+	 * most of a keystroke's cost. libuv, not libev: lws 4.1.6's libev glue
+	 * re-arms its timer with ev_timer_set() and ev_timer_start(), which do
+	 * nothing to a running timer, so a timer scheduled earlier than the
+	 * pending one fires late; its libuv glue uses uv_timer_start(), which
+	 * moves a running timer. The loop is ptyd's (a "foreign" loop to lws):
+	 * ptyd runs it turn by turn, leaves it when done and closes it after
+	 * lws. lws's libuv glue does not watch a descriptor whose reading is
+	 * paused, hang-ups included: what ptyd reads itself is in fdwatch.c's
+	 * set. Closing with a reason: see ws_close() (ws.c).
+	 */
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_LIBUV;
+	info.foreign_loops = foreign_loops;
 	info.user = srv;
 	info.uid = -1;
 	info.gid = -1;
 	info.fd_limit_per_thread = nofile;
 	srv->ctx = lws_create_context(&info);
 	if (srv->ctx == NULL)
-		fatalx("cannot create the libwebsockets context");
+		fatalx("cannot create the libwebsockets context (on libuv: is "
+		       "libwebsockets-evlib-uv installed?)");
 
 	/* --no-exec: the exec protocol is not served at all (lws binds the
 	 * first name of the client's list that the vhost knows). */
@@ -755,10 +773,11 @@ static int check_only(struct ptyd *srv)
 int main(int argc, char **argv)
 {
 	static struct ptyd srv;
+	static uv_loop_t loop;
 	const char *title = NULL;
 	char why[1024];
 	unsigned int nofile;
-	int first, sigfd;
+	int first, sigfd, turns;
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0 };
 
 	args_program("ptyd", usage_text);
@@ -794,7 +813,9 @@ int main(int argc, char **argv)
 	/* SIGCHLD, SIGTERM, SIGINT, SIGHUP arrive as loop events (on_signal). */
 	sigfd = sigwatch_open(sigs);
 	start_recorder(&srv);
-	start_server(&srv, nofile);
+	if (uv_loop_init(&loop) != 0)
+		fatalx("cannot create the event loop");
+	start_server(&srv, nofile, &loop);
 	if (sigwatch_adopt(srv.vh, sigfd, on_signal, &srv) != 0)
 		fatalx("cannot watch signals");
 	if (fdwatch_init(srv.vh) != 0)
@@ -812,15 +833,21 @@ int main(int argc, char **argv)
 		log_info("listening on %s:%d, command %s", srv.cfg.listen.host, srv.cfg.listen.port,
 			 srv.cfg.cmdline);
 	while (!srv.done)
-		if (lws_service(srv.ctx, 0) < 0)
-			break;
+		uv_run(&loop, UV_RUN_ONCE);
 
 	/* Whatever did not close in time is killed and reaped, then all is freed. */
 	lws_sul_cancel(&srv.sul_shutdown);
 	srv.destroying = 1;
 	logsink_stop();
 	recorder_loop_gone(srv.recorder);
+	/* lws closes its libuv handles asynchronously: a few more turns, then
+	 * the second call frees what is left. */
 	lws_context_destroy(srv.ctx);
+	for (turns = 0; turns < 1000 && uv_run(&loop, UV_RUN_NOWAIT) != 0; turns++)
+		;
+	lws_context_destroy(srv.ctx);
+	if (uv_loop_close(&loop) != 0)
+		log_warnx("event loop: handles still open at exit");
 	session_kill_all(&srv);
 	exec_kill_all(&srv);
 	contain_shutdown();

@@ -135,6 +135,22 @@ static inline void ptyd_check_done(struct ptyd *srv)
 /* ws.c: the libwebsockets protocols (HTTP, tty, exec, the fdwatch set, signals). */
 extern const struct lws_protocols ptyd_protocols[];
 /*
+ * Closes a WebSocket with code and reason, from one of its own callbacks,
+ * which returns what this returns (0; later calls do nothing). Not
+ * lws_close_reason() and return -1: Debian's lws 4.1.6 is built with _DEBUG,
+ * and then on libuv its service path closes a connection a second time at
+ * once ("uv repeat test" in lws_service_fd_tsi()), killing the connection
+ * that was waiting to send the close frame: the client would see 1006 and
+ * no reason. The close starts on the next loop turn instead, outside the
+ * service of that connection. ws_close_cancel() before the wsi goes.
+ */
+struct ws_closer {
+	lws_sorted_usec_list_t sul;
+	struct lws *wsi;
+};
+int ws_close(struct ws_closer *cl, struct lws *wsi, int code, const char *reason);
+void ws_close_cancel(struct ws_closer *cl);
+/*
  * A custom header's value ("x-webshell-user:", lower case, with the colon)
  * into dst when it is valid (proto_user_valid) and fits, else "".
  */

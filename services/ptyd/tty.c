@@ -23,6 +23,7 @@ struct tty_conn {
 	struct tty_conn *next, *prev;
 	struct ptyd *srv;
 	struct lws *wsi;
+	struct ws_closer closer;    /* the close with close_code (ws_close) */
 	struct session *s;          /* attached session, NULL before init or once let go */
 	struct proto_rx rx;
 	int started;                /* init seen */
@@ -399,9 +400,7 @@ static int tty_writeable(struct tty_conn *c)
 	} else if (c->flushing) {
 		c->flushing = 0;
 	} else if (c->close_code != 0) {
-		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-				 (unsigned char *)c->close_reason, strlen(c->close_reason));
-		return -1;
+		return ws_close(&c->closer, c->wsi, c->close_code, c->close_reason);
 	}
 	if (c->close_code != 0) {
 		lws_callback_on_writable(c->wsi);
@@ -440,6 +439,7 @@ static void tty_closed(struct tty_conn *c)
 			     c->peer_code ? "client closed" : "connection lost";
 	char n[24];
 
+	ws_close_cancel(&c->closer);
 	if (c->suppressed > 0) {
 		snprintf(n, sizeof(n), "%u", c->suppressed);
 		struct log_field f[] = { { "event", "message_ignored" }, { "count", n } };

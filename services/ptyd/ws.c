@@ -167,6 +167,34 @@ const struct lws_protocols ptyd_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
+static void close_cb(lws_sorted_usec_list_t *sul)
+{
+	struct ws_closer *cl = lws_container_of(sul, struct ws_closer, sul);
+	struct lws *wsi = cl->wsi;
+
+	cl->wsi = NULL;
+	/* Not the connection being serviced now: lws sends the close frame
+	 * prepared by lws_close_reason() and waits for the client's answer. */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+int ws_close(struct ws_closer *cl, struct lws *wsi, int code, const char *reason)
+{
+	if (cl->wsi != NULL)
+		return 0;
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+	cl->wsi = wsi;
+	lws_sul_schedule(lws_get_context(wsi), 0, &cl->sul, close_cb, 1);
+	return 0;
+}
+
+void ws_close_cancel(struct ws_closer *cl)
+{
+	if (cl->wsi != NULL)
+		lws_sul_cancel(&cl->sul);
+	cl->wsi = NULL;
+}
+
 static void rearm_cb(lws_sorted_usec_list_t *sul)
 {
 	struct ws_rearm *r = lws_container_of(sul, struct ws_rearm, sul);
