@@ -276,9 +276,12 @@ const measure = {
           return;
         }
         got += data.length - 1;
+        // The end marker may share its frame with the prompt that follows it, or be split
+        // across two frames: it is looked for in what came since the last frame's tail.
+        const seen = tail + new TextDecoder('latin1').decode(data.subarray(Math.max(1, data.length - 256)));
+        tail = seen.slice(-16);
         if (got >= bytes) {
-          const last = new TextDecoder('latin1').decode(data.subarray(Math.max(1, data.length - 16)));
-          if (last.includes(end)) {
+          if (seen.includes(end)) {
             const ms = performance.now() - t0;
             ws.close();
             resolve({ mbps: bytes / 1e6 / (ms / 1000) });
