@@ -1148,6 +1148,20 @@ static int cmd_spawn(struct exec_cmd *x, const struct execproto_start *st, int f
 	return cmd_attach(x, why, cap);
 }
 
+/*
+ * Names x on the admin socket (ptyd --list, --end) and stamps its start. Not
+ * a secret (only the admin socket shows it): a short read leaves it zero.
+ */
+static void cmd_listed(struct exec_cmd *x)
+{
+	unsigned char raw[PROTO_ID_BYTES];
+
+	if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw))
+		memset(raw, 0, sizeof(raw));
+	proto_id_hex(x->admin_id, raw);
+	x->wall_start = x->wall_input = time(NULL);
+}
+
 /* ---- shells started ahead (--exec-warm-shell, on by default) ------------------- */
 
 /* Scripts up to this size go to a shell started ahead: bash reads a pipe a byte
@@ -1240,7 +1254,6 @@ static void warm_start(struct exec_conn *c)
 {
 	struct execproto_start st;
 	struct exec_cmd *x;
-	unsigned char raw[PROTO_ID_BYTES];
 	char why[160];
 	int p[2];
 
@@ -1275,11 +1288,7 @@ static void warm_start(struct exec_conn *c)
 		return; /* else it is freed once reaped */
 	}
 	close(p[0]);
-	/* Its name on the admin socket, where operators see it as a shell waiting. */
-	if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw))
-		memset(raw, 0, sizeof(raw));
-	proto_id_hex(x->admin_id, raw);
-	x->wall_start = x->wall_input = time(NULL);
+	cmd_listed(x); /* operators see it as a shell waiting */
 	x->warm_counted = 1;
 	metric_inc(ptyd_m.exec_waiting);
 	lws_sul_schedule(c->srv->ctx, 0, &x->sul_idle, sul_idle_cb, EXEC_WARM_IDLE_US);
@@ -1504,14 +1513,7 @@ static void start_command(struct exec_conn *c, uint32_t id, const char *json, si
 		c->cmds = x;
 	}
 	x->id = id;
-	x->wall_start = x->wall_input = time(NULL);
-	{
-		unsigned char raw[PROTO_ID_BYTES];
-		/* Not a secret (only the admin socket shows it): a short read leaves it zero. */
-		if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw))
-			memset(raw, 0, sizeof(raw));
-		proto_id_hex(x->admin_id, raw);
-	}
+	cmd_listed(x);
 	x->cmdlen = st.command_len;
 	execproto_sha256_hex(st.command, st.command_len, x->sha256);
 	execproto_command_text(&st, EXEC_AUDIT_TEXT_MAX, x->text, sizeof(x->text), &cut);
