@@ -12,6 +12,17 @@
  *                                send to its echo; prints "MEDIAN_MS P99_MS"
  *   --echo N GAP_US pty          the same keys to bash on a bare PTY (no
  *                                server): the floor of the figure above
+ *   --echo-turns N GAP_US TARGET...
+ *                                one session on each TARGET (a PORT, or pty),
+ *                                N keys each, the targets taking turns key by
+ *                                key (a fresh random order each round),
+ *                                each key GAP_US
+ *                                after the last echo on any of them; prints
+ *                                "MEDIAN_MS P99_MS" per target, one per line.
+ *                                Taking turns key by key, the targets share
+ *                                every change of the machine's state: a
+ *                                shared 2-core VM drifts by more in a second
+ *                                than the differences between servers.
  *
  * INIT replaces ttyd's init message (e.g. one asking for a resumable session).
  * Built by the .py with cc into a scratch dir.
@@ -57,6 +68,19 @@ static void send_frame(int fd, const char *payload, size_t n)
 	memset(hdr + h, 0, 4);
 	h += 4;
 	if (write(fd, hdr, h) != (ssize_t)h || write(fd, payload, n) != (ssize_t)n)
+		die("write");
+}
+
+/* One client control frame (pong), masked with a zero key. */
+static void send_control(int fd, unsigned char op, const unsigned char *payload, size_t n)
+{
+	unsigned char frame[6 + 125] = { op, 0x80 | (unsigned char)n };
+
+	if (n > 125)
+		n = 125; /* control frames carry at most 125 bytes (RFC 6455 5.5) */
+	frame[1] = 0x80 | (unsigned char)n;
+	memcpy(frame + 6, payload, n);
+	if (write(fd, frame, 6 + n) != (ssize_t)(6 + n))
 		die("write");
 }
 
@@ -223,6 +247,8 @@ static size_t read_output(struct source *src, unsigned char *out, size_t cap)
 						fprintf(stderr, "connection closed\n");
 						exit(1);
 					}
+					if (op == 9) /* a ping (ttyd's every 5 s): the pong carries its payload */
+						send_control(src->fd, 0x8a, src->in + h, len);
 					if (op == 2 && len > 0 && src->in[h] == '0') {
 						n = len - 1 < cap ? len - 1 : cap;
 						memcpy(out, src->in + h + 1, n);
@@ -308,12 +334,94 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* One target of --echo/--echo-turns: a server's PORT, or "pty". */
+static void open_target(struct source *src, const char *target, const char *init, pid_t *pid)
+{
+	if (strcmp(target, "pty") == 0) {
+		src->fd = bare_pty(pid);
+	} else {
+		src->fd = ws_connect(target);
+		src->ws = 1;
+		send_frame(src->fd, init, strlen(init));
+	}
+	wait_for(src, -1);
+}
+
+/* One key to src, timed from its send to its echo (ms). */
+static double time_key(struct source *src, long i)
+{
+	unsigned char key = i % 2 == 0 ? 'x' : 0x7f;
+	double t0 = now();
+
+	send_key(src, key);
+	/* readline echoes x as x and erases it with a backspace first. */
+	wait_for(src, key == 'x' ? 'x' : '\b');
+	return (now() - t0) * 1000;
+}
+
+static void print_median_p99(double *ms, long n)
+{
+	qsort(ms, (size_t)n, sizeof(*ms), cmp_double);
+	printf("%.4f %.4f\n", ms[n / 2], ms[(size_t)((double)n * 0.99)]);
+}
+
+static int echo_turns(int argc, char **argv)
+{
+	long n = atol(argv[2]), gap_us = atol(argv[3]), i;
+	int t, k, targets = argc - 4;
+	struct source *src = calloc((size_t)targets, sizeof(*src));
+	pid_t *pid = calloc((size_t)targets, sizeof(*pid));
+	int *order = calloc((size_t)targets, sizeof(*order));
+	double *ms = calloc((size_t)targets * (size_t)(n > 0 ? n : 1), sizeof(*ms));
+	struct timespec gap = { gap_us / 1000000, (gap_us % 1000000) * 1000 };
+
+	if (src == NULL || pid == NULL || order == NULL || ms == NULL)
+		die("calloc");
+	if (n <= 0 || gap_us < 0) {
+		fprintf(stderr, "--echo-turns: N > 0 and GAP_US >= 0\n");
+		return 2;
+	}
+	for (t = 0; t < targets; t++)
+		open_target(&src[t], argv[4 + t], DEFAULT_INIT, &pid[t]);
+	for (t = 0; t < targets; t++)
+		order[t] = t;
+	srandom(1);
+	for (i = 0; i < n; i++) {
+		/* A fresh order each round: no target always follows the same one. */
+		for (k = targets - 1; k > 0; k--) {
+			int j = (int)(random() % (k + 1)), tmp = order[k];
+
+			order[k] = order[j];
+			order[j] = tmp;
+		}
+		for (k = 0; k < targets; k++) {
+			t = order[k];
+			if (gap_us > 0)
+				nanosleep(&gap, NULL);
+			ms[(size_t)t * (size_t)n + (size_t)i] = time_key(&src[t], i);
+		}
+	}
+	for (t = 0; t < targets; t++) {
+		print_median_p99(ms + (size_t)t * (size_t)n, n);
+		if (pid[t] > 0) {
+			kill(pid[t], SIGKILL);
+			waitpid(pid[t], NULL, 0);
+		}
+		close(src[t].fd);
+	}
+	free(ms);
+	free(order);
+	free(pid);
+	free(src);
+	return 0;
+}
+
 static int echo(int argc, char **argv)
 {
 	static struct source src;
 	struct timespec gap;
 	long n = atol(argv[2]), gap_us = atol(argv[3]), i;
-	double *ms, t0;
+	double *ms;
 	pid_t pid = 0;
 
 	if (n <= 0 || gap_us < 0 || (ms = calloc((size_t)n, sizeof(*ms))) == NULL) {
@@ -322,29 +430,13 @@ static int echo(int argc, char **argv)
 	}
 	gap.tv_sec = gap_us / 1000000;
 	gap.tv_nsec = (gap_us % 1000000) * 1000;
-	if (strcmp(argv[4], "pty") == 0) {
-		src.fd = bare_pty(&pid);
-	} else {
-		const char *init = argc > 5 ? argv[5] : DEFAULT_INIT;
-
-		src.fd = ws_connect(argv[4]);
-		src.ws = 1;
-		send_frame(src.fd, init, strlen(init));
-	}
-	wait_for(&src, -1);
+	open_target(&src, argv[4], argc > 5 ? argv[5] : DEFAULT_INIT, &pid);
 	for (i = 0; i < n; i++) {
-		unsigned char key = i % 2 == 0 ? 'x' : 0x7f;
-
 		if (gap_us > 0)
 			nanosleep(&gap, NULL);
-		t0 = now();
-		send_key(&src, key);
-		/* readline echoes x as x and erases it with a backspace first. */
-		wait_for(&src, key == 'x' ? 'x' : '\b');
-		ms[i] = (now() - t0) * 1000;
+		ms[i] = time_key(&src, i);
 	}
-	qsort(ms, (size_t)n, sizeof(*ms), cmp_double);
-	printf("%.4f %.4f\n", ms[n / 2], ms[(size_t)((double)n * 0.99)]);
+	print_median_p99(ms, n);
 	if (pid > 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -358,9 +450,12 @@ int main(int argc, char **argv)
 {
 	if (argc >= 5 && argc <= 6 && strcmp(argv[1], "--echo") == 0)
 		return echo(argc, argv);
+	if (argc >= 5 && strcmp(argv[1], "--echo-turns") == 0)
+		return echo_turns(argc, argv);
 	if (argc == 3 || argc == 4)
 		return throughput(argc, argv);
 	fprintf(stderr, "usage: %s PORT COMMAND [INIT]\n"
-		"       %s --echo N GAP_US PORT|pty [INIT]\n", argv[0], argv[0]);
+		"       %s --echo N GAP_US PORT|pty [INIT]\n"
+		"       %s --echo-turns N GAP_US PORT|pty...\n", argv[0], argv[0], argv[0]);
 	return 2;
 }

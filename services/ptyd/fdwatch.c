@@ -1,104 +1,122 @@
 /*
- * fdwatch.c: one epoll set for the descriptors ptyd reads and writes itself
- * (see fdwatch.h), one lws raw watcher for the whole set. A descriptor of its
- * own in lws would cost an lws connection object (~840 bytes), a duplicate
- * descriptor (lws closes its copy on hang-up while the owner still reads the
- * last output), a handle in lws's event library, and no hang-up while paused.
+ * fdwatch.c: the descriptors ptyd reads and writes itself (see fdwatch.h),
+ * each a libuv poll handle in ptyd's loop, beside lws's sockets in the same
+ * epoll set: a PTY's output wakes the loop and goes out in one turn, with no
+ * nested epoll set to read and no lws service pass on the way. A descriptor
+ * adopted by lws instead would cost an lws connection object (~840 bytes), a
+ * duplicate descriptor (lws closes its copy on hang-up while the owner still
+ * reads the last output), and no hang-up while paused.
  */
 #include "fdwatch.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
-#include <unistd.h>
-
-/* Events taken from the set per loop turn. */
-#define FDWATCH_BATCH 64
 
 struct fdwatch {
-	int fd;
+	uv_poll_t poll;    /* poll.data is this watcher */
 	const struct fdwatch_ops *ops;
 	void *ctx;
-	uint32_t mask;     /* what the set asks for it */
+	int mask;          /* what the loop asks the kernel for it (UV_*) */
 	int in_set;        /* callbacks may come; 0 after the hang-up */
 	int reading;       /* readable callbacks wanted */
+	int owner_gone;    /* fdwatch_remove() was called: free once the handle closed */
+	int handle_open;   /* the poll handle is not closed yet */
+	struct fdwatch *prev, *next; /* every watcher, for fdwatch_close() */
 };
 
-/* The set and its lws watcher; -1/NULL before fdwatch_init() and after the loop. */
-static int set_fd = -1;
-static struct lws *set_wsi;
-/* The batch being dispatched: a watcher removed meanwhile is taken out of it. */
-static struct epoll_event *batch;
-static int batch_n;
-static struct fdwatch *current;
+/* ptyd's loop; NULL before fdwatch_init() and after fdwatch_close(). */
+static uv_loop_t *watch_loop;
+static struct fdwatch *watchers;
 
-int fdwatch_init(struct lws_vhost *vh)
+int fdwatch_init(uv_loop_t *loop)
 {
-	lws_sock_file_fd_type u;
-
-	set_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (set_fd < 0)
-		return -1;
-	u.filefd = (lws_filefd_type)set_fd;
-	set_wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, "ptyd-fds", NULL);
-	if (set_wsi == NULL) {
-		close(set_fd);
-		set_fd = -1;
-		errno = ENOMEM;
-		return -1;
-	}
+	watch_loop = loop;
 	return 0;
 }
 
-/* Tells the set what w now wants. */
-static void set_mask(struct fdwatch *w, uint32_t mask)
+static void on_closed(uv_handle_t *handle)
 {
-	struct epoll_event ev = { .events = mask, .data.ptr = w };
+	struct fdwatch *w = handle->data;
 
-	if (!w->in_set || w->mask == mask || set_fd < 0)
-		return;
-	if (epoll_ctl(set_fd, EPOLL_CTL_MOD, w->fd, &ev) == 0)
-		w->mask = mask;
+	w->handle_open = 0;
+	if (w->owner_gone)
+		free(w);
 }
 
-/* Out of the set (hang-up, removal, or the loop going away). */
+/* No more callbacks: out of the loop's epoll set (synchronously: the owner
+ * may close the descriptor, and a new one may take its number, right away). */
 static void set_leave(struct fdwatch *w)
 {
-	int i;
-
-	if (w->in_set && set_fd >= 0)
-		epoll_ctl(set_fd, EPOLL_CTL_DEL, w->fd, NULL);
+	if (w->in_set)
+		uv_poll_stop(&w->poll);
 	w->in_set = 0;
-	for (i = 0; i < batch_n; i++)
-		if (batch[i].data.ptr == w)
-			batch[i].data.ptr = NULL;
-	if (current == w)
-		current = NULL;
+}
+
+/* Closes the handle (after set_leave); the watcher is freed when it closed
+ * and its owner is gone, whichever is last. */
+static void handle_close(struct fdwatch *w)
+{
+	set_leave(w);
+	if (!uv_is_closing((uv_handle_t *)&w->poll))
+		uv_close((uv_handle_t *)&w->poll, on_closed);
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else if (watchers == w)
+		watchers = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+}
+
+static void on_event(uv_poll_t *handle, int status, int events);
+
+/* Tells the loop what w now wants; a hang-up is always asked for. */
+static void set_mask(struct fdwatch *w, int mask)
+{
+	mask |= UV_DISCONNECT;
+	if (!w->in_set || w->mask == mask)
+		return;
+	if (uv_poll_start(&w->poll, mask, on_event) == 0)
+		w->mask = mask;
 }
 
 struct fdwatch *fdwatch_add(int fd, const struct fdwatch_ops *ops, void *ctx)
 {
 	struct fdwatch *w;
-	struct epoll_event ev = { .events = 0 };
+	int rc;
 
-	if (set_fd < 0) {
+	if (watch_loop == NULL) {
 		errno = ENOTCONN;
 		return NULL;
 	}
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return NULL;
-	w->fd = fd;
-	w->ops = ops;
-	w->ctx = ctx;
-	/* Hang-up and errors are reported whatever the mask. */
-	ev.data.ptr = w;
-	if (epoll_ctl(set_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+	/* Fails with EPERM for a regular file or /dev/null (epoll cannot watch them). */
+	rc = uv_poll_init(watch_loop, &w->poll, fd);
+	if (rc != 0) {
 		free(w);
+		errno = -rc;
 		return NULL;
 	}
+	w->poll.data = w;
+	w->ops = ops;
+	w->ctx = ctx;
+	w->handle_open = 1;
 	w->in_set = 1;
+	w->next = watchers;
+	if (watchers != NULL)
+		watchers->prev = w;
+	watchers = w;
+	/* Hang-up and errors are reported whatever else is asked. */
+	rc = uv_poll_start(&w->poll, UV_DISCONNECT, on_event);
+	if (rc != 0) {
+		w->owner_gone = 1;
+		handle_close(w);
+		errno = -rc;
+		return NULL;
+	}
+	w->mask = UV_DISCONNECT;
 	return w;
 }
 
@@ -106,13 +124,13 @@ void fdwatch_read(struct fdwatch *w, int on)
 {
 	w->reading = on;
 	if (on)
-		set_mask(w, w->mask | EPOLLIN);
+		set_mask(w, w->mask | UV_READABLE);
 	/* Off: lazily, when an event comes while not reading (see fdwatch.h). */
 }
 
 void fdwatch_write(struct fdwatch *w, int on)
 {
-	set_mask(w, on ? w->mask | EPOLLOUT : w->mask & ~(uint32_t)EPOLLOUT);
+	set_mask(w, on ? w->mask | UV_WRITABLE : w->mask & ~UV_WRITABLE);
 }
 
 int fdwatch_active(const struct fdwatch *w)
@@ -124,60 +142,41 @@ void fdwatch_remove(struct fdwatch *w)
 {
 	if (w == NULL)
 		return;
-	set_leave(w);
-	free(w);
+	w->owner_gone = 1;
+	if (w->handle_open)
+		handle_close(w);
+	else
+		free(w);
 }
 
-/* One event of the set: callbacks may remove w (then current is NULL). */
-static void dispatch(struct fdwatch *w, uint32_t events)
+/* One event of w: callbacks may remove w (it stays allocated until its handle closed). */
+static void on_event(uv_poll_t *handle, int status, int events)
 {
-	current = w;
-	if (events & (EPOLLHUP | EPOLLERR)) {
-		/* Level-triggered and unmaskable: out of the set; the owner reads the rest. */
+	struct fdwatch *w = handle->data;
+
+	/* libuv reports a hang-up as UV_DISCONNECT (asked for always), an error
+	 * as a status (having stopped the handle): level-triggered, so out of the
+	 * loop; the owner reads what is left. */
+	if (status < 0 || (events & UV_DISCONNECT)) {
 		set_leave(w);
 		w->ops->hangup(w->ctx);
 		return;
 	}
-	if ((events & EPOLLOUT) && w->ops->writable != NULL)
+	if ((events & UV_WRITABLE) && w->ops->writable != NULL)
 		w->ops->writable(w->ctx);
-	if (current == NULL || !(events & EPOLLIN))
+	if (w->owner_gone || !w->in_set || !(events & UV_READABLE))
 		return;
 	if (w->reading)
 		w->ops->readable(w->ctx);
 	else
-		set_mask(w, w->mask & ~(uint32_t)EPOLLIN);
+		set_mask(w, w->mask & ~UV_READABLE);
 }
 
-int fdwatch_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		     size_t len)
+void fdwatch_close(void)
 {
-	struct epoll_event ev[FDWATCH_BATCH];
-	int n, i;
-
-	(void)user;
-	(void)in;
-	(void)len;
-	if (wsi != set_wsi)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-		n = epoll_wait(set_fd, ev, FDWATCH_BATCH, 0);
-		batch = ev;
-		batch_n = n > 0 ? n : 0;
-		for (i = 0; i < batch_n; i++)
-			if (ev[i].data.ptr != NULL)
-				dispatch(ev[i].data.ptr, ev[i].events);
-		batch = NULL;
-		batch_n = 0;
-		current = NULL;
-		break;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		/* The loop is going away (lws closes the set's descriptor). */
-		set_wsi = NULL;
-		set_fd = -1;
-		break;
-	default:
-		break;
-	}
-	return 0;
+	/* Sessions outlive the loop (they are killed after it): their watchers'
+	 * handles close now, the watchers go with their owners' fdwatch_remove(). */
+	while (watchers != NULL)
+		handle_close(watchers);
+	watch_loop = NULL;
 }

@@ -1,9 +1,9 @@
 /*
  * fdwatch.h: descriptors that ptyd reads and writes itself (PTY masters,
- * commands' pipes, the log) watched in one epoll set, which is a single
- * watcher in the lws loop. The owner of a descriptor keeps it (reads,
- * writes, closes it) and learns through three callbacks when it can read,
- * when it can write, and when it hung up.
+ * commands' pipes, the log), each watched in ptyd's libuv loop beside lws's
+ * sockets. The owner of a descriptor keeps it (reads, writes, closes it) and
+ * learns through three callbacks when it can read, when it can write, and
+ * when it hung up.
  *
  * A hang-up (EPOLLHUP, EPOLLERR) is always reported, whether reading is on or
  * paused: the kernel reports it whatever the mask, and the owner needs it to
@@ -13,7 +13,7 @@
 #ifndef PTYD_FDWATCH_H
 #define PTYD_FDWATCH_H
 
-#include <libwebsockets.h>
+#include <uv.h>
 
 struct fdwatch;
 
@@ -30,8 +30,11 @@ struct fdwatch_ops {
 	void (*hangup)(void *ctx);
 };
 
-/* Creates the epoll set and watches it in vh's loop, once at start. 0, or -1 with errno. */
-int fdwatch_init(struct lws_vhost *vh);
+/* Creates the epoll set and watches it in loop, once at start. 0, or -1 with errno. */
+int fdwatch_init(uv_loop_t *loop);
+
+/* Stops watching the set and closes it (before the loop closes); no callbacks after. */
+void fdwatch_close(void);
 
 /*
  * Watches fd (non-blocking, still the caller's), reading and writing off.
@@ -54,9 +57,5 @@ int fdwatch_active(const struct fdwatch *w);
 
 /* Stops watching (before the owner closes fd) and frees w; NULL is fine. */
 void fdwatch_remove(struct fdwatch *w);
-
-/* The lws protocol callback of the set ("ptyd-fds" in ws.c's table). */
-int fdwatch_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		     size_t len);
 
 #endif

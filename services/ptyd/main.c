@@ -674,8 +674,8 @@ static void start_server(struct ptyd *srv, unsigned int nofile, uv_loop_t *loop)
 	 * moves a running timer. The loop is ptyd's (a "foreign" loop to lws):
 	 * ptyd runs it turn by turn, leaves it when done and closes it after
 	 * lws. lws's libuv glue does not watch a descriptor whose reading is
-	 * paused, hang-ups included: what ptyd reads itself is in fdwatch.c's
-	 * set. Closing with a reason: see ws_close() (ws.c).
+	 * paused, hang-ups included: what ptyd reads itself is watched by
+	 * fdwatch.c, in the same loop. Closing with a reason: see ws_close() (ws.c).
 	 */
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_LIBUV;
 	info.foreign_loops = foreign_loops;
@@ -818,7 +818,7 @@ int main(int argc, char **argv)
 	start_server(&srv, nofile, &loop);
 	if (sigwatch_adopt(srv.vh, sigfd, on_signal, &srv) != 0)
 		fatalx("cannot watch signals");
-	if (fdwatch_init(srv.vh) != 0)
+	if (fdwatch_init(&loop) != 0)
 		fatal("cannot watch PTYs and pipes (epoll)");
 	if (srv.cfg.admin_socket != NULL)
 		admin_listen(&srv);
@@ -840,9 +840,10 @@ int main(int argc, char **argv)
 	srv.destroying = 1;
 	logsink_stop();
 	recorder_loop_gone(srv.recorder);
-	/* lws closes its libuv handles asynchronously: a few more turns, then
-	 * the second call frees what is left. */
+	/* lws and fdwatch close their libuv handles asynchronously: a few more
+	 * turns, then lws's second call frees what is left. */
 	lws_context_destroy(srv.ctx);
+	fdwatch_close();
 	for (turns = 0; turns < 1000 && uv_run(&loop, UV_RUN_NOWAIT) != 0; turns++)
 		;
 	lws_context_destroy(srv.ctx);

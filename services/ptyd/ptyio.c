@@ -1,6 +1,6 @@
 /*
  * ptyio.c: one PTY master in the event loop (see ptyio.h). Every master is
- * watched in fdwatch.c's epoll set, not as an lws connection of its own.
+ * watched through fdwatch.c, not as an lws connection of its own.
  * Readable interest is dropped lazily (fdwatch_read), so an echo (read,
  * send, watch again) costs no epoll_ctl().
  */

@@ -160,7 +160,6 @@ const struct lws_protocols ptyd_protocols[] = {
 	 * connection: small keeps idle sessions small (input is keystrokes).
 	 * tx is left unbounded so one output frame goes out in one send(). */
 	{ "tty", tty_callback, TTY_PSS_SIZE, 512, 0, NULL, 1 << 20 },
-	{ "ptyd-fds", fdwatch_callback, 0, 0, 0, NULL, 0 },
 	EXEC_LWS_PROTOCOLS,
 	SIGWATCH_PROTOCOL,
 	{ "ptyd-admin", admin_callback, 0, 0, 0, NULL, 0 },
