@@ -6,7 +6,7 @@
  * one frame per ready command in turn, so one chatty command cannot starve
  * the others. A command (struct exec_cmd) is a child on pipes (or a PTY) in
  * its own session, process group and cgroup; its pipes (or PTY) are watched
- * in fdwatch.c's epoll set, which reports a hang-up even while a stream's
+ * through fdwatch.c, which reports a hang-up even while a stream's
  * reading is paused.
  *
  * Flow control: at most one frame per output stream is held here, and a

@@ -132,7 +132,7 @@ static inline void ptyd_check_done(struct ptyd *srv)
 	}
 }
 
-/* ws.c: the libwebsockets protocols (HTTP, tty, exec, the fdwatch set, signals). */
+/* ws.c: the libwebsockets protocols (HTTP, tty, exec, signals, admin). */
 extern const struct lws_protocols ptyd_protocols[];
 /*
  * Closes a WebSocket with code and reason, from one of its own callbacks,

@@ -1,6 +1,6 @@
 /*
  * ptyio.h: the I/O of one PTY master in the event loop. It owns the master
- * fd (watched in fdwatch.c's epoll set); the session decides when to read
+ * fd (watched through fdwatch.c); the session decides when to read
  * (and where to: straight into a WebSocket frame or into the replay ring)
  * and learns about the PTY
  * through three callbacks. Input that the PTY cannot take at once is queued
