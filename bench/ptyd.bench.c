@@ -12,6 +12,12 @@
  *                                send to its echo; prints "MEDIAN_MS P99_MS"
  *   --echo N GAP_US pty          the same keys to bash on a bare PTY (no
  *                                server): the floor of the figure above
+ *   --first N TARGET...          connect to first output, N times per TARGET
+ *                                (a PORT: connect, upgrade, init, the first
+ *                                output frame; pty: bash spawned on a fresh
+ *                                PTY with the environment ptyd gives it, its
+ *                                first read), taking turns in a random order,
+ *                                30 ms apart; prints "MEDIAN_MS" per target
  *   --echo-turns N GAP_US TARGET...
  *                                one session on each TARGET (a PORT, or pty),
  *                                N keys each, the targets taking turns key by
@@ -31,6 +37,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +334,76 @@ static int bare_pty(pid_t *pid)
 	return master;
 }
 
+/* The environment ptyd gives its child (TERM, HOME, USER, SHELL, PATH, LANG). */
+static char **child_env(void)
+{
+	static const char *const names[] = { "TERM", "HOME", "USER", "SHELL", "PATH", "LANG" };
+	static char *env[7];
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = getenv(names[i]);
+
+		if (v != NULL && asprintf(&env[n], "%s=%s", names[i], v) >= 0)
+			n++;
+	}
+	env[n] = NULL;
+	return env;
+}
+
+/* bash spawned as a server would (vfork-like, its own session, the PTY's
+ * slave as its terminal): the master, and its pid in *pid. */
+static int bare_spawn(pid_t *pid, char **envp)
+{
+	char *const argv[] = { "/bin/bash", "--norc", "--noprofile", NULL };
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), fd;
+	posix_spawn_file_actions_t acts;
+	posix_spawnattr_t attr;
+	const char *name;
+
+	if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
+	    (name = ptsname(master)) == NULL)
+		die("pty");
+	posix_spawn_file_actions_init(&acts);
+	for (fd = 0; fd < 3; fd++)
+		posix_spawn_file_actions_addopen(&acts, fd, name, O_RDWR, 0);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+	if (posix_spawn(pid, argv[0], &acts, &attr, argv, envp) != 0)
+		die("posix_spawn");
+	posix_spawn_file_actions_destroy(&acts);
+	posix_spawnattr_destroy(&attr);
+	return master;
+}
+
+/* One connect to first output (ms) of target (a PORT, or pty). */
+static double first_once(const char *target, char **envp)
+{
+	static struct source src;
+	unsigned char out[4096];
+	double t0, took;
+	pid_t pid = 0;
+
+	memset(&src, 0, sizeof(src));
+	t0 = now();
+	if (strcmp(target, "pty") == 0) {
+		src.fd = bare_spawn(&pid, envp);
+	} else {
+		src.fd = ws_connect(target);
+		src.ws = 1;
+		send_frame(src.fd, DEFAULT_INIT, strlen(DEFAULT_INIT));
+	}
+	while (read_output(&src, out, sizeof(out)) == 0)
+		;
+	took = (now() - t0) * 1000;
+	close(src.fd);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return took;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -446,16 +523,60 @@ static int echo(int argc, char **argv)
 	return 0;
 }
 
+static int first_turns(int argc, char **argv)
+{
+	long n = atol(argv[2]), i;
+	int t, k, targets = argc - 3;
+	int *order = calloc((size_t)targets, sizeof(*order));
+	double *ms = calloc((size_t)targets * (size_t)(n > 0 ? n : 1), sizeof(*ms));
+	struct timespec pause = { 0, 30 * 1000 * 1000 };
+	char **envp = child_env();
+
+	if (order == NULL || ms == NULL)
+		die("calloc");
+	if (n <= 0) {
+		fprintf(stderr, "--first: N > 0\n");
+		return 2;
+	}
+	for (t = 0; t < targets; t++)
+		order[t] = t;
+	srandom(2);
+	for (i = 0; i < n; i++) {
+		for (k = targets - 1; k > 0; k--) {
+			int j = (int)(random() % (k + 1)), tmp = order[k];
+
+			order[k] = order[j];
+			order[j] = tmp;
+		}
+		for (k = 0; k < targets; k++) {
+			t = order[k];
+			ms[(size_t)t * (size_t)n + (size_t)i] = first_once(argv[3 + t], envp);
+			/* The session just closed ends before the next connect. */
+			nanosleep(&pause, NULL);
+		}
+	}
+	for (t = 0; t < targets; t++) {
+		qsort(ms + (size_t)t * (size_t)n, (size_t)n, sizeof(*ms), cmp_double);
+		printf("%.4f\n", ms[(size_t)t * (size_t)n + (size_t)n / 2]);
+	}
+	free(ms);
+	free(order);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 5 && argc <= 6 && strcmp(argv[1], "--echo") == 0)
 		return echo(argc, argv);
 	if (argc >= 5 && strcmp(argv[1], "--echo-turns") == 0)
 		return echo_turns(argc, argv);
+	if (argc >= 4 && strcmp(argv[1], "--first") == 0)
+		return first_turns(argc, argv);
 	if (argc == 3 || argc == 4)
 		return throughput(argc, argv);
 	fprintf(stderr, "usage: %s PORT COMMAND [INIT]\n"
 		"       %s --echo N GAP_US PORT|pty [INIT]\n"
-		"       %s --echo-turns N GAP_US PORT|pty...\n", argv[0], argv[0], argv[0]);
+		"       %s --echo-turns N GAP_US PORT|pty...\n"
+		"       %s --first N PORT|pty...\n", argv[0], argv[0], argv[0], argv[0]);
 	return 2;
 }

@@ -197,12 +197,12 @@ RESUMABLE_INIT = '{"AuthToken":"","columns":80,"rows":24,"webshell":{"session":"
 CLIENT_ENV = dict(os.environ, TERM="xterm-256color")
 
 
-def run_client(args, timeout=300):
+def run_client(args, timeout=300, env=None):
     client = build_client()
     if client is None:
         raise RuntimeError("cannot build bench/ptyd.bench.c")
     r = subprocess.run([client] + [str(a) for a in args], capture_output=True, timeout=timeout,
-                       env=CLIENT_ENV)
+                       env=env or CLIENT_ENV)
     if r.returncode != 0:
         raise RuntimeError(f"bench client {args[:4]}: {r.stderr.decode()}")
     return r.stdout.split()
@@ -340,56 +340,19 @@ def detached_memory(n=100, ring=256 * 1024):
         srv.stop()
 
 
-def plain_first_once(env):
-    """The same shell on a plain PTY (posix_spawn with setsid, opening the
-    slave as its terminal, first read): what any server pays for bash itself (ms)."""
-    t0 = time.perf_counter()
-    master, slave = pty.openpty()
-    name = os.ttyname(slave)
-    os.close(slave)
-    acts = [(os.POSIX_SPAWN_OPEN, fd, name, os.O_RDWR, 0) for fd in (0, 1, 2)]
-    pid = os.posix_spawn(SHELL[0], SHELL, env, file_actions=acts, setsid=True)
-    os.read(master, 4096)
-    took = (time.perf_counter() - t0) * 1000
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    os.close(master)
-    return took
-
-
-def server_first_once(srv):
-    """Connect, init, first output of a server's new session (ms)."""
-    t0 = time.perf_counter()
-    c = RawWS(srv.port)
-    c.send(b'{"AuthToken":"","columns":80,"rows":24}')
-    c.until_output(lambda o: len(o) > 0)
-    took = (time.perf_counter() - t0) * 1000
-    c.close()
-    return took
-
-
 def first_outputs(servers, n=50):
     """Medians (ms) of connect to first output of each server and of the same
-    bash on a plain PTY ("plain"), taking turns in a fresh random order, each
-    after the last one's shell is gone (a server's session end must not
-    overlap the next connect when the plain PTY's is waited for)."""
+    bash spawned on a plain PTY ("plain"), measured by the C client taking
+    turns in a fresh random order, 30 ms apart (a session's end must not
+    overlap the next connect): {"plain": ms, name: ms, ...}."""
+    targets = {"plain": "pty"}
+    targets.update({name: srv.port for name, srv in servers.items()})
     import pwd
     pw = pwd.getpwuid(os.getuid())
-    # The environment ptyd gives its child.
-    env = {"TERM": "xterm-256color", "HOME": pw.pw_dir, "USER": pw.pw_name, "SHELL": pw.pw_shell,
-           "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")}
-    if "LANG" in os.environ:
-        env["LANG"] = os.environ["LANG"]
-    names = ["plain"] + list(servers)
-    times = {name: [] for name in names}
-    order = random.Random(2)
-    for _ in range(n):
-        order.shuffle(names)
-        for name in names:
-            times[name].append(plain_first_once(env) if name == "plain"
-                               else server_first_once(servers[name]))
-            time.sleep(0.03)
-    return {name: statistics.median(t) for name, t in times.items()}
+    # The bare bash gets what ptyd gives its child (the client passes these on).
+    env = dict(CLIENT_ENV, HOME=pw.pw_dir, USER=pw.pw_name, SHELL=pw.pw_shell)
+    got = run_client(["--first", n] + list(targets.values()), env=env)
+    return {name: float(got[i]) for i, name in enumerate(targets)}
 
 
 def idle_sessions(srv, n=300):

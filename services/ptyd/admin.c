@@ -67,13 +67,10 @@ static int peer_allowed(struct ptyd *srv, int fd, char *desc, size_t cap)
 	return 0;
 }
 
-void admin_listen(struct ptyd *srv)
+int admin_bind(const struct ptyd *srv)
 {
 	const char *path = srv->cfg.admin_socket;
 	struct sockaddr_un sa;
-	lws_sock_file_fd_type u;
-	struct admin_conn *ac;
-	struct lws *wsi;
 	struct stat st;
 	int fd;
 
@@ -109,6 +106,15 @@ void admin_listen(struct ptyd *srv)
 	}
 	if (listen(fd, 16) != 0)
 		fatal("--admin-socket %s: listen", path);
+	return fd;
+}
+
+void admin_listen(struct ptyd *srv, int fd)
+{
+	lws_sock_file_fd_type u;
+	struct admin_conn *ac;
+	struct lws *wsi;
+
 	ac = calloc(1, sizeof(*ac));
 	if (ac == NULL)
 		fatal("calloc");
@@ -119,7 +125,7 @@ void admin_listen(struct ptyd *srv)
 	if (wsi == NULL)
 		fatalx("cannot watch the admin socket");
 	lws_set_opaque_user_data(wsi, ac);
-	log_info("admin socket on %s", path);
+	log_info("admin socket on %s", srv->cfg.admin_socket);
 }
 
 void admin_close(struct ptyd *srv)

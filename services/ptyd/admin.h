@@ -23,8 +23,14 @@
 
 struct ptyd;
 
-/* Creates the socket and watches it; exits (fatal) when it cannot. */
-void admin_listen(struct ptyd *srv);
+/*
+ * Creates, binds and listens on --admin-socket; exits (fatal) when it cannot.
+ * Called before the TCP listener opens, so that whoever finds ptyd listening
+ * finds its admin socket too. Returns the listening descriptor.
+ */
+int admin_bind(const struct ptyd *srv);
+/* Watches the socket admin_bind() made (once the lws vhost exists). */
+void admin_listen(struct ptyd *srv, int fd);
 /* Removes the socket file (at exit). */
 void admin_close(struct ptyd *srv);
 /* The lws callback of the listener and its connections ("ptyd-admin"). */

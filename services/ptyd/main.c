@@ -777,7 +777,7 @@ int main(int argc, char **argv)
 	const char *title = NULL;
 	char why[1024];
 	unsigned int nofile;
-	int first, sigfd, turns;
+	int first, sigfd, turns, admin_fd = -1;
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0 };
 
 	args_program("ptyd", usage_text);
@@ -815,13 +815,15 @@ int main(int argc, char **argv)
 	start_recorder(&srv);
 	if (uv_loop_init(&loop) != 0)
 		fatalx("cannot create the event loop");
+	if (srv.cfg.admin_socket != NULL)
+		admin_fd = admin_bind(&srv);
 	start_server(&srv, nofile, &loop);
 	if (sigwatch_adopt(srv.vh, sigfd, on_signal, &srv) != 0)
 		fatalx("cannot watch signals");
 	if (fdwatch_init(&loop) != 0)
 		fatal("cannot watch PTYs and pipes (epoll)");
-	if (srv.cfg.admin_socket != NULL)
-		admin_listen(&srv);
+	if (admin_fd >= 0)
+		admin_listen(&srv, admin_fd);
 	/* From here on a slow log reader cannot stall sessions. */
 	if (logsink_start() != 0)
 		log_warnx("log lines will be written blocking");

@@ -73,6 +73,20 @@ static void session_hangup(struct session *s);
 static void sul_idle_cb(lws_sorted_usec_list_t *sul);
 static void sul_max_cb(lws_sorted_usec_list_t *sul);
 static void sul_detach_cb(lws_sorted_usec_list_t *sul);
+/*
+ * SIGKILL to whatever of the session is left: its cgroup, which holds what
+ * left the shell's session too (setsid, nohup, daemons), or without one the
+ * processes of the shell's session (a walk of /proc). How many there were.
+ */
+static int session_kill_rest(struct session *s)
+{
+	int n;
+
+	if (s->cg != NULL && (n = contain_kill(s->cg)) >= 0)
+		return n;
+	return s->pgid > 0 ? spawn_signal_session(s->pgid, SIGKILL, s->uid) : 0;
+}
+
 static void sul_kill_cb(lws_sorted_usec_list_t *sul);
 
 /* A session line: the common fields, then extra (n of them). */
@@ -491,11 +505,7 @@ static void sul_kill_cb(lws_sorted_usec_list_t *sul)
 	struct session *s = lws_container_of(sul, struct session, sul_kill);
 
 	s->kill_pending = 0;
-	/* The cgroup also holds what left the session (setsid, nohup, daemons). */
-	int left = s->pgid > 0 ? spawn_signal_session(s->pgid, SIGKILL, s->uid) : 0;
-	if (s->cg != NULL && contain_kill(s->cg) > 0)
-		left++;
-	if (left > 0) {
+	if (session_kill_rest(s) > 0) {
 		struct log_field f[] = { { "reason", "survived SIGHUP" } };
 		slog(s, "session_kill", f, 1);
 	}
@@ -691,10 +701,7 @@ void session_kill_all(struct ptyd *srv)
 
 	srv->destroying = 1;
 	while ((s = srv->sessions) != NULL) {
-		if (s->pgid > 0)
-			spawn_signal_session(s->pgid, SIGKILL, s->uid);
-		if (s->cg != NULL)
-			contain_kill(s->cg);
+		session_kill_rest(s);
 		if (s->pid > 0 && waitpid(s->pid, &st, 0) == s->pid) {
 			s->exited = 1;
 			s->wstatus = st;
