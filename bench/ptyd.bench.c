@@ -411,6 +411,19 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A random permutation of order[0..n) in place (Fisher-Yates). */
+static void shuffle(int *order, int n)
+{
+	int k, j, tmp;
+
+	for (k = n - 1; k > 0; k--) {
+		j = (int)(random() % (k + 1));
+		tmp = order[k];
+		order[k] = order[j];
+		order[j] = tmp;
+	}
+}
+
 /* One target of --echo/--echo-turns: a server's PORT, or "pty". */
 static void open_target(struct source *src, const char *target, const char *init, pid_t *pid)
 {
@@ -465,12 +478,7 @@ static int echo_turns(int argc, char **argv)
 	srandom(1);
 	for (i = 0; i < n; i++) {
 		/* A fresh order each round: no target always follows the same one. */
-		for (k = targets - 1; k > 0; k--) {
-			int j = (int)(random() % (k + 1)), tmp = order[k];
-
-			order[k] = order[j];
-			order[j] = tmp;
-		}
+		shuffle(order, targets);
 		for (k = 0; k < targets; k++) {
 			t = order[k];
 			if (gap_us > 0)
@@ -542,12 +550,7 @@ static int first_turns(int argc, char **argv)
 		order[t] = t;
 	srandom(2);
 	for (i = 0; i < n; i++) {
-		for (k = targets - 1; k > 0; k--) {
-			int j = (int)(random() % (k + 1)), tmp = order[k];
-
-			order[k] = order[j];
-			order[j] = tmp;
-		}
+		shuffle(order, targets);
 		for (k = 0; k < targets; k++) {
 			t = order[k];
 			ms[(size_t)t * (size_t)n + (size_t)i] = first_once(argv[3 + t], envp);
