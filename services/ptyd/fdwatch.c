@@ -17,7 +17,6 @@ struct fdwatch {
 	const struct fdwatch_ops *ops;
 	void *ctx;
 	int mask;          /* what the loop asks the kernel for it (UV_*) */
-	int in_set;        /* callbacks may come; 0 after the hang-up */
 	int reading;       /* readable callbacks wanted */
 	int owner_gone;    /* fdwatch_remove() was called: free once the handle closed */
 	int handle_open;   /* the poll handle is not closed yet */
@@ -28,10 +27,15 @@ struct fdwatch {
 static uv_loop_t *watch_loop;
 static struct fdwatch *watchers;
 
-int fdwatch_init(uv_loop_t *loop)
+void fdwatch_init(uv_loop_t *loop)
 {
 	watch_loop = loop;
-	return 0;
+}
+
+/* Callbacks may come (the handle is started): until the hang-up or the removal. */
+static int watching(const struct fdwatch *w)
+{
+	return uv_is_active((const uv_handle_t *)&w->poll);
 }
 
 static void on_closed(uv_handle_t *handle)
@@ -47,9 +51,8 @@ static void on_closed(uv_handle_t *handle)
  * may close the descriptor, and a new one may take its number, right away). */
 static void set_leave(struct fdwatch *w)
 {
-	if (w->in_set)
+	if (watching(w))
 		uv_poll_stop(&w->poll);
-	w->in_set = 0;
 }
 
 /* Closes the handle (after set_leave); the watcher is freed when it closed
@@ -74,7 +77,7 @@ static void on_event(uv_poll_t *handle, int status, int events);
 static void set_mask(struct fdwatch *w, int mask)
 {
 	mask |= UV_DISCONNECT;
-	if (!w->in_set || w->mask == mask)
+	if (!watching(w) || w->mask == mask)
 		return;
 	if (uv_poll_start(&w->poll, mask, on_event) == 0)
 		w->mask = mask;
@@ -103,7 +106,6 @@ struct fdwatch *fdwatch_add(int fd, const struct fdwatch_ops *ops, void *ctx)
 	w->ops = ops;
 	w->ctx = ctx;
 	w->handle_open = 1;
-	w->in_set = 1;
 	w->next = watchers;
 	if (watchers != NULL)
 		watchers->prev = w;
@@ -135,7 +137,7 @@ void fdwatch_write(struct fdwatch *w, int on)
 
 int fdwatch_active(const struct fdwatch *w)
 {
-	return w->in_set;
+	return watching(w);
 }
 
 void fdwatch_remove(struct fdwatch *w)
@@ -164,7 +166,7 @@ static void on_event(uv_poll_t *handle, int status, int events)
 	}
 	if ((events & UV_WRITABLE) && w->ops->writable != NULL)
 		w->ops->writable(w->ctx);
-	if (w->owner_gone || !w->in_set || !(events & UV_READABLE))
+	if (w->owner_gone || !watching(w) || !(events & UV_READABLE))
 		return;
 	if (w->reading)
 		w->ops->readable(w->ctx);

@@ -23,23 +23,26 @@ struct fdwatch_ops {
 	/* Writable (while fdwatch_write is on); NULL if never asked for. */
 	void (*writable)(void *ctx);
 	/*
-	 * Hung up or in error: the watcher has left the set (no more callbacks;
-	 * the descriptor is the owner's, still open, and may hold data to read).
+	 * Hung up or in error: the watcher has stopped (no more callbacks; the
+	 * descriptor is the owner's, still open, and may hold data to read).
 	 * The owner still calls fdwatch_remove().
 	 */
 	void (*hangup)(void *ctx);
 };
 
-/* Creates the epoll set and watches it in loop, once at start. 0, or -1 with errno. */
-int fdwatch_init(uv_loop_t *loop);
+/* Watchers are handles in loop from now on (once, at start). */
+void fdwatch_init(uv_loop_t *loop);
 
-/* Stops watching the set and closes it (before the loop closes); no callbacks after. */
+/*
+ * Closes every watcher's handle, before the loop's last turns: no callbacks
+ * after, and no fdwatch_add(). Owners still call fdwatch_remove().
+ */
 void fdwatch_close(void);
 
 /*
- * Watches fd (non-blocking, still the caller's), reading and writing off.
- * NULL with errno when it cannot (EPERM: a regular file or /dev/null, which
- * never block: write or read them directly).
+ * Watches fd (still the caller's; libuv makes it non-blocking), reading and
+ * writing off. NULL with errno when it cannot (EPERM: a regular file or
+ * /dev/null, which never block: write or read them directly).
  */
 struct fdwatch *fdwatch_add(int fd, const struct fdwatch_ops *ops, void *ctx);
 

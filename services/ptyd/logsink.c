@@ -108,7 +108,7 @@ static const struct fdwatch_ops logsink_watch_ops = { NULL, on_writable, on_hang
 
 int logsink_start(void)
 {
-	/* Before fdwatch_add(), which makes the descriptor non-blocking. */
+	/* Before fdwatch_add(), which makes the descriptor non-blocking (restored at stop). */
 	q.flags = fcntl(STDERR_FILENO, F_GETFL);
 	q.watch = fdwatch_add(STDERR_FILENO, &logsink_watch_ops, NULL);
 	if (q.watch == NULL)
@@ -120,7 +120,6 @@ int logsink_start(void)
 		q.watch = NULL;
 		return -1;
 	}
-	fcntl(STDERR_FILENO, F_SETFL, q.flags | O_NONBLOCK);
 	q.active = 1;
 	log_set_sink(sink);
 	return 0;

@@ -820,8 +820,7 @@ int main(int argc, char **argv)
 	start_server(&srv, nofile, &loop);
 	if (sigwatch_adopt(srv.vh, sigfd, on_signal, &srv) != 0)
 		fatalx("cannot watch signals");
-	if (fdwatch_init(&loop) != 0)
-		fatal("cannot watch PTYs and pipes (epoll)");
+	fdwatch_init(&loop);
 	if (admin_fd >= 0)
 		admin_listen(&srv, admin_fd);
 	/* From here on a slow log reader cannot stall sessions. */
