@@ -18,6 +18,13 @@
  *                                PTY with the environment ptyd gives it, its
  *                                first read), taking turns in a random order,
  *                                30 ms apart; prints "MEDIAN_MS" per target
+ *   --relay COMMAND              no server: bash -c COMMAND on a fresh PTY,
+ *                                read as ptyd reads it (non-blocking, up to
+ *                                64 KiB gathered per send) and sent through a
+ *                                loopback TCP connection to a reader process;
+ *                                prints "BYTES SECONDS". A bare relay with no
+ *                                WebSocket, no lws and no session: the most
+ *                                any single-threaded relay gets on this machine
  *   --echo-turns N GAP_US TARGET...
  *                                one session on each TARGET (a PORT, or pty),
  *                                N keys each, the targets taking turns key by
@@ -36,7 +43,9 @@
 #define _GNU_SOURCE
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
@@ -304,10 +313,9 @@ static void send_key(struct source *src, unsigned char key)
 	}
 }
 
-/* bash on a fresh PTY of its own: the master, and its pid in *pid. */
-static int bare_pty(pid_t *pid)
+/* argv (bash) on a fresh PTY of its own: the master, and its pid in *pid. */
+static int bare_pty_argv(pid_t *pid, char *const argv[])
 {
-	char *const argv[] = { "/bin/bash", "--norc", "--noprofile", NULL };
 	int master = posix_openpt(O_RDWR | O_NOCTTY), slave;
 	const char *name;
 
@@ -332,6 +340,13 @@ static int bare_pty(pid_t *pid)
 		_exit(127);
 	}
 	return master;
+}
+
+static int bare_pty(pid_t *pid)
+{
+	char *const argv[] = { "/bin/bash", "--norc", "--noprofile", NULL };
+
+	return bare_pty_argv(pid, argv);
 }
 
 /* The environment ptyd gives its child (TERM, HOME, USER, SHELL, PATH, LANG). */
@@ -567,6 +582,103 @@ static int first_turns(int argc, char **argv)
 	return 0;
 }
 
+/* A connected loopback TCP pair: *out is the sending end, *in the reading one. */
+static void loopback_pair(int *out, int *in)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, 1) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) != 0)
+		die("listen");
+	*out = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*out < 0 || connect(*out, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		die("connect");
+	*in = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (*in < 0)
+		die("accept");
+	setsockopt(*out, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	close(lfd);
+}
+
+/* Gathers what the master has, up to cap, by ptyio_read()'s rule; -1 at the end. */
+static ssize_t relay_read(int master, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < cap) {
+		n = read(master, buf + got, cap - got);
+		if (n > 0) {
+			if ((size_t)n < cap - got && n < 1024) {
+				got += (size_t)n;
+				break;
+			}
+			got += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		return got > 0 ? (ssize_t)got : -1;
+	}
+	return (ssize_t)got;
+}
+
+static int relay(const char *command)
+{
+	char *const argv[] = { "/bin/bash", "--norc", "--noprofile", "-c", (char *)command, NULL };
+	unsigned long long sent = 0;
+	struct pollfd pfd = { .events = POLLIN };
+	int out, in, master;
+	pid_t reader, shell;
+	double t0;
+	ssize_t n, w, off;
+
+	loopback_pair(&out, &in);
+	reader = fork();
+	if (reader < 0)
+		die("fork");
+	if (reader == 0) {
+		close(out);
+		while (read(in, buf, sizeof(buf)) > 0)
+			;
+		_exit(0);
+	}
+	close(in);
+	t0 = now();
+	master = bare_pty_argv(&shell, argv);
+	fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+	pfd.fd = master;
+	for (;;) {
+		if (poll(&pfd, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll");
+		}
+		n = relay_read(master, 65536);
+		if (n < 0)
+			break;
+		for (off = 0; off < n; off += w) {
+			w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno != EINTR)
+				die("send");
+			if (w < 0)
+				w = 0;
+		}
+		sent += (unsigned long long)n;
+	}
+	close(out);
+	waitpid(reader, NULL, 0);
+	printf("%llu %.6f\n", sent, now() - t0);
+	close(master);
+	waitpid(shell, NULL, 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 5 && argc <= 6 && strcmp(argv[1], "--echo") == 0)
@@ -575,11 +687,14 @@ int main(int argc, char **argv)
 		return echo_turns(argc, argv);
 	if (argc >= 4 && strcmp(argv[1], "--first") == 0)
 		return first_turns(argc, argv);
+	if (argc == 3 && strcmp(argv[1], "--relay") == 0)
+		return relay(argv[2]);
 	if (argc == 3 || argc == 4)
 		return throughput(argc, argv);
 	fprintf(stderr, "usage: %s PORT COMMAND [INIT]\n"
 		"       %s --echo N GAP_US PORT|pty [INIT]\n"
 		"       %s --echo-turns N GAP_US PORT|pty...\n"
-		"       %s --first N PORT|pty...\n", argv[0], argv[0], argv[0], argv[0]);
+		"       %s --first N PORT|pty...\n"
+		"       %s --relay COMMAND\n", argv[0], argv[0], argv[0], argv[0], argv[0]);
 	return 2;
 }

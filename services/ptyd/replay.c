@@ -9,8 +9,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-enum { VT_GROUND, VT_ESC, VT_ESC_INT, VT_CSI, VT_STRING };
-
 /* Bytes a UTF-8 lead byte starts (1 for ASCII, continuations and invalid bytes). */
 static unsigned char utf8_len(unsigned char c)
 {
@@ -42,43 +40,43 @@ static unsigned char utf8_due(const unsigned char *p, size_t n)
 static void vt_byte(struct replay_vt *vt, unsigned char c)
 {
 	if (c == 0x18 || c == 0x1a) { /* CAN, SUB: abort whatever is going on */
-		vt->state = VT_GROUND;
+		vt->state = REPLAY_VT_GROUND;
 		vt->utf8 = 0;
 		return;
 	}
 	if (c == 0x1b) {
-		vt->state = VT_ESC;
+		vt->state = REPLAY_VT_ESC;
 		vt->utf8 = 0;
 		return;
 	}
 	switch (vt->state) {
-	case VT_GROUND:
+	case REPLAY_VT_GROUND:
 		if (vt->utf8 > 0 && c >= 0x80 && c <= 0xbf)
 			vt->utf8--;
 		else
 			vt->utf8 = (unsigned char)(utf8_len(c) - 1);
 		break;
-	case VT_ESC:
+	case REPLAY_VT_ESC:
 		if (c == '[')
-			vt->state = VT_CSI;
+			vt->state = REPLAY_VT_CSI;
 		else if (c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_')
-			vt->state = VT_STRING;
+			vt->state = REPLAY_VT_STRING;
 		else if (c >= 0x20 && c <= 0x2f)
-			vt->state = VT_ESC_INT;
+			vt->state = REPLAY_VT_ESC_INT;
 		else if (c >= 0x30 && c <= 0x7e)
-			vt->state = VT_GROUND;
+			vt->state = REPLAY_VT_GROUND;
 		break;
-	case VT_ESC_INT:
+	case REPLAY_VT_ESC_INT:
 		if (c >= 0x30 && c <= 0x7e)
-			vt->state = VT_GROUND;
+			vt->state = REPLAY_VT_GROUND;
 		break;
-	case VT_CSI:
+	case REPLAY_VT_CSI:
 		if (c >= 0x40 && c <= 0x7e)
-			vt->state = VT_GROUND;
+			vt->state = REPLAY_VT_GROUND;
 		break;
-	case VT_STRING:
-		if (c == 0x07) /* BEL ends an OSC; ST (ESC \) goes through VT_ESC */
-			vt->state = VT_GROUND;
+	case REPLAY_VT_STRING:
+		if (c == 0x07) /* BEL ends an OSC; ST (ESC \) goes through REPLAY_VT_ESC */
+			vt->state = REPLAY_VT_GROUND;
 		break;
 	}
 }
@@ -87,8 +85,21 @@ void replay_vt_feed(struct replay_vt *vt, const unsigned char *p, size_t n)
 {
 	const unsigned char *end = p + n, *esc;
 
+	/*
+	 * An ESC puts every state into REPLAY_VT_ESC: the state after p[0..n) depends
+	 * only on what follows its last ESC. Output with colour has an ESC every
+	 * few bytes; skipping to the last one makes the parser's work per evicted
+	 * chunk a few bytes (bench/replay.bench.c: 1.63 ms per MB of `ls
+	 * --color`-like output parsed byte by byte, 0.02 ms this way).
+	 */
+	esc = memrchr(p, 0x1b, n);
+	if (esc != NULL) {
+		vt->state = REPLAY_VT_ESC;
+		vt->utf8 = 0;
+		p = esc + 1;
+	}
 	while (p < end) {
-		if (vt->state == VT_GROUND && vt->utf8 == 0) {
+		if (vt->state == REPLAY_VT_GROUND && vt->utf8 == 0) {
 			/* Text: only an ESC changes the state (CAN, SUB do nothing here). */
 			esc = memchr(p, 0x1b, (size_t)(end - p));
 			size_t run = (size_t)((esc != NULL ? esc : end) - p);
@@ -104,7 +115,7 @@ void replay_vt_feed(struct replay_vt *vt, const unsigned char *p, size_t n)
 
 int replay_vt_safe(const struct replay_vt *vt)
 {
-	return vt->state == VT_GROUND && vt->utf8 == 0;
+	return vt->state == REPLAY_VT_GROUND && vt->utf8 == 0;
 }
 
 void replay_init(struct replay *r, size_t max, struct replay_budget *budget)

@@ -167,6 +167,73 @@ static void test_vt(void)
 	ok(replay_vt_safe(&vt), "vt: ... ends with its final byte");
 }
 
+/*
+ * The parser's rules one byte at a time, written out plainly here as the
+ * model replay.c's shortcuts (memchr over text, starting over at a chunk's
+ * last ESC) must agree with.
+ */
+static void model_byte(struct replay_vt *vt, unsigned char c)
+{
+	unsigned char lead = c >= 0xc0 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 :
+			     c >= 0xf0 && c <= 0xf7 ? 4 : 1;
+
+	if (c == 0x18 || c == 0x1a || c == 0x1b) {
+		vt->state = c == 0x1b ? REPLAY_VT_ESC : REPLAY_VT_GROUND;
+		vt->utf8 = 0;
+	} else if (vt->state == REPLAY_VT_GROUND) {
+		vt->utf8 = vt->utf8 > 0 && c >= 0x80 && c <= 0xbf ? vt->utf8 - 1 : lead - 1;
+	} else if (vt->state == REPLAY_VT_ESC) {
+		vt->state = c == '[' ? REPLAY_VT_CSI :
+			    strchr("]PX^_", c) != NULL && c != 0 ? REPLAY_VT_STRING :
+			    c >= 0x20 && c <= 0x2f ? REPLAY_VT_ESC_INT :
+			    c >= 0x30 && c <= 0x7e ? REPLAY_VT_GROUND : REPLAY_VT_ESC;
+	} else if (vt->state == REPLAY_VT_ESC_INT) {
+		if (c >= 0x30 && c <= 0x7e)
+			vt->state = REPLAY_VT_GROUND;
+	} else if (vt->state == REPLAY_VT_CSI) {
+		if (c >= 0x40 && c <= 0x7e)
+			vt->state = REPLAY_VT_GROUND;
+	} else if (c == 0x07) {
+		vt->state = REPLAY_VT_GROUND; /* BEL ends a string */
+	}
+}
+
+/*
+ * The parser fed in chunks of any size ends where the model does, byte by
+ * byte. Terminal-like random bytes, split at random, compared after every
+ * chunk.
+ */
+static void test_vt_chunks(void)
+{
+	static const unsigned char alphabet[] = {
+		0x1b, 0x1b, '[', ']', 'P', '_', '(', '1', ';', '3', 'm', 'H', '\\', 0x07, 0x18,
+		0x1a, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 'a', 'b', ' ', '\r', '\n'
+	};
+	static unsigned char text[40000];
+	struct replay_vt model = { 0, 0 }, chunked = { 0, 0 };
+	unsigned long seed = 12345;
+	size_t i, at = 0, n, differ = 0, safe_points = 0;
+
+	for (i = 0; i < sizeof(text); i++) {
+		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+		text[i] = alphabet[(seed >> 33) % sizeof(alphabet)];
+	}
+	while (at < sizeof(text)) {
+		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+		n = 1 + (seed >> 33) % 300;
+		if (n > sizeof(text) - at)
+			n = sizeof(text) - at;
+		replay_vt_feed(&chunked, text + at, n);
+		for (i = 0; i < n; i++)
+			model_byte(&model, text[at + i]);
+		at += n;
+		differ += model.state != chunked.state || model.utf8 != chunked.utf8;
+		safe_points += replay_vt_safe(&model);
+	}
+	ok(differ == 0, "vt: fed in chunks it ends as the byte-by-byte model (%zu chunks differ)", differ);
+	ok(safe_points > 0, "vt: the random text has safe points (%zu)", safe_points);
+}
+
 int main(void)
 {
 	test_offsets();
@@ -174,5 +241,6 @@ int main(void)
 	test_big_append();
 	test_safe();
 	test_vt();
+	test_vt_chunks();
 	return tap_done();
 }
