@@ -5,13 +5,14 @@ Measures, with one C client (bench/ptyd.bench.c, so the client is not what
 gets measured): output throughput of 100 MB of shell output against a plain
 PTY read loop and a bare relay (PTY to a loopback socket, no WebSocket) in the
 same run, with the replay buffer of a resumable session and without, and
-the buffer's own work per MB timed alone (bench/replay.bench.c); keystroke echo round trip through bash's readline, back to back
-and at a human pace (a key every 2 ms) beside the same keys to bash on a bare
-PTY and a second ptyd, the targets taking turns key by key, alone and beside
-300 idle sessions each; connect to first output beside the same bash
-started on a plain PTY (bash's own start-up is most of it: ptyd is judged on
-its share); memory per idle session and per detached session with a full
-replay buffer, thread count, and 1,000 concurrent sessions all answering.
+the buffer's own work per MB timed alone (bench/replay.bench.c); keystroke
+echo round trip through bash's readline, back to back and at a human pace (a
+key every 2 ms) beside the same keys to bash on a bare PTY and a second ptyd,
+the targets taking turns key by key, alone and beside 300 idle sessions
+each; connect to first output beside the same bash started on a plain PTY
+(bash's own start-up is most of it: ptyd is judged on its share); memory
+per idle session and per detached session with a full replay buffer, thread
+count, and 1,000 concurrent sessions all answering.
 With TTYD=/path/to/ttyd (built outside this repository) ttyd is measured the
 same way in the same run; without it the ttyd column quotes the issue.
 Everything binds to 127.0.0.1; every process started here is stopped.
@@ -255,11 +256,11 @@ def cpu_seconds(pid):
 def throughput_runs(srv, tt):
     """RUNS rounds of PRODUCER's output read by the plain loop, relayed by the
     bare relay (bench/ptyd.bench.c --relay), through ptyd without and with the
-    replay buffer, and through ttyd, in a fresh random order each round. Per kind, a list of (MB/s, bytes, close code, server CPU
-    ms per MB). One run moves by +-25 % with where the scheduler puts the
-    producer, the kernel's PTY worker, the server and the client on two CPUs:
-    medians of many short runs are steadier than the best of a few long ones,
-    and the server's own CPU per MB does not depend on where it ran."""
+    replay buffer, and through ttyd, in a fresh random order each round. Per
+    kind, a list of (MB/s, bytes, close code, server CPU ms per MB). One run
+    moves by +-25 % with where the scheduler puts the producer, the kernel's
+    PTY worker, the server and the client on two CPUs: medians of many short
+    runs are steadier than the best of a few long ones."""
     kinds = ["plain", "relay", "ptyd", "on"] + (["ttyd"] if tt else [])
     runs = {k: [] for k in kinds}
     order = random.Random(1)
@@ -556,10 +557,9 @@ def main():
     # MB strays from the next; the ring's own work, timed alone, is what it costs.
     row("  with it, ptyd CPU per MB", f"{100 * (cpu_on / cpu - 1):+.1f} %",
         f"(runs: +-{spread([r[3] for r in runs['ptyd']]):.0f} %)", "-", True)
-    row("  the ring's work per MB, plain text", f"{ring[0]:.3f} ms", f"< {0.05 * cpu:.3f} ms (5 %)", "-",
-        ring[0] < 0.05 * cpu)
-    row("  ... coloured output (ls --color)", f"{ring[1]:.3f} ms", f"< {0.05 * cpu:.3f} ms (5 %)", "-",
-        ring[1] < 0.05 * cpu)
+    for name, ms in (("  the ring's work per MB, plain text", ring[0]),
+                     ("  ... coloured output (ls --color)", ring[1])):
+        row(name, f"{ms:.3f} ms", f"< {0.05 * cpu:.3f} ms (5 %)", "-", ms < 0.05 * cpu)
     row("keystroke echo, back to back, p50", f"{p50:.3f} ms", "< 0.4 ms", T["p50"], p50 < 0.4)
     row("keystroke echo, back to back, p99", f"{p99:.3f} ms", "< 1 ms", T["p99"], p99 < 1)
     row("echo, a key every 2 ms (median)", f"{paced['ptyd']:.3f} ms", "-", T["paced"], True)

@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 	size_t i, max;
 	unsigned long mb;
 
-	if (argc != 3 || (max = strtoul(argv[1], NULL, 10)) == 0 || (mb = strtoul(argv[2], NULL, 10)) == 0) {
+	if (argc != 3 || (max = strtoul(argv[1], NULL, 10)) == 0 ||
+	    (mb = strtoul(argv[2], NULL, 10)) == 0) {
 		fprintf(stderr, "usage: %s MAX_BYTES MB\n", argv[0]);
 		return 2;
 	}

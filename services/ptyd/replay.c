@@ -86,11 +86,11 @@ void replay_vt_feed(struct replay_vt *vt, const unsigned char *p, size_t n)
 	const unsigned char *end = p + n, *esc;
 
 	/*
-	 * An ESC puts every state into REPLAY_VT_ESC: the state after p[0..n) depends
-	 * only on what follows its last ESC. Output with colour has an ESC every
-	 * few bytes; skipping to the last one makes the parser's work per evicted
-	 * chunk a few bytes (bench/replay.bench.c: 1.63 ms per MB of `ls
-	 * --color`-like output parsed byte by byte, 0.02 ms this way).
+	 * An ESC puts every state into REPLAY_VT_ESC: the state after p[0..n)
+	 * depends only on what follows its last ESC. Output with colour has an
+	 * ESC every few bytes; starting at the last one, the parser reads a few
+	 * bytes per dropped chunk (bench/replay.bench.c: 1.63 ms per MB of
+	 * `ls --color`-like output parsed byte by byte, 0.02 ms this way).
 	 */
 	esc = memrchr(p, 0x1b, n);
 	if (esc != NULL) {

@@ -21,7 +21,9 @@ struct replay_budget {
  * escape, a control sequence or a string (OSC, DCS, APC, PM, SOS), and the
  * continuation bytes a UTF-8 character still needs.
  */
-enum replay_vt_state { REPLAY_VT_GROUND, REPLAY_VT_ESC, REPLAY_VT_ESC_INT, REPLAY_VT_CSI, REPLAY_VT_STRING };
+enum replay_vt_state {
+	REPLAY_VT_GROUND, REPLAY_VT_ESC, REPLAY_VT_ESC_INT, REPLAY_VT_CSI, REPLAY_VT_STRING
+};
 
 struct replay_vt {
 	unsigned char state;       /* enum replay_vt_state */
