@@ -34,7 +34,7 @@ ROOT = os.environ.get("WS_ROOT", os.path.dirname(os.path.dirname(os.path.abspath
 os.environ.setdefault("WS_BUILD", os.path.join(ROOT, "build"))
 os.environ["WS_WORK"] = tempfile.mkdtemp(prefix="ptyd-bench-")
 sys.path.insert(0, os.path.join(ROOT, "tests", "ptyd"))
-from ptylib import Server, children, rss_kb  # noqa: E402
+from ptylib import Server, cgroup2_mount, children, rss_kb  # noqa: E402
 from tap import free_port, wait_port  # noqa: E402
 
 BYTES = int(os.environ.get("PTYD_BENCH_BYTES", 100_000_000))
@@ -305,6 +305,59 @@ def echo_turns(targets, n=2000, gap_us=2000):
     return {name: float(got[2 * i]) for i, name in enumerate(targets)}
 
 
+_groups = []
+_moved = []  # every server as_service moved
+
+
+def as_service(pid, name):
+    """Moves server pid into a cgroup of its own under the cgroup v2 root, as
+    a service manager runs every service (systemd: system.slice/NAME.service).
+    ttyd's shells are then in ttyd's group, and ptyd's sessions one level
+    below their own group, as under the shipped ptyd.service: the layout a
+    deployment has. Started in the root group instead, ttyd's shells sat two
+    levels above ptyd's, and each level costs a shell's echo 1-6 us here.
+    Without a writable cgroup v2 it does nothing (the header says so)."""
+    mnt = cgroup2_mount()
+    if mnt is None:
+        return
+    path = os.path.join(mnt, f"ptyd-bench-{name}-{pid}")
+    try:
+        os.mkdir(path)
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+    except OSError:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+        return
+    _groups.append(path)
+    _moved.append(name)
+
+
+def remove_groups():
+    """Removes the groups as_service made, once their processes are gone."""
+    deadline = time.monotonic() + 10
+    while _groups and time.monotonic() < deadline:
+        for path in list(_groups):
+            try:
+                os.rmdir(path)
+                _groups.remove(path)
+            except FileNotFoundError:
+                _groups.remove(path)
+            except OSError:
+                pass
+        if _groups:
+            time.sleep(0.1)
+
+
+def ptyd_server(args=()):
+    """ptyd serving SHELL, in a cgroup of its own (as_service)."""
+    srv = Server(list(args), command=SHELL)
+    as_service(srv.pid, "ptyd")
+    return srv
+
+
 class Ttyd:
     """ttyd (TTYD=/path/to/ttyd, built outside this repository) serving the same
     shell on a free loopback port, writable, as ptyd serves it."""
@@ -319,6 +372,7 @@ class Ttyd:
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid = self.proc.pid
+        as_service(self.pid, "ttyd")
         if not wait_port(self.port, 10):
             self.stop()
             raise RuntimeError(f"ttyd ({exe}) did not listen")
@@ -342,7 +396,7 @@ def ttyd_version(exe):
 
 def detached_memory(n=100, ring=256 * 1024):
     """RSS per detached session whose replay buffer is full, above its buffer."""
-    srv = Server(["--replay-buffer", str(ring), "--detach-timeout", "600"], command=SHELL)
+    srv = ptyd_server(["--replay-buffer", str(ring), "--detach-timeout", "600"])
     try:
         def resumable():
             c = RawWS(srv.port)
@@ -402,7 +456,7 @@ def crowded(ttyd_exe):
     then the paced echo of one more session on each beside their 300 idle ones,
     taking turns: what a server's loop pays per wake-up for every session it holds.
     {name: (per_session, threads, base, echo_ms)}."""
-    servers = {"ptyd": Server([], command=SHELL)}
+    servers = {"ptyd": ptyd_server()}
     clients, got = [], {}
     try:
         if ttyd_exe:
@@ -421,7 +475,7 @@ def crowded(ttyd_exe):
 
 
 def thousand(n=1000):
-    srv = Server([], command=SHELL)
+    srv = ptyd_server()
     clients = []
     try:
         t0 = time.monotonic()
@@ -459,7 +513,7 @@ def main():
     ttyd_exe = os.environ.get("TTYD")
     if build_client() is None:
         raise SystemExit("cannot build bench/ptyd.bench.c")
-    srv = Server([], command=SHELL)
+    srv = ptyd_server()
     tt = Ttyd(ttyd_exe) if ttyd_exe else None
     loads = []
     try:
@@ -470,7 +524,7 @@ def main():
         t_p50, t_p99 = echo_rtt(tt) if tt else (None, None)
         # A second ptyd in the same turns: how far apart two identical servers
         # come out, the resolution of the comparison with ttyd.
-        twin = Server([], command=SHELL)
+        twin = ptyd_server()
         try:
             targets = {"bare": "pty", "ptyd": srv.port, "twin": twin.port}
             if tt:
@@ -533,6 +587,7 @@ def main():
     print(f"ptyd benchmark ({BYTES / 1e6:.0f} MB of `{PRODUCER}`, median of {RUNS} runs each in "
           f"random order; C client; load "
           f"average {' / '.join(f'{x:.2f}' for x in loads)} after throughput / echo / memory; "
+          f"{'each server in a cgroup of its own' if _moved else 'no writable cgroup v2: the servers in the benchmark’s group'}; "
           f"{head})\n")
     print(f"| {'measure':<36} | {'ptyd':>15} | {'target':>17} | {ref:>15} | {'met':>4} |")
     print(f"|{'-' * 38}|{'-' * 17}|{'-' * 19}|{'-' * 17}|{'-' * 6}|")
@@ -589,3 +644,4 @@ if __name__ == "__main__":
     finally:
         import shutil
         shutil.rmtree(os.environ["WS_WORK"], ignore_errors=True)
+        remove_groups()

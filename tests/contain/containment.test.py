@@ -22,7 +22,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.environ.get("WS_ROOT", "."), "tests", "ptyd"))
-from ptylib import BASH, PTYD, WORK, Client, Server, procs, run, wait_until  # noqa: E402
+from ptylib import (BASH, PTYD, WORK, Client, Server, cgroup2_mount, procs, run,  # noqa: E402
+                    wait_until)
 from tap import Tap  # noqa: E402
 
 t = Tap()
@@ -69,15 +70,6 @@ def add_account(name, system=False):
     sh(*argv, name)
     made_accounts.append(name)
     return pwd.getpwnam(name)
-
-
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            if right.split()[0] == "cgroup2":
-                return left.split()[4].replace("\\040", " ")
-    return None
 
 
 def cgroup_of(pid):

@@ -22,6 +22,16 @@ PTYD = os.path.join(BUILD, "ptyd")
 BASH = ["/bin/bash", "--norc", "--noprofile"]
 
 
+def cgroup2_mount():
+    """Where cgroup v2 is mounted (from /proc/self/mountinfo), or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0] == "cgroup2":
+                return left.split()[4].replace("\\040", " ")
+    return None
+
+
 class Server(harness.Server):
     """One ptyd on a free loopback port (unix=PATH: on that unix socket), started and
     waited for by the shared harness (tests/lib/server.py): Server(args, command=BASH).
