@@ -19,8 +19,8 @@
  *                                first read), taking turns in a random order,
  *                                30 ms apart; prints "MEDIAN_MS" per target
  *   --relay COMMAND              no server: bash -c COMMAND on a fresh PTY,
- *                                read as ptyd reads it (non-blocking, up to
- *                                64 KiB gathered per send) and sent through a
+ *                                read as ptyd reads it (pty_read_gather(),
+ *                                64 KiB at most per send) and sent through a
  *                                loopback TCP connection to a reader process;
  *                                prints "BYTES SECONDS". A bare relay with no
  *                                WebSocket, no lws and no session: the most
@@ -38,7 +38,7 @@
  *                                than the differences between servers.
  *
  * INIT replaces ttyd's init message (e.g. one asking for a resumable session).
- * Built by the .py with cc into a scratch dir.
+ * Built by the .py with cc into a scratch dir, with services/ptyd/ptyread.c.
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
@@ -57,6 +57,8 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+
+#include "ptyread.h"
 
 static unsigned char buf[1 << 20];
 
@@ -603,31 +605,6 @@ static void loopback_pair(int *out, int *in)
 	close(lfd);
 }
 
-/* Gathers what the master has, up to cap, by ptyio_read()'s rule; -1 at the end. */
-static ssize_t relay_read(int master, size_t cap)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < cap) {
-		n = read(master, buf + got, cap - got);
-		if (n > 0) {
-			if ((size_t)n < cap - got && n < 1024) {
-				got += (size_t)n;
-				break;
-			}
-			got += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		return got > 0 ? (ssize_t)got : -1;
-	}
-	return (ssize_t)got;
-}
-
 static int relay(const char *command)
 {
 	char *const argv[] = { "/bin/bash", "--norc", "--noprofile", "-c", (char *)command, NULL };
@@ -659,7 +636,7 @@ static int relay(const char *command)
 				continue;
 			die("poll");
 		}
-		n = relay_read(master, 65536);
+		n = pty_read_gather(master, buf, 65536);
 		if (n < 0)
 			break;
 		for (off = 0; off < n; off += w) {

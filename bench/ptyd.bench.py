@@ -188,7 +188,9 @@ def build_client():
     if not _client:
         exe = os.path.join(os.environ["WS_WORK"], "ptyd-bench-client")
         src = os.path.join(ROOT, "bench", "ptyd.bench.c")
-        r = subprocess.run(["cc", "-O2", "-o", exe, src], capture_output=True)
+        ptyd_dir = os.path.join(ROOT, "services", "ptyd")
+        r = subprocess.run(["cc", "-O2", "-iquote", ptyd_dir, "-o", exe, src,
+                            os.path.join(ptyd_dir, "ptyread.c")], capture_output=True)
         _client.append(exe if r.returncode == 0 else None)
     return _client[0]
 
@@ -204,7 +206,7 @@ def ring_work():
     (bench/replay.bench.c, built against services/ptyd/replay.c): a 256 KiB
     ring, full, appended 100 MB in 64 KiB reads."""
     exe = os.path.join(os.environ["WS_WORK"], "replay-bench")
-    r = subprocess.run(["cc", "-O2", "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "services", "ptyd"),
+    r = subprocess.run(["cc", "-O2", "-D_GNU_SOURCE", "-iquote", os.path.join(ROOT, "services", "ptyd"),
                         "-o", exe, os.path.join(ROOT, "bench", "replay.bench.c"),
                         os.path.join(ROOT, "services", "ptyd", "replay.c")], capture_output=True)
     if r.returncode != 0:

@@ -3,7 +3,7 @@ PTYD_PURE_SRCS := services/ptyd/proto.c services/ptyd/replay.c services/ptyd/acc
 	services/ptyd/execproto.c
 PTYD_SRCS := $(PTYD_PURE_SRCS) services/ptyd/spawn.c \
 	services/ptyd/account.c services/ptyd/child.c services/ptyd/contain.c services/ptyd/ptyio.c \
-	services/ptyd/fdwatch.c \
+	services/ptyd/ptyread.c services/ptyd/fdwatch.c \
 	services/ptyd/session.c services/ptyd/tty.c services/ptyd/admin.c services/ptyd/logsink.c \
 	services/ptyd/exec.c services/ptyd/execws.c services/ptyd/wsguard.c \
 	services/ptyd/ws.c services/ptyd/main.c $(COMMON_SRCS)

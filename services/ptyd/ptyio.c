@@ -13,10 +13,8 @@
 #include <unistd.h>
 
 #include "fdwatch.h"
+#include "ptyread.h"
 #include "spawn.h"
-
-/* A read this short is interactive output: send it without reading again. */
-#define PTYIO_SMALL_READ 1024
 
 struct ptyio {
 	int master;                 /* -1 once closed */
@@ -55,34 +53,9 @@ struct ptyio *ptyio_open(int master, const struct ptyio_ops *ops, void *ctx)
 
 ssize_t ptyio_read(struct ptyio *p, unsigned char *buf, size_t cap)
 {
-	size_t got = 0;
-	ssize_t n;
-
 	if (p->master < 0)
 		return -1;
-	while (got < cap) {
-		n = read(p->master, buf + got, cap - got);
-		if (n > 0) {
-			/*
-			 * A small short read (an echo, a prompt) took all there was:
-			 * asking again would only say EAGAIN. Bulk output comes in
-			 * ~4 KiB reads and is gathered into one frame.
-			 */
-			if ((size_t)n < cap - got && n < PTYIO_SMALL_READ) {
-				got += (size_t)n;
-				break;
-			}
-			got += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		/* EIO: every slave fd is closed and the buffer is empty. */
-		return got > 0 ? (ssize_t)got : -1;
-	}
-	return (ssize_t)got;
+	return pty_read_gather(p->master, buf, cap);
 }
 
 void ptyio_watch(struct ptyio *p, int on)
