@@ -206,9 +206,10 @@ def ring_work():
     (bench/replay.bench.c, built against services/ptyd/replay.c): a 256 KiB
     ring, full, appended 100 MB in 64 KiB reads."""
     exe = os.path.join(os.environ["WS_WORK"], "replay-bench")
-    r = subprocess.run(["cc", "-O2", "-D_GNU_SOURCE", "-iquote", os.path.join(ROOT, "services", "ptyd"),
-                        "-o", exe, os.path.join(ROOT, "bench", "replay.bench.c"),
-                        os.path.join(ROOT, "services", "ptyd", "replay.c")], capture_output=True)
+    ptyd_dir = os.path.join(ROOT, "services", "ptyd")
+    r = subprocess.run(["cc", "-O2", "-D_GNU_SOURCE", "-iquote", ptyd_dir, "-o", exe,
+                        os.path.join(ROOT, "bench", "replay.bench.c"),
+                        os.path.join(ptyd_dir, "replay.c")], capture_output=True)
     if r.returncode != 0:
         raise RuntimeError(f"cannot build bench/replay.bench.c: {r.stderr.decode()}")
     plain, coloured = subprocess.run([exe, "262144", "100"], capture_output=True, check=True,
@@ -275,6 +276,8 @@ def throughput_runs(srv, tt):
                 continue
             if kind == "relay":
                 got, secs = run_client(["--relay", PRODUCER])
+                if int(got) != BYTES:
+                    raise RuntimeError(f"bare relay: {int(got)} bytes of {BYTES}")
                 runs[kind].append((int(got) / float(secs) / 1e6, int(got), b"", 0.0))
                 continue
             server = tt if kind == "ttyd" else srv
@@ -308,7 +311,7 @@ def echo_turns(targets, n=2000, gap_us=2000):
 
 
 _groups = []
-_moved = []  # every server as_service moved
+_stayed = []  # servers as_service could not move
 
 
 def as_service(pid, name):
@@ -321,6 +324,7 @@ def as_service(pid, name):
     Without a writable cgroup v2 it does nothing (the header says so)."""
     mnt = cgroup2_mount()
     if mnt is None:
+        _stayed.append(name)
         return
     path = os.path.join(mnt, f"ptyd-bench-{name}-{pid}")
     try:
@@ -332,9 +336,9 @@ def as_service(pid, name):
             os.rmdir(path)
         except OSError:
             pass
+        _stayed.append(name)
         return
     _groups.append(path)
-    _moved.append(name)
 
 
 def remove_groups():
@@ -586,10 +590,12 @@ def main():
              "add": "0.09-0.125 ms", "first": "7 ms", "share1": "-", "mem": "~8 KB",
              "threads": "1 + 1/session", "crowded": "-"}
     add_target = t_add if tt else 0.09
+    where = ("each server in a cgroup of its own" if not _stayed else
+             f"{', '.join(sorted(set(_stayed)))} in the benchmark's cgroup (no writable cgroup v2)")
     print(f"ptyd benchmark ({BYTES / 1e6:.0f} MB of `{PRODUCER}`, median of {RUNS} runs each in "
           f"random order; C client; load "
           f"average {' / '.join(f'{x:.2f}' for x in loads)} after throughput / echo / memory; "
-          f"{'each server in a cgroup of its own' if _moved else 'no writable cgroup v2: the servers in the benchmark’s group'}; "
+          f"{where}; "
           f"{head})\n")
     print(f"| {'measure':<36} | {'ptyd':>15} | {'target':>17} | {ref:>15} | {'met':>4} |")
     print(f"|{'-' * 38}|{'-' * 17}|{'-' * 19}|{'-' * 17}|{'-' * 6}|")
