@@ -73,20 +73,6 @@ static void session_hangup(struct session *s);
 static void sul_idle_cb(lws_sorted_usec_list_t *sul);
 static void sul_max_cb(lws_sorted_usec_list_t *sul);
 static void sul_detach_cb(lws_sorted_usec_list_t *sul);
-/*
- * SIGKILL to whatever of the session is left: its cgroup, which holds what
- * left the shell's session too (setsid, nohup, daemons), or without one the
- * processes of the shell's session (a walk of /proc). How many there were.
- */
-static int session_kill_rest(struct session *s)
-{
-	int n;
-
-	if (s->cg != NULL && (n = contain_kill(s->cg)) >= 0)
-		return n;
-	return s->pgid > 0 ? spawn_signal_session(s->pgid, SIGKILL, s->uid) : 0;
-}
-
 static void sul_kill_cb(lws_sorted_usec_list_t *sul);
 
 /* A session line: the common fields, then extra (n of them). */
@@ -498,6 +484,20 @@ static void session_hangup(struct session *s)
 		}
 	}
 	session_maybe_free(s);
+}
+
+/*
+ * SIGKILL to whatever of the session is left: its cgroup, which holds what
+ * left the shell's session too (setsid, nohup, daemons), or without one the
+ * processes of the shell's session (a walk of /proc). How many there were.
+ */
+static int session_kill_rest(struct session *s)
+{
+	int n;
+
+	if (s->cg != NULL && (n = contain_kill(s->cg)) >= 0)
+		return n;
+	return s->pgid > 0 ? spawn_signal_session(s->pgid, SIGKILL, s->uid) : 0;
 }
 
 static void sul_kill_cb(lws_sorted_usec_list_t *sul)
