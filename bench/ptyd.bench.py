@@ -219,7 +219,9 @@ def ring_work():
 
 def spread(values):
     """Half the interquartile range of values, in % of their median: how far
-    one run strays."""
+    one run strays (0 for fewer than two runs: PTYD_BENCH_RUNS=1)."""
+    if len(values) < 2:
+        return 0.0
     q1, q2, q3 = statistics.quantiles(values, n=4)
     return 50 * (q3 - q1) / q2
 
